@@ -1,0 +1,134 @@
+# fieldsync — build, test, install.
+#
+#   make            build build/fieldsyncd, build/fieldsync, build/fieldsync-sim
+#   make demo       install missing packages, build, run the walk-through
+#   make check      install missing packages, build, run every test
+#   make check-asan the same tests under AddressSanitizer + UBSan
+#   make bench      micro-benchmarks and load figures (never part of check)
+#
+# Objects and programs go under $(BUILD) (default build/).  Sanitizer builds
+# use their own tree (build/asan) so the two never mix objects.
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+CC      ?= cc
+PKGS    := sqlite3 libcurl libcjson zlib libmicrohttpd
+VERSION := 0.1.0
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wpointer-arith \
+           -Wstrict-prototypes -Wmissing-prototypes -Wvla
+CFLAGS  ?= -O2 -g
+ifeq ($(SAN),1)
+CFLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+TEST_LIBS  = $(shell pkg-config --libs cmocka)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DFIELDSYNC_VERSION='"$(VERSION)"' \
+             -I. $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
+LIBS       = $(PKG_LIBS) -lpthread -lm
+
+# Sources by module.  Each module directory is one library; the programs'
+# main() files are kept apart from the library code they share.
+STORE_SRC  := $(wildcard store/*.c)
+SYNC_SRC   := $(wildcard sync/*.c)
+AGENT_MAIN := agent/fieldsyncd.c agent/fieldsync.c
+AGENT_SRC  := $(filter-out $(AGENT_MAIN),$(wildcard agent/*.c))
+SIM_SRC    := $(wildcard tests/sim/*.c)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+BENCH_SRC  := $(wildcard tests/bench/*.c)
+DEMO_SRC   := $(wildcard tests/demo/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+STORE_LIB := $(BUILD)/libstore.a
+SYNC_LIB  := $(BUILD)/libsync.a
+AGENT_LIB := $(BUILD)/libagent.a
+# Link order follows the dependency direction agent -> sync -> store.
+MODULE_LIBS := $(if $(AGENT_SRC),$(AGENT_LIB)) $(if $(SYNC_SRC),$(SYNC_LIB)) \
+               $(if $(STORE_SRC),$(STORE_LIB))
+
+PROGRAMS := $(if $(wildcard agent/fieldsyncd.c),$(BUILD)/fieldsyncd) \
+            $(if $(wildcard agent/fieldsync.c),$(BUILD)/fieldsync) \
+            $(if $(SIM_SRC),$(BUILD)/fieldsync-sim)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+DEMO_BINS  := $(patsubst tests/demo/%.c,$(BUILD)/demo/%,$(DEMO_SRC))
+
+.PHONY: all deps check test-run check-asan asan bench demo install uninstall clean tests
+
+all: $(PROGRAMS) $(BENCH_BINS) $(DEMO_BINS)
+
+tests: all $(UNIT_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(STORE_LIB): $(call obj,$(STORE_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+$(SYNC_LIB): $(call obj,$(SYNC_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+$(AGENT_LIB): $(call obj,$(AGENT_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/fieldsyncd: $(call obj,agent/fieldsyncd.c) $(MODULE_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/fieldsync: $(call obj,agent/fieldsync.c) $(MODULE_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/fieldsync-sim: $(call obj,$(SIM_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lz
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(MODULE_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/demo/%: $(BUILD)/obj/tests/demo/%.o $(MODULE_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Installs the Debian packages the build and tests need, when missing.
+deps:
+	@sh packaging/deps.sh test
+
+# Every test: C unit tests (cmocka), then integration tests that run the
+# real programs.  Ends with one line "check: N passed, M failed".
+check: deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: tests
+	@python3 tests/run_tests.py --build $(BUILD)
+
+check-asan asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 test-run
+
+bench:
+	@sh packaging/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@sh tests/bench/run.sh $(BUILD)
+
+demo:
+	@sh packaging/deps.sh test
+	@$(MAKE) --no-print-directory all
+	@sh tests/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS)))
+
+clean:
+	rm -rf $(BUILD) build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs the Debian packages fieldsync needs to build, test and demo,
+# but only those that are missing, and says which.  Uses sudo when not root.
+# Usage: packaging/deps.sh [build|test|bench]   (each set includes the previous)
+set -eu
+
+build_pkgs="gcc make pkg-config libsqlite3-dev libcurl4-openssl-dev libcjson-dev zlib1g-dev libmicrohttpd-dev"
+test_pkgs="libcmocka-dev sqlite3 curl python3"
+bench_pkgs="nghttp2-client redis-server redis-tools wrk"
+
+want="$build_pkgs"
+case "${1:-test}" in
+    build) ;;
+    test)  want="$want $test_pkgs" ;;
+    bench) want="$want $test_pkgs $bench_pkgs" ;;
+    *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing missing Debian packages:$missing"
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+# shellcheck disable=SC2086
+$sudo apt-get install -y -q --no-install-recommends $missing >/dev/null
+echo "deps: done"

@@ -1,0 +1,110 @@
+/*
+ * sync.h — the sync engine of fieldsync: pulls the technician's scope from
+ * the remote API into the store and pushes the store's outbox to it, by the
+ * updated_at rules of DESIGN §5.  This header is the whole interface of
+ * sync/.  It uses libcurl and the store; it knows nothing of sockets or of
+ * the local API.
+ *
+ * Threading: an engine runs its cycles on one thread (the caller's) with
+ * its own store handle.  sync_engine_cancel(), sync_progress_get() and
+ * sync_engine_wake_time() may be called from any other thread.
+ */
+#ifndef FIELDSYNC_SYNC_H
+#define FIELDSYNC_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sync_engine sync_engine;
+
+typedef enum {
+    POLICY_LWW = 0,     /* later of local edit time and remote updated_at */
+    POLICY_SERVER_WINS,
+    POLICY_CLIENT_WINS,
+    POLICY_MANUAL,      /* held until resolved through the socket or CLI */
+} sync_policy;
+
+/* "lww", "server_wins", "client_wins", "manual"; parse returns 0 or -1. */
+const char *sync_policy_name(sync_policy p);
+int sync_policy_parse(const char *name, sync_policy *out);
+
+typedef struct {
+    const char *api_url;        /* base incl. version, e.g. http://127.0.0.1:8080/api/v1 */
+    const char *api_key;        /* never logged */
+    const char *technician_id;  /* NULL: no technician scope */
+    const char *branch_id;      /* NULL: no branch scope */
+    int days_back;              /* default 7 */
+    int days_ahead;             /* default 30 */
+    int max_connections;        /* default 8 */
+    sync_policy policy;
+    long connect_timeout_ms;    /* 0: default 10 s */
+    long request_timeout_ms;    /* 0: default 60 s */
+    const char *ca_file;        /* extra CA bundle; NULL: system default */
+} sync_config;
+
+/* What one cycle did. */
+typedef struct {
+    int64_t started_ms, finished_ms;
+    int online;                 /* the remote answered at least once */
+    int auth_error;             /* 401: pushing paused, queue kept */
+    int complete;               /* the pull walked the whole scope */
+    int64_t pulled;             /* records stored or changed */
+    int64_t unchanged;          /* 304 or same version */
+    int64_t evicted;
+    int64_t deleted_remotely;
+    int64_t pushed;             /* ops settled on the remote */
+    int64_t conflicts;
+    int64_t rejected;
+    int64_t retried;            /* transient failures, to be retried */
+    int64_t errors;             /* records skipped for bad data, failed requests */
+    int64_t bytes_down;
+    char last_error[256];       /* one line, "" if none; never the key */
+} sync_summary;
+
+/* Progress of the running cycle, for display. */
+typedef struct {
+    int running;
+    const char *phase;          /* "idle", "pull", "push" (static string) */
+    int64_t records_done, records_total;   /* pull: known so far */
+    int64_t ops_done, ops_total;           /* push */
+} sync_progress;
+
+/*
+ * Creates an engine on the database at db_path (opened with its own store
+ * handle).  The config's strings are copied.  0 or -1 with err filled.
+ */
+int sync_engine_new(const sync_config *cfg, const char *db_path,
+                    sync_engine **out, char *err, size_t errlen);
+void sync_engine_free(sync_engine *se);
+
+/* Replaces the configuration (SIGHUP); not during a cycle. */
+int sync_engine_reconfigure(sync_engine *se, const sync_config *cfg,
+                            char *err, size_t errlen);
+
+/*
+ * Runs one cycle: push what is ready, pull the scope, push again what the
+ * pull unblocked.  Blocks until done or cancelled.  Returns 0 if the cycle
+ * ran (see the summary for what happened, including a remote that could
+ * not be reached) or -1 on a local failure (the store).
+ */
+int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out);
+
+/* Asks a running cycle to stop soon; committed work stays committed. */
+void sync_engine_cancel(sync_engine *se);
+
+void sync_progress_get(sync_engine *se, sync_progress *out);
+
+/*
+ * When the engine next has something to do on its own (the earliest
+ * retry of a backed-off op), in ms; INT64_MAX if nothing.
+ */
+int64_t sync_engine_wake_time(sync_engine *se);
+
+/*
+ * Events as they happen during a cycle (record changed, conflict), for the
+ * agent's event stream.  Called on the cycle's thread.
+ */
+typedef void (*sync_event_fn)(void *ud, const char *type, const char *json);
+void sync_set_event_hook(sync_engine *se, sync_event_fn fn, void *ud);
+
+#endif /* FIELDSYNC_SYNC_H */
