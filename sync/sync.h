@@ -28,6 +28,11 @@ typedef enum {
 const char *sync_policy_name(sync_policy p);
 int sync_policy_parse(const char *name, sync_policy *out);
 
+/* Log levels, most severe first. */
+enum { SYNC_LOG_ERROR = 1, SYNC_LOG_WARN, SYNC_LOG_INFO, SYNC_LOG_DEBUG };
+/* Receives one log line (no newline); level is one of SYNC_LOG_*. */
+typedef void (*sync_log_fn)(void *ud, int level, const char *line);
+
 typedef struct {
     const char *api_url;        /* base incl. version, e.g. http://127.0.0.1:8080/api/v1 */
     const char *api_key;        /* never logged */
@@ -40,6 +45,20 @@ typedef struct {
     long connect_timeout_ms;    /* 0: default 10 s */
     long request_timeout_ms;    /* 0: default 60 s */
     const char *ca_file;        /* extra CA bundle; NULL: system default */
+    /*
+     * Logging: one line per event, never the key.  log_fn NULL: stderr.
+     * log_level is the most verbose level passed on (SYNC_LOG_*); 0 means
+     * SYNC_LOG_WARN.  Lines above it are not even formatted.
+     */
+    sync_log_fn log_fn;
+    void *log_ud;
+    int log_level;
+    /*
+     * Multiplies every retry delay (backoff and Retry-After), for tests
+     * only; 0 means 1.0, or the value of the environment variable
+     * FIELDSYNC_TEST_BACKOFF_SCALE when that is set.
+     */
+    double backoff_scale;
 } sync_config;
 
 /* What one cycle did. */

@@ -1,0 +1,714 @@
+/*
+ * push.c — sends the outbox to the remote (DESIGN §5 "Push").
+ *
+ * Ops are claimed from the store in rounds; the store hands out only the
+ * first unsettled op of each record and nothing that refers to a record
+ * whose create is unsent, so the claimed ops of a round are independent and
+ * run concurrently.  Each op is a small state machine (POST, maybe a search
+ * or a fetch; or fetch, merge, maybe PUT; or DELETE) advanced one HTTP
+ * exchange at a time for all ops of the round together.
+ *
+ * Crash windows.  Every op is "in flight" in the store while we work on it,
+ * and store_open() puts in-flight ops back to pending, so a crash anywhere
+ * only means the op is tried again.  What makes trying again harmless:
+ *   - create: the POST carries Idempotency-Key = op id, the same on every
+ *     try, so a POST that succeeded before the crash (or whose answer was
+ *     lost on the wire) is answered with the first answer, not repeated.
+ *     Without idempotency on the server, a customer create is still
+ *     recognised: the 409 duplicate is matched by exact name.
+ *   - update: a PUT that landed before the crash left the remote holding
+ *     our values; the retry's merge finds local == remote for those fields,
+ *     sends nothing and settles.
+ *   - delete: a DELETE that landed answers 404 on the retry: done.
+ * Settling (create_done, op_done, reject, hold, remote_gone) is one store
+ * transaction each, so an op is never half settled.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sync/sync_int.h"
+
+#define MAX_ROUNDS 1000
+
+typedef enum {
+    ST_POST, ST_SEARCH, ST_POST_FETCH, ST_FETCH, ST_PUT, ST_DELETE, ST_SETTLED,
+} op_step;
+
+typedef struct {
+    store_op op;
+    op_step step;
+    remote_req req;
+    char parent[160];        /* contact: the customer id (escaped ids built later) */
+    char server_id[160];     /* create: the remote's id */
+    int64_t page;            /* contact fetch: list page */
+    char *conflict_err;      /* create 409: the server's error, for a reject */
+    sync_merge_result mr;
+    int have_mr;
+    int64_t remote_ms;
+} op_ctx;
+
+static const char *coll_name(store_entity e)
+{
+    return e == ENT_CUSTOMER ? "customers" : e == ENT_CONTACT ? "contacts" : "work-orders";
+}
+
+static int path_record(const op_ctx *c, const char *id, char *out, size_t len)
+{
+    char esc[400];
+
+    if (remote_escape(id, esc, sizeof esc))
+        return -1;
+    return snprintf(out, len, "/%s/%s", coll_name(c->op.entity), esc) >= (int)len ? -1 : 0;
+}
+
+static int path_contacts(const op_ctx *c, int64_t page, char *out, size_t len)
+{
+    char esc[400];
+
+    if (remote_escape(c->parent, esc, sizeof esc))
+        return -1;
+    if (page > 0)
+        return snprintf(out, len, "/customers/%s/contacts?page=%lld&per_page=100",
+                        esc, (long long)page) >= (int)len ? -1 : 0;
+    return snprintf(out, len, "/customers/%s/contacts", esc) >= (int)len ? -1 : 0;
+}
+
+/* The server's error object of an answer, or one made up from the status;
+ * a string the caller frees. */
+static char *error_json(const remote_req *req)
+{
+    cJSON *root = NULL, *err, *made = NULL;
+    char *text = NULL, msg[300];
+
+    if (req->resp && (root = cJSON_ParseWithLength(req->resp, req->resp_len)) &&
+        cJSON_IsObject(err = cJSON_GetObjectItemCaseSensitive(root, "error"))) {
+        text = cJSON_PrintUnformatted(err);
+        goto out;
+    }
+    made = cJSON_CreateObject();
+    snprintf(msg, sizeof msg, "HTTP %ld", req->status);
+    if (made && cJSON_AddStringToObject(made, "code", "http_error") &&
+        cJSON_AddStringToObject(made, "message", req->status ? msg : req->err))
+        text = cJSON_PrintUnformatted(made);
+out:
+    cJSON_Delete(root);
+    cJSON_Delete(made);
+    return text;
+}
+
+/* ---- settling ------------------------------------------------------------ */
+
+/* Handles a store rc of a settle call: fatal stops the push; otherwise the
+ * op is logged and, if it is still in flight, backed off. */
+static int settled(sync_engine *se, op_ctx *c, int rc, const char *what)
+{
+    c->step = ST_SETTLED;
+    if (rc == STORE_OK)
+        return 0;
+    if (sync_store_fatal(rc)) {
+        sync_set_error(se, "store: %s", store_errmsg(se->st));
+        return -1;
+    }
+    se->sum->errors++;
+    SLOG(&se->log, SYNC_LOG_WARN, "push: op %s (%s %s): %s failed: %s",
+         c->op.op_id, store_entity_name(c->op.entity), c->op.record_id, what,
+         store_errmsg(se->st));
+    rc = store_op_retry_later(se->st, c->op.op_id,
+                              sync_now(se) + sync_backoff_ms(c->op.attempts + 1, -1,
+                                                             se->backoff_scale, &se->rng),
+                              store_errmsg(se->st));
+    return sync_store_fatal(rc) ? -1 : 0;
+}
+
+static int retry_later(sync_engine *se, op_ctx *c, const char *why)
+{
+    int64_t delay = sync_backoff_ms(c->op.attempts + 1, c->req.retry_after_ms,
+                                    se->backoff_scale, &se->rng);
+    char text[320];
+
+    snprintf(text, sizeof text, "%s", why);
+    se->sum->retried++;
+    SLOG(&se->log, SYNC_LOG_INFO, "push: op %s (%s %s): %s; retry in %lld ms",
+         c->op.op_id, store_op_kind_name(c->op.kind), c->op.record_id, text,
+         (long long)delay);
+    return settled(se, c, store_op_retry_later(se->st, c->op.op_id,
+                                               sync_now(se) + delay, text),
+                   "retry_later");
+}
+
+/* Puts an op back untouched (cancel, 401): due at once next time. */
+static int release(sync_engine *se, op_ctx *c, const char *why)
+{
+    return settled(se, c, store_op_retry_later(se->st, c->op.op_id, sync_now(se), why),
+                   "release");
+}
+
+static int reject(sync_engine *se, op_ctx *c, const char *error_text)
+{
+    char *own = error_text ? NULL : error_json(&c->req);
+    const char *e = error_text ? error_text : own;
+    int rc;
+
+    se->sum->rejected++;
+    SLOG(&se->log, SYNC_LOG_WARN, "push: op %s (%s %s %s) rejected: HTTP %ld",
+         c->op.op_id, store_op_kind_name(c->op.kind), store_entity_name(c->op.entity),
+         c->op.record_id, c->req.status);
+    sync_set_error(se, "push: %s %s rejected (HTTP %ld)",
+                   store_entity_name(c->op.entity), c->op.record_id, c->req.status);
+    rc = store_op_reject(se->st, c->op.op_id,
+                         e ? e : "{\"code\":\"rejected\",\"message\":\"rejected\"}");
+    free(own);
+    return settled(se, c, rc, "reject");
+}
+
+static void emit_conflict(sync_engine *se, op_ctx *c, const char *rule,
+                          const char *outcome)
+{
+    cJSON *o = cJSON_CreateObject(), *names;
+    const cJSON *f;
+    char *text = NULL;
+
+    if (!o)
+        return;
+    if (cJSON_AddStringToObject(o, "op_id", c->op.op_id) &&
+        cJSON_AddStringToObject(o, "entity", store_entity_name(c->op.entity)) &&
+        cJSON_AddStringToObject(o, "id", c->op.record_id) &&
+        cJSON_AddStringToObject(o, "rule", rule) &&
+        cJSON_AddStringToObject(o, "outcome", outcome) &&
+        (names = cJSON_AddArrayToObject(o, "fields"))) {
+        if (c->have_mr)
+            cJSON_ArrayForEach(f, c->mr.c_local)
+                cJSON_AddItemToArray(names, cJSON_CreateString(f->string));
+        text = cJSON_PrintUnformatted(o);
+    }
+    if (text)
+        sync_emit(se, "conflict", text);
+    free(text);
+    cJSON_Delete(o);
+}
+
+/* Settles an update or delete as done, with the merge's conflict if any. */
+static int done(sync_engine *se, op_ctx *c, const cJSON *remote_rec, const char *etag)
+{
+    store_conflict_in ci;
+    char *rj = remote_rec ? cJSON_PrintUnformatted(remote_rec) : NULL;
+    char *b = NULL, *l = NULL, *r = NULL;
+    int has_conflict = c->have_mr && c->mr.conflicts > 0, rc;
+
+    if (remote_rec && !rj)
+        return settled(se, c, STORE_NOMEM, "done");
+    memset(&ci, 0, sizeof ci);
+    if (has_conflict) {
+        b = cJSON_PrintUnformatted(c->mr.c_base);
+        l = cJSON_PrintUnformatted(c->mr.c_local);
+        r = cJSON_PrintUnformatted(c->mr.c_remote);
+        ci.rule = sync_policy_name(se->policy);
+        ci.outcome = c->mr.outcome;
+        ci.base_json = b;
+        ci.local_json = l;
+        ci.remote_json = r;
+        ci.remote_updated_ms = c->remote_ms;
+    }
+    if (has_conflict && (!b || !l || !r))
+        rc = STORE_NOMEM;
+    else
+        rc = store_op_done(se->st, c->op.op_id, rj, etag && *etag ? etag : NULL,
+                           has_conflict ? &ci : NULL);
+    if (rc == STORE_OK) {
+        se->sum->pushed++;
+        if (has_conflict) {
+            se->sum->conflicts++;
+            emit_conflict(se, c, ci.rule, ci.outcome);
+        }
+    }
+    free(rj);
+    free(b);
+    free(l);
+    free(r);
+    return settled(se, c, rc, "done");
+}
+
+static int hold(sync_engine *se, op_ctx *c)
+{
+    store_conflict_in ci;
+    char *b = cJSON_PrintUnformatted(c->mr.c_base);
+    char *l = cJSON_PrintUnformatted(c->mr.c_local);
+    char *r = cJSON_PrintUnformatted(c->mr.c_remote);
+    int rc = STORE_NOMEM;
+
+    memset(&ci, 0, sizeof ci);
+    ci.rule = "manual";
+    ci.outcome = "held";
+    ci.base_json = b;
+    ci.local_json = l;
+    ci.remote_json = r;
+    ci.remote_updated_ms = c->remote_ms;
+    if (b && l && r)
+        rc = store_op_hold(se->st, c->op.op_id, &ci);
+    if (rc == STORE_OK) {
+        se->sum->conflicts++;
+        emit_conflict(se, c, "manual", "held");
+    }
+    free(b);
+    free(l);
+    free(r);
+    return settled(se, c, rc, "hold");
+}
+
+static int gone(sync_engine *se, op_ctx *c)
+{
+    int rc = store_op_remote_gone(se->st, c->op.op_id, sync_now(se));
+
+    if (rc == STORE_OK) {
+        se->sum->conflicts++;
+        se->sum->deleted_remotely++;
+        emit_conflict(se, c, "deleted_remotely", "remote_won");
+    }
+    return settled(se, c, rc, "remote_gone");
+}
+
+static int create_done(sync_engine *se, op_ctx *c, const cJSON *rec, const char *etag)
+{
+    char *rj = rec ? cJSON_PrintUnformatted(rec) : NULL;
+    int rc;
+
+    if (rec && !rj)
+        return settled(se, c, STORE_NOMEM, "create_done");
+    rc = store_op_create_done(se->st, c->op.op_id, c->server_id, rj,
+                              etag && *etag ? etag : NULL);
+    free(rj);
+    if (rc == STORE_OK) {
+        se->sum->pushed++;
+        SLOG(&se->log, SYNC_LOG_INFO, "push: %s %s created as %s",
+             store_entity_name(c->op.entity), c->op.record_id, c->server_id);
+    }
+    return settled(se, c, rc, "create_done");
+}
+
+/* ---- the steps ------------------------------------------------------------- */
+
+static int set_req(sync_engine *se, op_ctx *c, const char *method, const char *path)
+{
+    if (remote_req_set(se->rm, &c->req, method, path))
+        return -1;
+    c->req.max_body = REMOTE_MAX_BODY_DETAIL;
+    return 0;
+}
+
+/* Asks for the remote record (a contact through its customer's list). */
+static int start_fetch(sync_engine *se, op_ctx *c, const char *id, op_step step)
+{
+    char path[600];
+
+    c->step = step;
+    if (c->op.entity == ENT_CONTACT) {
+        c->page = c->page ? c->page : 1;
+        if (path_contacts(c, c->page, path, sizeof path))
+            return -1;
+        if (set_req(se, c, "GET", path))
+            return -1;
+        c->req.max_body = REMOTE_MAX_BODY_LIST;
+        return 0;
+    }
+    if (path_record(c, id, path, sizeof path))
+        return -1;
+    return set_req(se, c, "GET", path);
+}
+
+static int start(sync_engine *se, op_ctx *c)
+{
+    char path[600];
+    store_record rec;
+
+    if (c->op.entity == ENT_CONTACT) {
+        if (c->op.parent_id)
+            snprintf(c->parent, sizeof c->parent, "%s", c->op.parent_id);
+        else if (store_record_get(se->st, ENT_CONTACT, c->op.record_id, &rec) == STORE_OK) {
+            if (rec.parent_id)
+                snprintf(c->parent, sizeof c->parent, "%s", rec.parent_id);
+            store_record_release(&rec);
+        }
+    }
+    switch (c->op.kind) {
+    case OP_CREATE:
+        c->step = ST_POST;
+        if (c->op.entity == ENT_CONTACT) {
+            if (path_contacts(c, 0, path, sizeof path))
+                return -1;
+        } else {
+            snprintf(path, sizeof path, "/%s", coll_name(c->op.entity));
+        }
+        if (set_req(se, c, "POST", path) || !(c->req.body = strdup(c->op.fields)))
+            return -1;
+        snprintf(c->req.idempotency_key, sizeof c->req.idempotency_key, "%s",
+                 c->op.op_id);
+        return 0;
+    case OP_UPDATE:
+        if (c->op.entity == ENT_CONTACT && !c->parent[0])
+            return -1;
+        return start_fetch(se, c, c->op.record_id, ST_FETCH);
+    case OP_DELETE:
+        c->step = ST_DELETE;
+        if (path_record(c, c->op.record_id, path, sizeof path))
+            return -1;
+        return set_req(se, c, "DELETE", path);
+    }
+    return -1;
+}
+
+/*
+ * Reads the record out of a fetch answer: the "data" object of a detail,
+ * or the item with the wanted id from a contacts list page.  Returns the
+ * parsed root (caller deletes) and sets *rec, or NULL: *more is set when a
+ * contacts list has further pages to look at.
+ */
+static cJSON *fetched_record(sync_engine *se, op_ctx *c, const char *id,
+                             const cJSON **rec, int *more)
+{
+    char err[256];
+    cJSON *root;
+    const cJSON *data, *item;
+    sv_meta m;
+
+    *rec = NULL;
+    *more = 0;
+    if (c->op.entity != ENT_CONTACT) {
+        root = sv_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
+        data = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
+        if (data && sv_record_ok(c->op.entity, data, 1, err, sizeof err) == 0 &&
+            strcmp(cJSON_GetObjectItemCaseSensitive(data, "id")->valuestring, id) == 0) {
+            *rec = data;
+            return root;
+        }
+        SLOG(&se->log, SYNC_LOG_WARN, "push: %s %s: bad answer: %s",
+             store_entity_name(c->op.entity), id, root ? err : "unparsable");
+        cJSON_Delete(root);
+        return NULL;
+    }
+    root = sv_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err);
+    if (!root || sv_meta_get(root, &m, err, sizeof err)) {
+        SLOG(&se->log, SYNC_LOG_WARN, "push: contacts of %s: bad answer: %s",
+             c->parent, err);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "data")) {
+        const cJSON *iid = cJSON_GetObjectItemCaseSensitive(item, "id");
+        if (cJSON_IsString(iid) && strcmp(iid->valuestring, id) == 0) {
+            if (sv_record_ok(ENT_CONTACT, item, 1, err, sizeof err) == 0) {
+                *rec = item;
+                return root;
+            }
+            break;
+        }
+    }
+    *more = m.total_pages > c->page;
+    cJSON_Delete(root);
+    return NULL;
+}
+
+/* The remote record of an update is here: merge, then PUT or settle. */
+static int merge_and_put(sync_engine *se, op_ctx *c, const cJSON *rec)
+{
+    cJSON *fields = cJSON_Parse(c->op.fields);
+    cJSON *base = cJSON_Parse(c->op.base_values ? c->op.base_values : "{}");
+    cJSON *rview = NULL;
+    const cJSON *ua = cJSON_GetObjectItemCaseSensitive(rec, "updated_at");
+    char path[600];
+    int rc = -1;
+
+    if (!fields || !base || !(rview = store_write_view(c->op.entity, rec, fields)))
+        goto out;
+    c->remote_ms = 0;
+    if (cJSON_IsString(ua))
+        store_time_parse(ua->valuestring, &c->remote_ms);
+    if (sync_merge(rview, base, fields, se->policy, c->op.edited_at_ms,
+                   sync_clock_offset(&se->clk), c->remote_ms, &c->mr))
+        goto out;
+    c->have_mr = 1;
+    if (c->mr.hold) {
+        rc = hold(se, c);
+        goto out;
+    }
+    if (cJSON_GetArraySize(c->mr.put) == 0) {
+        /* Nothing to send: the remote already says what we would. */
+        rc = done(se, c, rec, c->op.entity == ENT_CONTACT ? NULL : c->req.etag);
+        goto out;
+    }
+    if (path_record(c, c->op.record_id, path, sizeof path) ||
+        set_req(se, c, "PUT", path) || !(c->req.body = cJSON_PrintUnformatted(c->mr.put)))
+        goto out;
+    c->step = ST_PUT;
+    rc = 0;
+out:
+    cJSON_Delete(fields);
+    cJSON_Delete(base);
+    cJSON_Delete(rview);
+    return rc;
+}
+
+/* Customer create answered 409: look for the customer by exact name. */
+static int start_search(sync_engine *se, op_ctx *c)
+{
+    cJSON *fields = cJSON_Parse(c->op.fields);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(fields, "name");
+    char esc[800], path[900];
+    int rc = -1;
+
+    if (cJSON_IsString(name) && remote_escape(name->valuestring, esc, sizeof esc) == 0) {
+        snprintf(path, sizeof path, "/customers?search=%s&per_page=100", esc);
+        rc = set_req(se, c, "GET", path);
+        c->req.max_body = REMOTE_MAX_BODY_LIST;
+        c->step = ST_SEARCH;
+    }
+    cJSON_Delete(fields);
+    return rc;
+}
+
+static const char *search_match(const op_ctx *c, const cJSON *root)
+{
+    cJSON *fields = cJSON_Parse(c->op.fields);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(fields, "name"), *item;
+    const char *found = NULL;
+
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "data")) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(item, "name");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
+        if (cJSON_IsString(name) && cJSON_IsString(n) && cJSON_IsString(id) &&
+            sv_id_ok(id->valuestring) && strcasecmp(n->valuestring, name->valuestring) == 0) {
+            found = id->valuestring;
+            break;
+        }
+    }
+    cJSON_Delete(fields);
+    return found;
+}
+
+/* Advances one op by the answer to its last request.  0, or -1 when the
+ * push must stop (store failure). */
+static int advance(sync_engine *se, op_ctx *c)
+{
+    remote_class rc = remote_classify(&c->req);
+    char why[300], err[256];
+    cJSON *root = NULL;
+    const cJSON *rec = NULL;
+    int more = 0, r = 0;
+
+    if (rc == RC_CANCELLED)
+        return release(se, c, "cancelled");
+    if (rc == RC_AUTH) {
+        se->auth_stop = 1;
+        return release(se, c, "HTTP 401: API key refused");
+    }
+    if (rc == RC_TRANSIENT) {
+        if (c->req.status)
+            snprintf(why, sizeof why, "HTTP %ld", c->req.status);
+        else
+            snprintf(why, sizeof why, "%s", c->req.err);
+        return retry_later(se, c, why);
+    }
+
+    switch (c->step) {
+    case ST_POST:
+        if (rc == RC_OK) {
+            root = sv_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
+            rec = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
+            if (!rec || sv_record_ok(c->op.entity, rec, 0, err, sizeof err)) {
+                /* Unknown outcome: the retry reuses the idempotency key. */
+                r = retry_later(se, c, "create answered with a bad body");
+                break;
+            }
+            snprintf(c->server_id, sizeof c->server_id, "%s",
+                     cJSON_GetObjectItemCaseSensitive(rec, "id")->valuestring);
+            if (sv_record_ok(c->op.entity, rec, 1, err, sizeof err) == 0) {
+                r = create_done(se, c, rec, c->req.etag);
+                break;
+            }
+            /* The 201 did not carry the full record: read it. */
+            c->page = 0;
+            r = start_fetch(se, c, c->server_id, ST_POST_FETCH) ? -2 : 0;
+        } else if (rc == RC_CONFLICT && c->op.entity == ENT_CUSTOMER) {
+            free(c->conflict_err);
+            c->conflict_err = error_json(&c->req);
+            r = start_search(se, c) ? reject(se, c, c->conflict_err) : 0;
+        } else {
+            r = reject(se, c, NULL);
+        }
+        break;
+    case ST_SEARCH:
+        if (rc == RC_OK &&
+            (root = sv_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err))) {
+            const char *id = search_match(c, root);
+            if (id) {
+                snprintf(c->server_id, sizeof c->server_id, "%s", id);
+                SLOG(&se->log, SYNC_LOG_INFO,
+                     "push: customer create %s matched existing %s by name",
+                     c->op.record_id, id);
+                c->page = 0;
+                r = start_fetch(se, c, c->server_id, ST_POST_FETCH) ? -2 : 0;
+                break;
+            }
+        } else if (rc == RC_OK) {
+            r = retry_later(se, c, "search answered with a bad body");
+            break;
+        }
+        r = reject(se, c, c->conflict_err);
+        break;
+    case ST_POST_FETCH:
+        if (rc == RC_OK) {
+            root = fetched_record(se, c, c->server_id, &rec, &more);
+            if (!rec && more) {
+                c->page++;
+                r = start_fetch(se, c, c->server_id, ST_POST_FETCH) ? -2 : 0;
+                break;
+            }
+            /* Created: settle even without the record (the pull brings it). */
+            r = create_done(se, c, rec, c->op.entity == ENT_CONTACT ? NULL : c->req.etag);
+        } else {
+            r = create_done(se, c, NULL, NULL);
+        }
+        break;
+    case ST_FETCH:
+        if (rc == RC_NOT_FOUND) {
+            r = gone(se, c);
+        } else if (rc == RC_OK) {
+            root = fetched_record(se, c, c->op.record_id, &rec, &more);
+            if (rec) {
+                r = merge_and_put(se, c, rec) ? -2 : 0;
+            } else if (more) {
+                c->page++;
+                r = start_fetch(se, c, c->op.record_id, ST_FETCH) ? -2 : 0;
+            } else if (c->op.entity == ENT_CONTACT && c->req.resp &&
+                       (root = sv_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err))) {
+                /* A readable list without it: the contact is gone. */
+                r = gone(se, c);
+            } else {
+                r = retry_later(se, c, "fetch answered with a bad body");
+            }
+        } else {
+            r = reject(se, c, NULL);
+        }
+        break;
+    case ST_PUT:
+        if (rc == RC_OK) {
+            root = sv_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
+            rec = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
+            if (!rec || sv_record_ok(c->op.entity, rec, 1, err, sizeof err)) {
+                /* The PUT may have landed; the retry's merge will see it. */
+                r = retry_later(se, c, "update answered with a bad body");
+                break;
+            }
+            r = done(se, c, rec, c->req.etag);
+        } else if (rc == RC_NOT_FOUND) {
+            r = gone(se, c);
+        } else {
+            r = reject(se, c, NULL);
+        }
+        break;
+    case ST_DELETE:
+        if (rc == RC_OK || rc == RC_NOT_FOUND)
+            r = done(se, c, NULL, NULL);
+        else
+            r = reject(se, c, NULL);
+        break;
+    case ST_SETTLED:
+        break;
+    }
+    cJSON_Delete(root);
+    if (r == -2)   /* could not build the next request (memory, ids) */
+        r = retry_later(se, c, "could not build the request");
+    return r;
+}
+
+static void ctx_clear(op_ctx *c)
+{
+    remote_req_clear(&c->req);
+    store_op_release(&c->op);
+    free(c->conflict_err);
+    sync_merge_result_free(&c->mr);
+    memset(c, 0, sizeof *c);
+}
+
+/* One round: the claimed ops, run to settlement together.  Returns the
+ * number of ops settled on the remote (or rejected), or -1. */
+static int run_round(sync_engine *se, store_op *ops, int n)
+{
+    op_ctx *cs = calloc((size_t)n, sizeof *cs);
+    remote_req **reqs = calloc((size_t)n, sizeof *reqs);
+    int64_t before = se->sum->pushed + se->sum->rejected + se->sum->conflicts;
+    int rc = -1;
+
+    if (!cs || !reqs)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        cs[i].op = ops[i];
+        memset(&ops[i], 0, sizeof ops[i]);   /* ownership moves to cs[i] */
+        if (start(se, &cs[i]) && retry_later(se, &cs[i], "could not build the request"))
+            goto out;
+    }
+    for (;;) {
+        size_t k = 0;
+        for (int i = 0; i < n; i++)
+            if (cs[i].step != ST_SETTLED)
+                reqs[k++] = &cs[i].req;
+        if (k == 0)
+            break;
+        sync_run(se, reqs, k);
+        for (int i = 0; i < n; i++) {
+            if (cs[i].step == ST_SETTLED)
+                continue;
+            if (advance(se, &cs[i]))
+                goto out;
+            if (cs[i].step == ST_SETTLED)
+                sync_progress_add(se, 0, 0, 1, 0);
+            else if (se->auth_stop || sync_cancelled(se))
+                if (release(se, &cs[i], se->auth_stop ? "paused: 401" : "cancelled"))
+                    goto out;
+        }
+    }
+    rc = (int)(se->sum->pushed + se->sum->rejected + se->sum->conflicts - before);
+out:
+    for (int i = 0; cs && i < n; i++) {
+        if (cs[i].step != ST_SETTLED && cs[i].op.record_id)
+            store_op_retry_later(se->st, cs[i].op.op_id, sync_now(se), "interrupted");
+        ctx_clear(&cs[i]);
+    }
+    free(cs);
+    free(reqs);
+    return rc;
+}
+
+int sync_push(sync_engine *se)
+{
+    int batch = se->max_connections * 8;
+
+    if (batch < 16)
+        batch = 16;
+    for (int round = 0; round < MAX_ROUNDS; round++) {
+        store_op *ops = NULL;
+        int n = 0, settled_n, rc;
+
+        if (sync_cancelled(se) || se->auth_stop)
+            break;
+        rc = store_outbox_claim(se->st, sync_now(se), batch, &ops, &n);
+        if (rc != STORE_OK) {
+            SLOG(&se->log, SYNC_LOG_ERROR, "push: claim: %s", store_errmsg(se->st));
+            sync_set_error(se, "store: %s", store_errmsg(se->st));
+            return sync_store_fatal(rc) ? -1 : 0;
+        }
+        if (n == 0)
+            break;
+        sync_progress_add(se, 0, 0, 0, n);
+        settled_n = run_round(se, ops, n);
+        store_ops_free(ops, n);
+        if (settled_n < 0)
+            return -1;
+        /* A round in which every op only failed again: the rest waits for
+         * its backoff (or the next cycle), not a tight loop here. */
+        if (settled_n == 0)
+            break;
+    }
+    return 0;
+}

@@ -1,0 +1,490 @@
+/*
+ * remote.c — the HTTP client of the sync engine, on libcurl's multi
+ * interface.  One multi handle and a pool of max_connections easy handles
+ * live as long as the engine, so connections stay alive across requests
+ * and cycles.  Rules kept here for every request:
+ *   - TLS verification is always on (an extra CA bundle may be added);
+ *   - redirects are not followed (a 3xx is an error): the Authorization
+ *     header must never travel to another host;
+ *   - only http and https;
+ *   - a response body is capped (over the cap the transfer is aborted and
+ *     the request fails);
+ *   - the API key is only ever in the Authorization header: it is in no
+ *     URL, log line or error text.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "sync/sync_int.h"
+
+struct remote_client {
+    CURLM *multi;
+    CURL **easy;           /* pool, max_connections handles */
+    remote_req **busy;     /* request on each handle, NULL if free */
+    char (*errbuf)[CURL_ERROR_SIZE];
+    struct curl_slist **hdrs;
+    int nhandles;
+    char *api_url;         /* without trailing '/' */
+    char *auth_header;     /* "Authorization: Bearer …" */
+    char *ca_file;
+    long connect_timeout_ms, request_timeout_ms;
+    atomic_int *cancel;
+    const sync_logger *log;
+};
+
+static int curl_ready;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+    curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+void remote_free(remote_client *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->nhandles; i++) {
+        if (r->easy && r->easy[i]) {
+            if (r->busy && r->busy[i])
+                curl_multi_remove_handle(r->multi, r->easy[i]);
+            curl_easy_cleanup(r->easy[i]);
+        }
+        if (r->hdrs)
+            curl_slist_free_all(r->hdrs[i]);
+    }
+    if (r->multi)
+        curl_multi_cleanup(r->multi);
+    free(r->easy);
+    free(r->busy);
+    free(r->errbuf);
+    free(r->hdrs);
+    free(r->api_url);
+    if (r->auth_header) {
+        /* Do not leave the key lying in freed memory. */
+        explicit_bzero(r->auth_header, strlen(r->auth_header));
+        free(r->auth_header);
+    }
+    free(r->ca_file);
+    free(r);
+}
+
+int remote_new(const remote_config *cfg, remote_client **out, char *err, size_t errlen)
+{
+    remote_client *r = NULL;
+    size_t len;
+    int n = cfg->max_connections > 0 ? cfg->max_connections : 8;
+    int rc = -1;
+
+    *out = NULL;
+    pthread_once(&curl_once, curl_init_once);
+    if (!curl_ready) {
+        snprintf(err, errlen, "libcurl initialisation failed");
+        return -1;
+    }
+    if (!cfg->api_url || (strncmp(cfg->api_url, "http://", 7) != 0 &&
+                          strncmp(cfg->api_url, "https://", 8) != 0)) {
+        snprintf(err, errlen, "api_url must start with http:// or https://");
+        return -1;
+    }
+    if (!cfg->api_key || !*cfg->api_key || strpbrk(cfg->api_key, "\r\n")) {
+        snprintf(err, errlen, "API key missing or malformed");
+        return -1;
+    }
+    if (n > 64)
+        n = 64;
+    r = calloc(1, sizeof *r);
+    if (!r)
+        goto nomem;
+    r->nhandles = n;
+    r->easy = calloc((size_t)n, sizeof *r->easy);
+    r->busy = calloc((size_t)n, sizeof *r->busy);
+    r->errbuf = calloc((size_t)n, sizeof *r->errbuf);
+    r->hdrs = calloc((size_t)n, sizeof *r->hdrs);
+    r->api_url = strdup(cfg->api_url);
+    len = strlen("Authorization: Bearer ") + strlen(cfg->api_key) + 1;
+    r->auth_header = malloc(len);
+    if (!r->easy || !r->busy || !r->errbuf || !r->hdrs || !r->api_url ||
+        !r->auth_header)
+        goto nomem;
+    snprintf(r->auth_header, len, "Authorization: Bearer %s", cfg->api_key);
+    len = strlen(r->api_url);
+    while (len > 0 && r->api_url[len - 1] == '/')
+        r->api_url[--len] = '\0';
+    if (cfg->ca_file && !(r->ca_file = strdup(cfg->ca_file)))
+        goto nomem;
+    r->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
+    r->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 60000;
+    r->cancel = cfg->cancel;
+    r->log = cfg->log;
+    r->multi = curl_multi_init();
+    if (!r->multi)
+        goto nomem;
+    for (int i = 0; i < n; i++)
+        if (!(r->easy[i] = curl_easy_init()))
+            goto nomem;
+    if (curl_multi_setopt(r->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)n) ||
+        curl_multi_setopt(r->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)n) ||
+        curl_multi_setopt(r->multi, CURLMOPT_MAXCONNECTS, (long)n) ||
+        curl_multi_setopt(r->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX)) {
+        snprintf(err, errlen, "libcurl multi options refused");
+        goto out;
+    }
+    *out = r;
+    r = NULL;
+    rc = 0;
+    goto out;
+nomem:
+    snprintf(err, errlen, "out of memory");
+out:
+    remote_free(r);
+    return rc;
+}
+
+void remote_wakeup(remote_client *r)
+{
+    if (r && r->multi)
+        curl_multi_wakeup(r->multi);
+}
+
+void remote_req_clear(remote_req *req)
+{
+    free(req->url);
+    free(req->body);
+    free(req->resp);
+    memset(req, 0, sizeof *req);
+}
+
+int remote_req_set(remote_client *r, remote_req *req, const char *method,
+                   const char *path)
+{
+    size_t len = strlen(r->api_url) + strlen(path) + 1;
+
+    remote_req_clear(req);
+    req->method = method;
+    req->retry_after_ms = -1;
+    req->date_ms = -1;
+    req->url = malloc(len);
+    if (!req->url)
+        return -1;
+    snprintf(req->url, len, "%s%s", r->api_url, path);
+    return 0;
+}
+
+int remote_escape(const char *s, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
+            if (o + 1 >= outlen)
+                return -1;
+            out[o++] = (char)*p;
+        } else {
+            if (o + 3 >= outlen)
+                return -1;
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    if (o >= outlen)
+        return -1;
+    out[o] = '\0';
+    return 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    remote_req *req = ud;
+    size_t n = size * nmemb, cap = req->max_body ? req->max_body : REMOTE_MAX_BODY_LIST;
+
+    if (req->resp_len + n > cap) {
+        req->too_large = 1;
+        return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    if (req->resp_len + n + 1 > req->resp_cap) {
+        size_t ncap = req->resp_cap ? req->resp_cap : 4096;
+        char *p;
+        while (ncap < req->resp_len + n + 1)
+            ncap *= 2;
+        p = realloc(req->resp, ncap);
+        if (!p)
+            return 0;
+        req->resp = p;
+        req->resp_cap = ncap;
+    }
+    memcpy(req->resp + req->resp_len, data, n);
+    req->resp_len += n;
+    req->resp[req->resp_len] = '\0';
+    return n;
+}
+
+/* Copies a header's value (trimmed) into out if name matches. */
+static int header_value(const char *line, size_t len, const char *name,
+                        char *out, size_t outlen)
+{
+    size_t nl = strlen(name), vl;
+    const char *v;
+
+    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return 0;
+    v = line + nl + 1;
+    vl = len - nl - 1;
+    while (vl && (*v == ' ' || *v == '\t'))
+        v++, vl--;
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+        vl--;
+    if (vl >= outlen)
+        vl = outlen - 1;   /* bounded: an over-long header is cut */
+    memcpy(out, v, vl);
+    out[vl] = '\0';
+    return 1;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
+{
+    remote_req *req = ud;
+    size_t n = size * nmemb;
+    char ra[64];
+
+    /* A new status line (after a 100 Continue): forget earlier headers. */
+    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        req->etag[0] = req->date[0] = '\0';
+        req->retry_after_ms = -1;
+        return n;
+    }
+    if (header_value(line, n, "ETag", req->etag, sizeof req->etag))
+        return n;
+    if (header_value(line, n, "Date", req->date, sizeof req->date))
+        return n;
+    if (header_value(line, n, "Retry-After", ra, sizeof ra)) {
+        int64_t d;
+        if (sync_retry_after_parse(ra, sync_wall_ms(), &d) == 0)
+            req->retry_after_ms = d;
+    }
+    return n;
+}
+
+static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln,
+                       curl_off_t ult, curl_off_t uln)
+{
+    remote_client *r = ud;
+    (void)dlt, (void)dln, (void)ult, (void)uln;
+    /* Non-zero aborts the transfer: a cancel is honoured mid-transfer. */
+    return r->cancel && atomic_load(r->cancel) ? 1 : 0;
+}
+
+static int setup(remote_client *r, int i, remote_req *req)
+{
+    CURL *e = r->easy[i];
+    struct curl_slist *h = NULL, *t;
+    char line[256];
+    int rc = -1;
+
+    curl_easy_reset(e);
+    r->errbuf[i][0] = '\0';
+    free(req->resp);
+    req->resp = NULL;
+    req->resp_len = req->resp_cap = 0;
+    req->status = 0;
+    req->cancelled = req->too_large = 0;
+    req->err[0] = req->etag[0] = req->date[0] = '\0';
+    req->retry_after_ms = req->date_ms = -1;
+
+#define ADD(s) do { if (!(t = curl_slist_append(h, (s)))) goto out; h = t; } while (0)
+    ADD(r->auth_header);
+    ADD("Accept: application/json");
+    /* No "Expect: 100-continue" round trip before a body. */
+    ADD("Expect:");
+    if (req->body)
+        ADD("Content-Type: application/json");
+    if (req->if_none_match[0]) {
+        snprintf(line, sizeof line, "If-None-Match: %s", req->if_none_match);
+        ADD(line);
+    }
+    if (req->idempotency_key[0]) {
+        snprintf(line, sizeof line, "Idempotency-Key: %s", req->idempotency_key);
+        ADD(line);
+    }
+#undef ADD
+    if (curl_easy_setopt(e, CURLOPT_URL, req->url) ||
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS) ||
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") ||
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms) ||
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->request_timeout_ms) ||
+        curl_easy_setopt(e, CURLOPT_USERAGENT, "fieldsync/" FIELDSYNC_VERSION) ||
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) ||
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) ||
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) ||
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, h) ||
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) ||
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, req) ||
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) ||
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, req) ||
+        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L) ||
+        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress) ||
+        curl_easy_setopt(e, CURLOPT_XFERINFODATA, r) ||
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf[i]) ||
+        curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)req))
+        goto out;
+    if (r->ca_file && curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file))
+        goto out;
+    if (strcmp(req->method, "GET") != 0) {
+        if (curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method))
+            goto out;
+        if (req->body &&
+            (curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body)) ||
+             curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body)))
+            goto out;
+    }
+    curl_slist_free_all(r->hdrs[i]);
+    r->hdrs[i] = h;
+    h = NULL;
+    rc = 0;
+out:
+    curl_slist_free_all(h);
+    return rc;
+}
+
+static void finish(remote_client *r, int i, CURLcode cc, sync_clock *clk, int64_t *bytes)
+{
+    CURL *e = r->easy[i];
+    remote_req *req = r->busy[i];
+    curl_off_t total = 0, pre = 0, first = 0;
+    long status = 0;
+    int64_t now = sync_wall_ms();
+
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
+    curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
+    curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &first);
+    /* The server wrote its Date between sending our request and its first
+     * byte back; the middle of that span is our best local equivalent. */
+    req->mid_ms = now - (int64_t)(total / 1000) + (int64_t)((pre + first) / 2000);
+    if (bytes)
+        *bytes += (int64_t)req->resp_len;
+    if (cc != CURLE_OK) {
+        req->status = 0;
+        if (req->too_large)
+            snprintf(req->err, sizeof req->err, "response body over %zu bytes",
+                     req->max_body ? req->max_body : (size_t)REMOTE_MAX_BODY_LIST);
+        else if (cc == CURLE_ABORTED_BY_CALLBACK)
+            req->cancelled = 1, snprintf(req->err, sizeof req->err, "cancelled");
+        else
+            snprintf(req->err, sizeof req->err, "%s",
+                     r->errbuf[i][0] ? r->errbuf[i] : curl_easy_strerror(cc));
+    } else {
+        req->status = status;
+    }
+    if (req->date[0]) {
+        time_t t = curl_getdate(req->date, NULL);
+        if (t != (time_t)-1) {
+            req->date_ms = (int64_t)t * 1000;
+            if (clk && req->status > 0)
+                sync_clock_add(clk, req->date_ms, req->mid_ms);
+        }
+    }
+    curl_multi_remove_handle(r->multi, e);
+    r->busy[i] = NULL;
+}
+
+int remote_run(remote_client *r, remote_req **reqs, size_t n, sync_clock *clk,
+               int64_t *bytes)
+{
+    size_t next = 0, answered = 0;
+    int active = 0;
+
+    for (size_t k = 0; k < n; k++) {
+        reqs[k]->status = 0;
+        reqs[k]->cancelled = 0;
+        reqs[k]->err[0] = '\0';
+    }
+    while (next < n || active > 0) {
+        int still = 0, left;
+        CURLMsg *msg;
+
+        if (r->cancel && atomic_load(r->cancel)) {
+            for (int i = 0; i < r->nhandles; i++)
+                if (r->busy[i]) {
+                    r->busy[i]->cancelled = 1;
+                    snprintf(r->busy[i]->err, sizeof r->busy[i]->err, "cancelled");
+                    curl_multi_remove_handle(r->multi, r->easy[i]);
+                    r->busy[i] = NULL;
+                }
+            for (; next < n; next++) {
+                reqs[next]->cancelled = 1;
+                snprintf(reqs[next]->err, sizeof reqs[next]->err, "cancelled");
+            }
+            break;
+        }
+        /* Hand out free handles to waiting requests. */
+        for (int i = 0; i < r->nhandles && next < n; i++) {
+            if (r->busy[i])
+                continue;
+            remote_req *req = reqs[next++];
+            if (setup(r, i, req) ||
+                curl_multi_add_handle(r->multi, r->easy[i]) != CURLM_OK) {
+                snprintf(req->err, sizeof req->err, "could not start the request");
+                continue;
+            }
+            r->busy[i] = req;
+            active++;
+            SLOG(r->log, SYNC_LOG_DEBUG, "%s %s", req->method, req->url);
+        }
+        if (curl_multi_perform(r->multi, &still) != CURLM_OK)
+            SLOG(r->log, SYNC_LOG_WARN, "curl_multi_perform failed");
+        while ((msg = curl_multi_info_read(r->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            for (int i = 0; i < r->nhandles; i++)
+                if (r->busy[i] && r->easy[i] == msg->easy_handle) {
+                    remote_req *req = r->busy[i];
+                    finish(r, i, msg->data.result, clk, bytes);
+                    active--;
+                    if (req->status > 0)
+                        answered++;
+                    else
+                        SLOG(r->log, SYNC_LOG_INFO, "%s %s: %s", req->method,
+                             req->url, req->err);
+                    break;
+                }
+        }
+        if (active > 0 && still > 0)
+            curl_multi_poll(r->multi, NULL, 0, 250, NULL);
+    }
+    return (int)answered;
+}
+
+remote_class remote_classify(const remote_req *req)
+{
+    long s = req->status;
+
+    if (req->cancelled)
+        return RC_CANCELLED;
+    if (s == 0)
+        return RC_TRANSIENT;
+    if (s >= 200 && s < 300)
+        return RC_OK;
+    if (s == 304)
+        return RC_NOT_MODIFIED;
+    if (s == 401)
+        return RC_AUTH;
+    if (s == 404)
+        return RC_NOT_FOUND;
+    if (s == 409)
+        return RC_CONFLICT;
+    if (s == 408 || s == 429 || s >= 500 || (s >= 300 && s < 400))
+        return RC_TRANSIENT;
+    return RC_REJECTED;
+}

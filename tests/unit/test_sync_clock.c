@@ -1,0 +1,85 @@
+/*
+ * test_sync_clock.c — the server clock offset from Date headers: the
+ * one-second resolution, outliers, and the window.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sync/sync_int.h"
+
+static void test_unknown_is_zero(void **st)
+{
+    sync_clock c;
+    (void)st;
+    sync_clock_init(&c, 0, 0);
+    assert_int_equal(sync_clock_offset(&c), 0);
+    sync_clock_init(&c, -600000, 1);
+    assert_int_equal(sync_clock_offset(&c), -600000);
+}
+
+/* A server 600 s ahead: Date headers truncated to the second. */
+static void test_offset_within_resolution(void **st)
+{
+    sync_clock c;
+    int64_t local = 1700000000000;
+    (void)st;
+    sync_clock_init(&c, 0, 0);
+    for (int i = 0; i < 10; i++) {
+        int64_t mid = local + i * 1234;
+        int64_t server = mid + 600000;
+        sync_clock_add(&c, server - server % 1000, mid);
+    }
+    assert_true(sync_clock_offset(&c) >= 600000 - 500);
+    assert_true(sync_clock_offset(&c) <= 600000 + 500);
+}
+
+/* A few stale or slow answers do not move the estimate. */
+static void test_outliers_ignored(void **st)
+{
+    sync_clock c;
+    int64_t local = 1700000000000;
+    (void)st;
+    sync_clock_init(&c, 0, 0);
+    for (int i = 0; i < 15; i++) {
+        int64_t mid = local + i * 1000;
+        int64_t server = mid - 600000;
+        if (i % 4 == 1)
+            server += 3600000;           /* a cache's Date an hour off */
+        else if (i % 4 == 3)
+            server -= 45000;              /* a response stuck 45 s */
+        sync_clock_add(&c, server - server % 1000, mid);
+    }
+    assert_true(sync_clock_offset(&c) >= -600000 - 500);
+    assert_true(sync_clock_offset(&c) <= -600000 + 500);
+}
+
+/* The window slides: a changed server clock is followed. */
+static void test_window_follows_change(void **st)
+{
+    sync_clock c;
+    int64_t local = 1700000000000;
+    (void)st;
+    sync_clock_init(&c, 0, 0);
+    for (int i = 0; i < 40; i++) {
+        int64_t mid = local + i * 1000;
+        int64_t server = mid + (i < 20 ? 0 : 120000);
+        sync_clock_add(&c, server - server % 1000, mid);
+    }
+    assert_true(sync_clock_offset(&c) >= 120000 - 500);
+    assert_true(sync_clock_offset(&c) <= 120000 + 500);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unknown_is_zero),
+        cmocka_unit_test(test_offset_within_resolution),
+        cmocka_unit_test(test_outliers_ignored),
+        cmocka_unit_test(test_window_follows_change),
+    };
+    return cmocka_run_group_tests_name("sync_clock", tests, NULL, NULL);
+}
