@@ -1,0 +1,644 @@
+/* config.c — the configuration of fieldsyncd (see config.h). */
+#include "agent/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef enum { T_URL, T_PATH, T_ID, T_GROUP, T_INT, T_POLICY, T_LEVEL } value_type;
+
+/* The table of settings: its name, the type of its value and its bounds. */
+static const struct {
+    const char *name;
+    value_type type;
+    int min, max;
+} keys[CK__COUNT] = {
+    [CK_API_URL] = { "api_url", T_URL, 0, 0 },
+    [CK_API_KEY_FILE] = { "api_key_file", T_PATH, 0, 0 },
+    [CK_TECHNICIAN_ID] = { "technician_id", T_ID, 0, 0 },
+    [CK_BRANCH_ID] = { "branch_id", T_ID, 0, 0 },
+    [CK_DAYS_BACK] = { "days_back", T_INT, 0, 3650 },
+    [CK_DAYS_AHEAD] = { "days_ahead", T_INT, 0, 3650 },
+    [CK_DB] = { "db", T_PATH, 0, 0 },
+    [CK_SOCKET] = { "socket", T_PATH, 0, 0 },
+    [CK_SOCKET_GROUP] = { "socket_group", T_GROUP, 0, 0 },
+    [CK_INTERVAL] = { "interval", T_INT, 1, 86400 },
+    [CK_CONFLICT_POLICY] = { "conflict_policy", T_POLICY, 0, 0 },
+    [CK_MAX_CONNECTIONS] = { "max_connections", T_INT, 1, 64 },
+    [CK_LOG_LEVEL] = { "log_level", T_LEVEL, 0, 0 },
+};
+
+/* Longest socket path: sun_path holds 108 bytes including the NUL. */
+#define SOCKET_PATH_MAX 107
+
+const char *config_key_name(config_key k)
+{
+    return ((int)k >= 0 && k < CK__COUNT) ? keys[k].name : "?";
+}
+
+
+static char **str_slot(agent_config *c, config_key k)
+{
+    switch (k) {
+    case CK_API_URL: return &c->api_url;
+    case CK_API_KEY_FILE: return &c->api_key_file;
+    case CK_TECHNICIAN_ID: return &c->technician_id;
+    case CK_BRANCH_ID: return &c->branch_id;
+    case CK_DB: return &c->db;
+    case CK_SOCKET: return &c->socket;
+    case CK_SOCKET_GROUP: return &c->socket_group;
+    default: return NULL;
+    }
+}
+
+static int *int_slot(agent_config *c, config_key k)
+{
+    switch (k) {
+    case CK_DAYS_BACK: return &c->days_back;
+    case CK_DAYS_AHEAD: return &c->days_ahead;
+    case CK_INTERVAL: return &c->interval;
+    case CK_MAX_CONNECTIONS: return &c->max_connections;
+    default: return NULL;
+    }
+}
+
+/* The home directory: $HOME, else the password database. */
+static const char *home_dir(void)
+{
+    const char *h = getenv("HOME");
+    struct passwd *pw;
+    if (h && h[0] == '/')
+        return h;
+    pw = getpwuid(getuid());
+    return (pw && pw->pw_dir && pw->pw_dir[0] == '/') ? pw->pw_dir : NULL;
+}
+
+/*
+ * A path beginning "~/" is taken relative to the home directory, so a
+ * config file can say "db = ~/fieldsync.db".  Returns a malloc'd copy.
+ */
+static char *expand_path(const char *v)
+{
+    const char *home;
+    char *out;
+    size_t n;
+    if (strncmp(v, "~/", 2) != 0 || !(home = home_dir()))
+        return strdup(v);
+    n = strlen(home) + strlen(v);
+    out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s%s", home, v + 1);
+    return out;
+}
+
+static int parse_int(const char *v, int min, int max, int *out)
+{
+    char *end;
+    long n;
+    if (!*v || isspace((unsigned char)*v))
+        return -1;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno || *end || n < min || n > max)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
+/* Text from outside shown in a message: bounded, so one line stays one. */
+static void shown(char *buf, size_t len, const char *v)
+{
+    size_t i;
+    for (i = 0; v[i] && i + 1 < len && i < 60; i++)
+        buf[i] = isprint((unsigned char)v[i]) ? v[i] : '?';
+    buf[i] = '\0';
+    if (v[i] && len > 4 && i >= 3)
+        memcpy(buf + i - 3, "...", 3);
+}
+
+int config_set(agent_config *c, config_key k, const char *value, char *why, size_t whylen)
+{
+    char show[64];
+    int iv;
+    char **sp;
+
+    shown(show, sizeof show, value);
+    if (!*value) {
+        errfmt(why, whylen, "empty value");
+        return -1;
+    }
+    for (const char *p = value; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            errfmt(why, whylen, "control character in value");
+            return -1;
+        }
+    }
+    switch (keys[k].type) {
+    case T_URL:
+        if ((strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) ||
+            strlen(value) > 2048 || strchr(value, ' ')) {
+            errfmt(why, whylen, "invalid URL '%s' (expected http://HOST[:PORT]/PATH or https://…)", show);
+            return -1;
+        }
+        break;
+    case T_PATH:
+        if (strlen(value) >= PATH_MAX) {
+            errfmt(why, whylen, "path too long");
+            return -1;
+        }
+        break;
+    case T_ID:
+        if (strlen(value) > CONFIG_MAX_ID || strpbrk(value, " /?#&%")) {
+            errfmt(why, whylen, "invalid id '%s' (at most %d characters, no spaces or /?#&%%)",
+                    show, CONFIG_MAX_ID);
+            return -1;
+        }
+        break;
+    case T_GROUP:
+        if (!getgrnam(value)) {
+            errfmt(why, whylen, "no such group '%s'", show);
+            return -1;
+        }
+        break;
+    case T_INT:
+        if (parse_int(value, keys[k].min, keys[k].max, &iv) < 0) {
+            errfmt(why, whylen, "invalid value '%s' (expected a whole number from %d to %d)",
+                    show, keys[k].min, keys[k].max);
+            return -1;
+        }
+        *int_slot(c, k) = iv;
+        return 0;
+    case T_POLICY:
+        if (sync_policy_parse(value, &c->policy) < 0) {
+            errfmt(why, whylen, "invalid value '%s' (expected lww, server_wins, client_wins or manual)", show);
+            return -1;
+        }
+        return 0;
+    case T_LEVEL:
+        if (log_level_parse(value, &c->log_level) < 0) {
+            errfmt(why, whylen, "invalid value '%s' (expected error, warn, info or debug)", show);
+            return -1;
+        }
+        return 0;
+    }
+    sp = str_slot(c, k);
+    {
+        char *copy = keys[k].type == T_PATH ? expand_path(value) : strdup(value);
+        if (!copy) {
+            errfmt(why, whylen, "out of memory");
+            return -1;
+        }
+        if (k == CK_SOCKET && strlen(copy) > SOCKET_PATH_MAX) {
+            errfmt(why, whylen, "socket path longer than %d bytes", SOCKET_PATH_MAX);
+            free(copy);
+            return -1;
+        }
+        free(*sp);
+        *sp = copy;
+    }
+    if (k == CK_SOCKET)
+        c->socket_private_dir = 0;
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    char *e;
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int find_key(const char *name)
+{
+    for (int k = 0; k < CK__COUNT; k++)
+        if (strcmp(keys[k].name, name) == 0)
+            return k;
+    return -1;
+}
+
+/* Parses one line of the file (already without its newline). */
+static int parse_line(agent_config *c, char *line, const char *path, int lineno,
+                      char *err, size_t errlen)
+{
+    char *s = trim(line), *eq, *name, *value, why[256], show[64];
+    size_t vl;
+    int k;
+
+    if (!*s || *s == '#')
+        return 0;
+    eq = strchr(s, '=');
+    if (!eq) {
+        errfmt(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
+        return -1;
+    }
+    *eq = '\0';
+    name = trim(s);
+    value = trim(eq + 1);
+    shown(show, sizeof show, name);
+    if (!*name) {
+        errfmt(err, errlen, "%s:%d: missing key before '='", path, lineno);
+        return -1;
+    }
+    k = find_key(name);
+    if (k < 0) {
+        if (strcmp(name, "api_key") == 0)
+            errfmt(err, errlen, "%s:%d: unknown key 'api_key' (put the key in a file "
+                    "readable only by you and name it with api_key_file)", path, lineno);
+        else
+            errfmt(err, errlen, "%s:%d: unknown key '%s'", path, lineno, show);
+        return -1;
+    }
+    /* A value may be quoted to keep leading or trailing spaces. */
+    vl = strlen(value);
+    if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
+        value[vl - 1] = '\0';
+        value++;
+    }
+    if (config_set(c, (config_key)k, value, why, sizeof why) < 0) {
+        errfmt(err, errlen, "%s:%d: key '%s': %s", path, lineno, keys[k].name, why);
+        return -1;
+    }
+    snprintf(c->origin[k], sizeof c->origin[k], "%s:%d", path, lineno);
+    return 0;
+}
+
+/*
+ * Reads the config file line by line.  Lines and the file are bounded so
+ * that a wrong path (a log, /dev/zero) fails fast instead of filling
+ * memory.  Returns 0, 1 when the file does not exist, -1 on error.
+ */
+static int parse_file(agent_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *fp = NULL;
+    char line[CONFIG_MAX_LINE + 2];
+    int lineno = 0, rc = -1, fd;
+    size_t total = 0;
+    struct stat st;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 1;
+        errfmt(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        errfmt(err, errlen, "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    fp = fdopen(fd, "r");
+    if (!fp) {
+        errfmt(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    while (fgets(line, sizeof line, fp)) {
+        size_t n = strlen(line);
+        lineno++;
+        total += n;
+        if (total > CONFIG_MAX_FILE) {
+            errfmt(err, errlen, "%s:%d: file larger than %d bytes", path, lineno, CONFIG_MAX_FILE);
+            goto out;
+        }
+        if (n && line[n - 1] == '\n')
+            line[--n] = '\0';
+        else if (n > CONFIG_MAX_LINE) {
+            errfmt(err, errlen, "%s:%d: line longer than %d bytes", path, lineno, CONFIG_MAX_LINE);
+            goto out;
+        }
+        if (memchr(line, '\0', n) != NULL && strlen(line) != n) {
+            errfmt(err, errlen, "%s:%d: NUL byte in line", path, lineno);
+            goto out;
+        }
+        if (parse_line(c, line, path, lineno, err, errlen) < 0)
+            goto out;
+    }
+    if (ferror(fp)) {
+        errfmt(err, errlen, "%s: read error", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    fclose(fp);
+    return rc;
+}
+
+/* Base directory of an XDG kind: $VAR if absolute, else ~/fallback. */
+static char *xdg_path(const char *var, const char *fallback, const char *leaf)
+{
+    const char *base = getenv(var), *home;
+    char buf[PATH_MAX];
+    int n;
+    if (base && base[0] == '/')
+        n = snprintf(buf, sizeof buf, "%s/%s", base, leaf);
+    else if ((home = home_dir()))
+        n = snprintf(buf, sizeof buf, "%s/%s/%s", home, fallback, leaf);
+    else
+        n = snprintf(buf, sizeof buf, "/%s/%s", fallback, leaf);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return NULL;
+    return strdup(buf);
+}
+
+static int set_defaults(agent_config *c)
+{
+    const char *rt = getenv("XDG_RUNTIME_DIR");
+    char buf[PATH_MAX];
+
+    memset(c, 0, sizeof *c);
+    c->days_back = 7;
+    c->days_ahead = 30;
+    c->interval = 60;
+    c->policy = POLICY_LWW;
+    c->max_connections = 8;
+    c->log_level = LOG_LVL_INFO;
+    for (int k = 0; k < CK__COUNT; k++)
+        snprintf(c->origin[k], sizeof c->origin[k], "default");
+    snprintf(c->key_origin, sizeof c->key_origin, "default");
+    c->db = xdg_path("XDG_STATE_HOME", ".local/state", "fieldsync/replica.db");
+    if (rt && rt[0] == '/') {
+        snprintf(buf, sizeof buf, "%s/fieldsync.sock", rt);
+    } else {
+        snprintf(buf, sizeof buf, "/tmp/fieldsync-%lu/fieldsync.sock", (unsigned long)getuid());
+        c->socket_private_dir = 1;
+    }
+    c->socket = strdup(buf);
+    return (c->db && c->socket) ? 0 : -1;
+}
+
+static void wipe_free(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+void config_release(agent_config *c)
+{
+    if (!c)
+        return;
+    free(c->config_path);
+    free(c->api_url);
+    free(c->api_key_file);
+    wipe_free(c->api_key);
+    free(c->technician_id);
+    free(c->branch_id);
+    free(c->db);
+    free(c->socket);
+    free(c->socket_group);
+    memset(c, 0, sizeof *c);
+}
+
+int config_read_key_file(const char *path, char **key_out, char *err, size_t errlen)
+{
+    char buf[CONFIG_MAX_KEY + 2];
+    struct stat st;
+    ssize_t n;
+    size_t len = 0;
+    int fd, rc = -1;
+    char *k, *e;
+
+    *key_out = NULL;
+    /* O_NONBLOCK: a FIFO put in place of the file must not hang us. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0) {
+        errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        errfmt(err, errlen, "API key file %s is not a regular file", path);
+        goto out;
+    }
+    if (st.st_mode & 0077) {
+        errfmt(err, errlen, "API key file %s is %s by group or others (mode %04o); run chmod 600 %s",
+                path, (st.st_mode & 0044) ? "readable" : "writable",
+                (unsigned)(st.st_mode & 07777), path);
+        goto out;
+    }
+    if (st.st_uid != getuid() && st.st_uid != 0) {
+        errfmt(err, errlen, "API key file %s is owned by another user (uid %lu)", path,
+                (unsigned long)st.st_uid);
+        goto out;
+    }
+    while (len < sizeof buf - 1) {
+        n = read(fd, buf + len, sizeof buf - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    k = buf;
+    while (len && isspace((unsigned char)*k)) {
+        k++;
+        len--;
+    }
+    e = k + len;
+    while (e > k && isspace((unsigned char)e[-1]))
+        e--;
+    *e = '\0';
+    len = (size_t)(e - k);
+    if (len > CONFIG_MAX_KEY) {
+        errfmt(err, errlen, "API key file %s is larger than %d bytes", path, CONFIG_MAX_KEY);
+        goto out;
+    }
+    if (len == 0) {
+        errfmt(err, errlen, "API key file %s is empty", path);
+        goto out;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)k[i] < 0x21 || k[i] == 0x7f) {
+            errfmt(err, errlen, "API key file %s holds more than one word or a control character", path);
+            goto out;
+        }
+    }
+    *key_out = strdup(k);
+    if (!*key_out) {
+        errfmt(err, errlen, "out of memory");
+        goto out;
+    }
+    rc = 0;
+out:
+    explicit_bzero(buf, sizeof buf);
+    close(fd);
+    return rc;
+}
+
+/* One flag or environment variable, applied over the file's value. */
+static int apply_over(agent_config *c, config_key k, const char *value, const char *origin,
+                      char *err, size_t errlen)
+{
+    char why[256];
+    if (!value)
+        return 0;
+    if (config_set(c, k, value, why, sizeof why) < 0) {
+        errfmt(err, errlen, "%s: %s", origin, why);
+        return -1;
+    }
+    snprintf(c->origin[k], sizeof c->origin[k], "%s", origin);
+    return 0;
+}
+
+/* Resolves the key: see config.h for the order of its sources. */
+static int load_key(agent_config *c, const config_flags *f, char *err, size_t errlen)
+{
+    const char *env_key = getenv("FIELDSYNC_API_KEY");
+    const char *env_file = getenv("FIELDSYNC_API_KEY_FILE");
+    char why[256];
+
+    if (f->api_key_file) {
+        /* already applied to api_key_file by the caller */
+    } else if (env_key) {
+        size_t n;
+        const char *s = env_key;
+        while (isspace((unsigned char)*s))
+            s++;
+        n = strlen(s);
+        while (n && isspace((unsigned char)s[n - 1]))
+            n--;
+        if (n == 0 || n > CONFIG_MAX_KEY) {
+            errfmt(err, errlen, "FIELDSYNC_API_KEY is empty or longer than %d bytes", CONFIG_MAX_KEY);
+            return -1;
+        }
+        c->api_key = strndup(s, n);
+        if (!c->api_key) {
+            errfmt(err, errlen, "out of memory");
+            return -1;
+        }
+        free(c->api_key_file);
+        c->api_key_file = NULL;
+        snprintf(c->origin[CK_API_KEY_FILE], sizeof c->origin[CK_API_KEY_FILE],
+                 "not used: FIELDSYNC_API_KEY is set");
+        snprintf(c->key_origin, sizeof c->key_origin, "env FIELDSYNC_API_KEY");
+        return 0;
+    } else if (env_file) {
+        if (config_set(c, CK_API_KEY_FILE, env_file, why, sizeof why) < 0) {
+            errfmt(err, errlen, "FIELDSYNC_API_KEY_FILE: %s", why);
+            return -1;
+        }
+        snprintf(c->origin[CK_API_KEY_FILE], sizeof c->origin[CK_API_KEY_FILE],
+                 "env FIELDSYNC_API_KEY_FILE");
+    }
+    if (!c->api_key_file)
+        return 0;
+    if (config_read_key_file(c->api_key_file, &c->api_key, err, errlen) < 0)
+        return -1;
+    snprintf(c->key_origin, sizeof c->key_origin, "key file, %s", c->origin[CK_API_KEY_FILE]);
+    return 0;
+}
+
+int config_load(const config_flags *f, agent_config *out, char *err, size_t errlen)
+{
+    static const struct {
+        config_key k;
+        const char *env;
+    } envs[] = {
+        { CK_API_URL, "FIELDSYNC_API_URL" },
+        { CK_TECHNICIAN_ID, "FIELDSYNC_TECHNICIAN_ID" },
+        { CK_DB, "FIELDSYNC_DB" },
+        { CK_SOCKET, "FIELDSYNC_SOCKET" },
+    };
+    agent_config c;
+    char origin[64];
+    int frc;
+
+    if (set_defaults(&c) < 0) {
+        errfmt(err, errlen, "out of memory");
+        goto fail;
+    }
+    c.config_path = f->config ? strdup(f->config) : xdg_path("XDG_CONFIG_HOME", ".config", "fieldsync/config");
+    if (!c.config_path) {
+        errfmt(err, errlen, "cannot determine the config file path");
+        goto fail;
+    }
+    frc = parse_file(&c, c.config_path, err, errlen);
+    if (frc < 0)
+        goto fail;
+    if (frc == 1 && f->config) {
+        errfmt(err, errlen, "%s: no such config file", c.config_path);
+        goto fail;
+    }
+    c.config_found = frc == 0;
+
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        const char *v = getenv(envs[i].env);
+        snprintf(origin, sizeof origin, "env %s", envs[i].env);
+        if (v && apply_over(&c, envs[i].k, v, origin, err, errlen) < 0)
+            goto fail;
+    }
+    if (apply_over(&c, CK_API_URL, f->api_url, "flag --api-url", err, errlen) < 0 ||
+        apply_over(&c, CK_API_KEY_FILE, f->api_key_file, "flag --api-key-file", err, errlen) < 0 ||
+        apply_over(&c, CK_TECHNICIAN_ID, f->technician_id, "flag --technician-id", err, errlen) < 0 ||
+        apply_over(&c, CK_DB, f->db, "flag --db", err, errlen) < 0 ||
+        apply_over(&c, CK_SOCKET, f->socket, "flag --socket", err, errlen) < 0 ||
+        apply_over(&c, CK_INTERVAL, f->interval, "flag --interval", err, errlen) < 0 ||
+        apply_over(&c, CK_LOG_LEVEL, f->log_level, "flag --log-level", err, errlen) < 0)
+        goto fail;
+    if (load_key(&c, f, err, errlen) < 0)
+        goto fail;
+    *out = c;
+    return 0;
+fail:
+    config_release(&c);
+    return -1;
+}
+
+int config_require(const agent_config *c, char *err, size_t errlen)
+{
+    if (!c->api_url) {
+        errfmt(err, errlen, "no API URL: set api_url in %s, FIELDSYNC_API_URL or --api-url",
+                c->config_path ? c->config_path : "the config file");
+        return -1;
+    }
+    if (!c->api_key) {
+        errfmt(err, errlen, "no API key: name a key file (mode 0600) with api_key_file, "
+                "FIELDSYNC_API_KEY_FILE or --api-key-file, or set FIELDSYNC_API_KEY");
+        return -1;
+    }
+    return 0;
+}
+
+void config_print(const agent_config *c, FILE *fp)
+{
+    fprintf(fp, "config = %s  # %s\n", c->config_path ? c->config_path : "(none)",
+            c->config_found ? "read" : "not found, defaults used");
+    for (int k = 0; k < CK__COUNT; k++) {
+        char **sp = str_slot((agent_config *)c, (config_key)k);
+        int *ip = int_slot((agent_config *)c, (config_key)k);
+        const char *name = keys[k].name;
+        if (sp)
+            fprintf(fp, "%s = %s  # %s\n", name, *sp ? *sp : "(not set)", c->origin[k]);
+        else if (ip)
+            fprintf(fp, "%s = %d  # %s\n", name, *ip, c->origin[k]);
+        else if (k == CK_CONFLICT_POLICY)
+            fprintf(fp, "%s = %s  # %s\n", name, sync_policy_name(c->policy), c->origin[k]);
+        else if (k == CK_LOG_LEVEL)
+            fprintf(fp, "%s = %s  # %s\n", name, log_level_name(c->log_level), c->origin[k]);
+        if (k == CK_API_KEY_FILE)
+            fprintf(fp, "api_key = %s  # %s\n", c->api_key ? "(set, redacted)" : "(not set)",
+                    c->api_key ? c->key_origin : "no key file or FIELDSYNC_API_KEY");
+    }
+}
