@@ -1,0 +1,395 @@
+/* api_request.c — routing, query and body checks, error bodies (see api_request.h). */
+#include "agent/api_request.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The route table: segments ("*" is the path parameter) and methods. */
+static const struct {
+    api_route_id id;
+    const char *seg[5];
+    int methods;
+    store_entity entity;
+} routes[] = {
+    { R_CUSTOMERS, { "api", "v1", "customers" }, M_GET | M_POST, ENT_CUSTOMER },
+    { R_CUSTOMER, { "api", "v1", "customers", "*" }, M_GET | M_PUT | M_DELETE, ENT_CUSTOMER },
+    { R_CUSTOMER_CONTACTS, { "api", "v1", "customers", "*", "contacts" }, M_GET | M_POST, ENT_CONTACT },
+    { R_CUSTOMER_ASSETS, { "api", "v1", "customers", "*", "assets" }, M_GET, ENT_ASSET },
+    { R_CUSTOMER_WORK_ORDERS, { "api", "v1", "customers", "*", "work-orders" }, M_GET, ENT_WORK_ORDER },
+    { R_CONTACT, { "api", "v1", "contacts", "*" }, M_GET | M_PUT | M_DELETE, ENT_CONTACT },
+    { R_WORK_ORDERS, { "api", "v1", "work-orders" }, M_GET | M_POST, ENT_WORK_ORDER },
+    { R_WORK_ORDER, { "api", "v1", "work-orders", "*" }, M_GET | M_PUT | M_DELETE, ENT_WORK_ORDER },
+    { R_AGENT_STATUS, { "agent", "status" }, M_GET, ENT__COUNT },
+    { R_AGENT_SYNC, { "agent", "sync" }, M_POST, ENT__COUNT },
+    { R_AGENT_OUTBOX, { "agent", "outbox" }, M_GET, ENT__COUNT },
+    { R_AGENT_OUTBOX_OP, { "agent", "outbox", "*" }, M_DELETE, ENT__COUNT },
+    { R_AGENT_OUTBOX_RETRY, { "agent", "outbox", "*", "retry" }, M_POST, ENT__COUNT },
+    { R_AGENT_CONFLICTS, { "agent", "conflicts" }, M_GET, ENT__COUNT },
+    { R_AGENT_CONFLICT_RESOLVE, { "agent", "conflicts", "*", "resolve" }, M_POST, ENT__COUNT },
+    { R_AGENT_EVENTS, { "agent", "events" }, M_GET, ENT__COUNT },
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+int api_route_match(const char *path, api_route *out)
+{
+    const char *segs[6];
+    size_t lens[6];
+    int nseg = 0;
+    const char *p;
+
+    memset(out, 0, sizeof *out);
+    if (!path || path[0] != '/')
+        return -1;
+    /* Split into at most 5 non-empty segments. */
+    p = path + 1;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 0 || nseg == 5)
+            return -1;
+        segs[nseg] = p;
+        lens[nseg++] = n;
+        if (!slash)
+            break;
+        p = slash + 1;
+    }
+    for (size_t r = 0; r < NROUTES; r++) {
+        int i, ok = 1;
+        for (i = 0; i < 5 && routes[r].seg[i]; i++) {
+            const char *want = routes[r].seg[i];
+            if (i >= nseg) {
+                ok = 0;
+                break;
+            }
+            if (strcmp(want, "*") == 0) {
+                if (lens[i] > API_MAX_ID) {
+                    ok = 0;
+                    break;
+                }
+                continue;
+            }
+            if (strlen(want) != lens[i] || memcmp(want, segs[i], lens[i]) != 0) {
+                ok = 0;
+                break;
+            }
+        }
+        if (!ok || i != nseg)
+            continue;
+        out->id = routes[r].id;
+        for (i = 0; i < nseg; i++) {
+            if (strcmp(routes[r].seg[i], "*") == 0) {
+                memcpy(out->param, segs[i], lens[i]);
+                out->param[lens[i]] = '\0';
+            }
+        }
+        return 0;
+    }
+    return -1;
+}
+
+int api_route_methods(api_route_id id)
+{
+    for (size_t r = 0; r < NROUTES; r++)
+        if (routes[r].id == id)
+            return routes[r].methods;
+    return 0;
+}
+
+store_entity api_route_entity(api_route_id id)
+{
+    for (size_t r = 0; r < NROUTES; r++)
+        if (routes[r].id == id)
+            return routes[r].entity;
+    return ENT__COUNT;
+}
+
+int api_method_bit(const char *method)
+{
+    if (!method)
+        return 0;
+    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+        return M_GET;
+    if (strcmp(method, "POST") == 0)
+        return M_POST;
+    if (strcmp(method, "PUT") == 0)
+        return M_PUT;
+    if (strcmp(method, "DELETE") == 0)
+        return M_DELETE;
+    return 0;
+}
+
+void api_allow_header(api_route_id id, char *buf, size_t len)
+{
+    static const struct {
+        int bit;
+        const char *name;
+    } names[] = { { M_GET, "GET" }, { M_POST, "POST" }, { M_PUT, "PUT" }, { M_DELETE, "DELETE" } };
+    int m = api_route_methods(id);
+    size_t used = 0;
+    if (!len)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!(m & names[i].bit))
+            continue;
+        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", names[i].name);
+        if (n < 0 || (size_t)n >= len - used)
+            return;
+        used += (size_t)n;
+    }
+}
+
+void api_query_set(api_query *q, const char *key, const char *value)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } known[] = {
+        { "page", offsetof(api_query, page) },
+        { "per_page", offsetof(api_query, per_page) },
+        { "search", offsetof(api_query, search) },
+        { "status", offsetof(api_query, status) },
+        { "branch_id", offsetof(api_query, branch_id) },
+        { "created_after", offsetof(api_query, created_after) },
+        { "customer_id", offsetof(api_query, customer_id) },
+        { "technician_id", offsetof(api_query, technician_id) },
+        { "from_date", offsetof(api_query, from_date) },
+        { "to_date", offsetof(api_query, to_date) },
+        { "wait", offsetof(api_query, wait) },
+        { "state", offsetof(api_query, state) },
+    };
+    if (!key)
+        return;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (strcmp(key, known[i].name) == 0) {
+            *(const char **)((char *)q + known[i].off) = value ? value : "";
+            return;
+        }
+    }
+}
+
+/* A whole number >= 1 (at most 9 digits, so it fits an int). */
+static int parse_count(const char *v, int *out)
+{
+    long n;
+    char *end;
+    if (!v || !*v || strlen(v) > 9)
+        return -1;
+    for (const char *p = v; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno || *end || n < 1)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
+static int check_date(const char *v)
+{
+    int64_t ms;
+    return (v && store_time_parse(v, &ms) == STORE_OK) ? 0 : -1;
+}
+
+int api_query_to_store(const api_query *q, api_route_id route, store_query *sq,
+                       const char **field, char *msg, size_t msglen)
+{
+    int is_wo = route == R_WORK_ORDERS || route == R_CUSTOMER_WORK_ORDERS;
+    int is_cust = route == R_CUSTOMERS;
+
+    memset(sq, 0, sizeof *sq);
+    *field = NULL;
+    if (q->page && parse_count(q->page, &sq->page) < 0) {
+        *field = "page";
+        snprintf(msg, msglen, "must be a whole number of at least 1");
+        return -1;
+    }
+    if (q->per_page) {
+        if (parse_count(q->per_page, &sq->per_page) < 0) {
+            *field = "per_page";
+            snprintf(msg, msglen, "must be a whole number from 1 to 100");
+            return -1;
+        }
+        if (sq->per_page > 100)
+            sq->per_page = 100;
+    }
+    if (is_cust) {
+        sq->search = q->search;
+        sq->status = q->status;
+        sq->branch_id = q->branch_id;
+        if (q->created_after && check_date(q->created_after) < 0) {
+            *field = "created_after";
+            snprintf(msg, msglen, "must be a date (YYYY-MM-DD) or an RFC 3339 time");
+            return -1;
+        }
+        sq->created_after = q->created_after;
+    }
+    if (is_wo) {
+        sq->status = q->status;
+        sq->technician_id = q->technician_id;
+        if (route == R_WORK_ORDERS)
+            sq->customer_id = q->customer_id;
+        if (q->from_date && check_date(q->from_date) < 0) {
+            *field = "from_date";
+            snprintf(msg, msglen, "must be a date (YYYY-MM-DD)");
+            return -1;
+        }
+        if (q->to_date && check_date(q->to_date) < 0) {
+            *field = "to_date";
+            snprintf(msg, msglen, "must be a date (YYYY-MM-DD)");
+            return -1;
+        }
+        sq->from_date = q->from_date;
+        sq->to_date = q->to_date;
+    }
+    return 0;
+}
+
+int api_parse_bool(const char *v)
+{
+    if (!v)
+        return 0;
+    if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") || !*v)
+        return 1;
+    if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no"))
+        return 0;
+    return -1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Whether any object in the tree repeats a key.  Sorting each object's
+ * names keeps this O(n log n): a body of 1 MiB with 100k keys in one
+ * object must not cost 10^10 comparisons.
+ */
+static int has_duplicate_keys(const cJSON *node)
+{
+    const cJSON *c;
+    int n = 0, dup = 0;
+    const char **names;
+
+    if (!cJSON_IsObject(node) && !cJSON_IsArray(node))
+        return 0;
+    for (c = node->child; c; c = c->next) {
+        n++;
+        if (has_duplicate_keys(c))
+            return 1;
+    }
+    if (!cJSON_IsObject(node) || n < 2)
+        return 0;
+    names = malloc((size_t)n * sizeof *names);
+    if (!names)
+        return 1; /* cannot check: refuse rather than guess */
+    n = 0;
+    for (c = node->child; c; c = c->next)
+        names[n++] = c->string ? c->string : "";
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    for (int i = 1; i < n && !dup; i++)
+        dup = strcmp(names[i - 1], names[i]) == 0;
+    free(names);
+    return dup;
+}
+
+cJSON *api_parse_body(const char *buf, size_t len, char *why, size_t whylen)
+{
+    const char *end = NULL;
+    cJSON *root;
+
+    if (!buf || len == 0) {
+        snprintf(why, whylen, "the request body is empty; expected a JSON object");
+        return NULL;
+    }
+    if (memchr(buf, '\0', len)) {
+        snprintf(why, whylen, "the request body contains a NUL byte");
+        return NULL;
+    }
+    root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+    if (!root) {
+        snprintf(why, whylen, "the request body is not valid JSON");
+        return NULL;
+    }
+    while (end && (size_t)(end - buf) < len &&
+           (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (!end || (size_t)(end - buf) != len) {
+        snprintf(why, whylen, "the request body has data after the JSON value");
+        goto bad;
+    }
+    if (!cJSON_IsObject(root)) {
+        snprintf(why, whylen, "the request body must be a JSON object");
+        goto bad;
+    }
+    if (has_duplicate_keys(root)) {
+        snprintf(why, whylen, "the request body repeats a key in an object");
+        goto bad;
+    }
+    return root;
+bad:
+    cJSON_Delete(root);
+    return NULL;
+}
+
+const char *api_error_code(unsigned status)
+{
+    switch (status) {
+    case 400: return "bad_request";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 413: return "payload_too_large";
+    case 422: return "validation_error";
+    case 503: return "service_unavailable";
+    default: return status >= 500 ? "internal_error" : "bad_request";
+    }
+}
+
+char *api_error_json(const char *code, const char *message, const char *details_json)
+{
+    cJSON *root = cJSON_CreateObject(), *err, *details = NULL;
+    char *out = NULL;
+
+    if (!root)
+        return NULL;
+    err = cJSON_AddObjectToObject(root, "error");
+    if (!err || !cJSON_AddStringToObject(err, "code", code) ||
+        !cJSON_AddStringToObject(err, "message", message))
+        goto out;
+    if (details_json) {
+        details = cJSON_Parse(details_json);
+        if (details && cJSON_IsArray(details)) {
+            cJSON_AddItemToObject(err, "details", details);
+            details = NULL;
+        }
+    }
+    out = cJSON_PrintUnformatted(root);
+out:
+    cJSON_Delete(details);
+    cJSON_Delete(root);
+    return out;
+}
+
+char *api_details_one(const char *field, const char *message)
+{
+    cJSON *arr = cJSON_CreateArray(), *item = cJSON_CreateObject();
+    char *out = NULL;
+    if (!arr || !item) {
+        cJSON_Delete(arr);
+        cJSON_Delete(item);
+        return NULL;
+    }
+    cJSON_AddItemToArray(arr, item);
+    if (cJSON_AddStringToObject(item, "field", field) && cJSON_AddStringToObject(item, "message", message))
+        out = cJSON_PrintUnformatted(arr);
+    cJSON_Delete(arr);
+    return out;
+}

@@ -1,0 +1,473 @@
+/*
+ * local_api.c — libmicrohttpd plumbing of the local API and the /api/v1
+ * routes served from the replica (see local_api.h).
+ *
+ * The keep-alive trap (NOTES.md): libmicrohttpd 0.9.75 answers
+ * "Connection: close" to a response queued on the first call of the
+ * access handler for a request.  So the first call only creates the
+ * request's state; answers are queued on a later call, once the body has
+ * been received.  The only answers queued on the first call are the ones
+ * after which the connection should close anyway (403 to a stranger, 413
+ * for a declared oversize body).
+ */
+#include "agent/local_api_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/ctlsock.h"
+#include "agent/log.h"
+
+int64_t api_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- answers ---------------------------------------------------------- */
+
+static enum MHD_Result queue(request *r, unsigned status, struct MHD_Response *resp,
+                             const char *ctype)
+{
+    enum MHD_Result ret;
+    if (!resp)
+        return MHD_NO; /* out of memory: MHD closes the connection */
+    if (ctype)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result reply_json(request *r, unsigned status, char *json_take)
+{
+    struct MHD_Response *resp;
+    if (!json_take)
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer(strlen(json_take), json_take, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        free(json_take);
+    return queue(r, status, resp, "application/json");
+}
+
+/* {"data":<data_json>} without reparsing data_json. */
+enum MHD_Result reply_data(request *r, unsigned status, const char *data_json)
+{
+    size_t n = strlen(data_json) + 11;
+    char *out = malloc(n);
+    if (!out)
+        return MHD_NO;
+    snprintf(out, n, "{\"data\":%s}", data_json);
+    return reply_json(r, status, out);
+}
+
+enum MHD_Result reply_error(request *r, unsigned status, const char *message,
+                            const char *details_json)
+{
+    return reply_json(r, status, api_error_json(api_error_code(status), message, details_json));
+}
+
+enum MHD_Result reply_empty(request *r, unsigned status)
+{
+    return queue(r, status, MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT),
+                 NULL);
+}
+
+/* Maps a store failure to the remote's status codes. */
+enum MHD_Result reply_store_error(request *r, int rc, const char *what)
+{
+    store *st = r->api->st;
+    char msg[300];
+    switch (rc) {
+    case STORE_NOTFOUND:
+        snprintf(msg, sizeof msg, "%s not found", what);
+        return reply_error(r, 404, msg, NULL);
+    case STORE_INVALID:
+        return reply_error(r, 422, "Validation failed", store_errdetails(st));
+    case STORE_STATE:
+        return reply_error(r, 409, store_errmsg(st), NULL);
+    default:
+        log_error("local api: store failure: %s", store_errmsg(st));
+        snprintf(msg, sizeof msg, "the replica is unavailable: %s", store_errmsg(st));
+        return reply_error(r, 503, msg, NULL);
+    }
+}
+
+/* ---- /api/v1 ------------------------------------------------------------- */
+
+static const char *entity_title(store_entity e)
+{
+    switch (e) {
+    case ENT_CUSTOMER: return "Customer";
+    case ENT_CONTACT: return "Contact";
+    case ENT_ASSET: return "Asset";
+    default: return "Work order";
+    }
+}
+
+/* 0 if the customer exists; otherwise the answer has been queued. */
+static int need_customer(request *r, const char *id, enum MHD_Result *ret)
+{
+    char *js = NULL;
+    int rc = store_get(r->api->st, ENT_CUSTOMER, id, &js);
+    free(js);
+    if (rc == STORE_OK)
+        return 0;
+    *ret = reply_store_error(r, rc, "Customer");
+    return -1;
+}
+
+static enum MHD_Result do_list(request *r, const api_route *rt, const api_query *q)
+{
+    store_entity e = api_route_entity(rt->id);
+    store_query sq;
+    const char *field;
+    char msg[200], *js = NULL, *details;
+    enum MHD_Result ret;
+    int rc;
+
+    if (api_query_to_store(q, rt->id, &sq, &field, msg, sizeof msg) < 0) {
+        details = api_details_one(field, msg);
+        ret = reply_error(r, 400, "Invalid query parameter", details);
+        free(details);
+        return ret;
+    }
+    if (rt->param[0]) {
+        if (need_customer(r, rt->param, &ret) < 0)
+            return ret;
+        sq.customer_id = rt->param;
+    }
+    rc = store_list(r->api->st, e, &sq, &js);
+    if (rc == STORE_INVALID) {
+        ret = reply_error(r, 400, "Invalid query parameter", store_errdetails(r->api->st));
+    } else if (rc != STORE_OK) {
+        ret = reply_store_error(r, rc, entity_title(e));
+    } else {
+        ret = reply_json(r, 200, js);
+        js = NULL;
+    }
+    free(js);
+    return ret;
+}
+
+static enum MHD_Result do_write(request *r, const api_route *rt, int method)
+{
+    store_entity e = api_route_entity(rt->id);
+    store *st = r->api->st;
+    cJSON *fields = NULL;
+    char why[200], *js = NULL;
+    enum MHD_Result ret;
+    int rc;
+
+    if (method != M_DELETE) {
+        fields = api_parse_body(r->body, r->len, why, sizeof why);
+        if (!fields)
+            return reply_error(r, 400, why, NULL);
+    }
+    if (method == M_POST) {
+        const char *parent = NULL;
+        if (rt->id == R_CUSTOMER_CONTACTS) {
+            if (need_customer(r, rt->param, &ret) < 0)
+                goto out;
+            parent = rt->param;
+        }
+        rc = store_local_create(st, e, parent, fields, api_now_ms(), &js);
+    } else if (method == M_PUT) {
+        rc = store_local_update(st, e, rt->param, fields, api_now_ms(), &js);
+    } else {
+        rc = store_local_delete(st, e, rt->param, api_now_ms());
+    }
+    if (rc != STORE_OK) {
+        ret = reply_store_error(r, rc, entity_title(e));
+        goto out;
+    }
+    /* Durable now; the push can wait for the debounce. */
+    syncctl_local_write(r->api->sc);
+    if (method == M_DELETE)
+        ret = reply_empty(r, 204);
+    else
+        ret = reply_data(r, method == M_POST ? 201 : 200, js ? js : "null");
+out:
+    free(js);
+    cJSON_Delete(fields);
+    return ret;
+}
+
+static enum MHD_Result records_dispatch(request *r, const api_route *rt, const api_query *q,
+                                        int method)
+{
+    char *js = NULL;
+    enum MHD_Result ret;
+    int rc;
+
+    switch (rt->id) {
+    case R_CUSTOMERS:
+    case R_WORK_ORDERS:
+    case R_CUSTOMER_CONTACTS:
+        if (method == M_GET)
+            return do_list(r, rt, q);
+        return do_write(r, rt, method);
+    case R_CUSTOMER_ASSETS:
+    case R_CUSTOMER_WORK_ORDERS:
+        return do_list(r, rt, q);
+    default:
+        break;
+    }
+    if (method != M_GET)
+        return do_write(r, rt, method);
+    rc = store_get(r->api->st, api_route_entity(rt->id), rt->param, &js);
+    if (rc != STORE_OK)
+        ret = reply_store_error(r, rc, entity_title(api_route_entity(rt->id)));
+    else
+        ret = reply_data(r, 200, js);
+    free(js);
+    return ret;
+}
+
+/* ---- the access handler ------------------------------------------------- */
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    api_query_set(cls, key, value);
+    return MHD_YES;
+}
+
+static enum MHD_Result dispatch(request *r, const char *url, const char *method_name)
+{
+    api_route rt;
+    api_query q;
+    int method = api_method_bit(method_name);
+    char allow[64];
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    if (api_route_match(url, &rt) < 0)
+        return reply_error(r, 404, "Not found", NULL);
+    if (!(api_route_methods(rt.id) & method)) {
+        char *js = api_error_json("method_not_allowed", "Method not allowed", NULL);
+        if (!js)
+            return MHD_NO;
+        resp = MHD_create_response_from_buffer(strlen(js), js, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+            free(js);
+            return MHD_NO;
+        }
+        api_allow_header(rt.id, allow, sizeof allow);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        ret = MHD_queue_response(r->conn, 405, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    if (r->too_large)
+        return reply_error(r, 413, "The request body is larger than 1 MiB", NULL);
+    memset(&q, 0, sizeof q);
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    if (rt.id >= R_AGENT_STATUS)
+        return agent_dispatch(r, &rt, &q, method);
+    return records_dispatch(r, &rt, &q, method);
+}
+
+/* Whether the peer may talk to us (SO_PEERCRED on the connection's fd). */
+static int peer_ok(local_api *api, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    ctlsock_peer peer;
+    if (!ci || ctlsock_peer_get(ci->connect_fd, &peer) < 0)
+        return 0;
+    if (ctlsock_peer_allowed(&peer, api->self, api->group))
+        return 1;
+    log_warn("local api: refused a client with uid %lu (pid %ld)", (unsigned long)peer.uid,
+             (long)peer.pid);
+    return 0;
+}
+
+/* Forgets a body too large to keep; the answer will be 413. */
+static void drop_body(request *r)
+{
+    r->too_large = 1;
+    free(r->body);
+    r->body = NULL;
+    r->len = r->cap = 0;
+}
+
+/* Appends upload data, bounded by API_MAX_BODY. */
+static void take_upload(request *r, const char *data, size_t n)
+{
+    if (r->too_large)
+        return;
+    if (r->len + n > API_MAX_BODY) {
+        drop_body(r);
+        return;
+    }
+    if (r->len + n + 1 > r->cap) {
+        size_t ncap = r->cap ? r->cap : 1024;
+        char *nb;
+        while (ncap < r->len + n + 1)
+            ncap *= 2;
+        nb = realloc(r->body, ncap);
+        if (!nb) {
+            drop_body(r); /* cannot hold it: answer 413 rather than crash */
+            return;
+        }
+        r->body = nb;
+        r->cap = ncap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    local_api *api = cls;
+    request *r = *con_cls;
+    (void)version;
+
+    if (!r) {
+        const char *cl;
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->api = api;
+        r->conn = conn;
+        *con_cls = r;
+        if (!peer_ok(api, conn))
+            return reply_error(r, 403, "Forbidden: this socket serves its owner only", NULL);
+        cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY)
+            return reply_error(r, 413, "The request body is larger than 1 MiB", NULL);
+        return MHD_YES; /* the keep-alive trap: answer on a later call */
+    }
+    if (*upload_data_size) {
+        take_upload(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->waiting) {
+        /* Resumed by the sync thread (wait_done), or called again. */
+        if (!r->wait_done) {
+            MHD_suspend_connection(conn);
+            return MHD_YES;
+        }
+        r->waiting = 0;
+        if (!r->have_sum)
+            return reply_error(r, 503, "The daemon is stopping", NULL);
+        {
+            char *js = syncctl_summary_json(&r->sum);
+            enum MHD_Result ret = js ? reply_data(r, 200, js) : MHD_NO;
+            free(js);
+            return ret;
+        }
+    }
+    return dispatch(r, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    request *r = *con_cls;
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (!r)
+        return;
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t n;
+    (void)cls;
+    vsnprintf(line, sizeof line, fmt, ap);
+    n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    log_debug("local api: %s", line);
+}
+
+static void on_store_change(void *ud, store_entity e, const char *id, const char *what)
+{
+    local_api *api = ud;
+    cJSON *o = cJSON_CreateObject();
+    char *js = NULL;
+    if (o && cJSON_AddStringToObject(o, "entity", store_entity_name(e)) &&
+        cJSON_AddStringToObject(o, "id", id) && cJSON_AddStringToObject(o, "what", what))
+        js = cJSON_PrintUnformatted(o);
+    if (js)
+        events_publish(api->hub, "record_changed", js);
+    free(js);
+    cJSON_Delete(o);
+}
+
+int local_api_start(int listen_fd, const char *db_path, gid_t group, syncctl *sc,
+                    events_hub *hub, local_api **out, char *err, size_t errlen)
+{
+    local_api *a = calloc(1, sizeof *a);
+    *out = NULL;
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        close(listen_fd);
+        return -1;
+    }
+    a->sc = sc;
+    a->hub = hub;
+    a->group = group;
+    a->self = getuid();
+    if (store_open(db_path, &a->st, err, errlen) != STORE_OK) {
+        close(listen_fd);
+        free(a);
+        return -1;
+    }
+    store_set_change_hook(a->st, on_store_change, a);
+    /* One internal polling thread: every handler runs there, one store
+     * handle suffices, and suspended connections cost nothing. */
+    a->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, a,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)LOCAL_API_MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)LOCAL_API_IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LOCAL_API_MEMORY_LIMIT,
+        MHD_OPTION_END);
+    if (!a->mhd) {
+        snprintf(err, errlen, "cannot start the HTTP server on the socket");
+        close(listen_fd);
+        store_close(a->st);
+        free(a);
+        return -1;
+    }
+    *out = a;
+    return 0;
+}
+
+void local_api_stop(local_api *a)
+{
+    int fd;
+    if (!a)
+        return;
+    /* Stop accepting first; the listening fd is then ours to close. */
+    fd = MHD_quiesce_daemon(a->mhd);
+    if (fd >= 0)
+        close(fd);
+    MHD_stop_daemon(a->mhd);
+    store_close(a->st);
+    free(a);
+}

@@ -1,0 +1,314 @@
+/* local_api_agent.c — the agent's own endpoints under /agent (DESIGN §6). */
+#include "agent/local_api_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/log.h"
+
+/* A time as RFC 3339, or null when never (0). */
+static cJSON *add_time(cJSON *o, const char *name, int64_t ms)
+{
+    char t[40];
+    if (ms <= 0)
+        return cJSON_AddNullToObject(o, name);
+    store_time_format(ms, t, sizeof t);
+    return cJSON_AddStringToObject(o, name, t);
+}
+
+static int add_counts(cJSON *o, const char *const *names, const int64_t *vals, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!cJSON_AddNumberToObject(o, names[i], (double)vals[i]))
+            return -1;
+    return 0;
+}
+
+static enum MHD_Result do_status(request *r)
+{
+    static const char *const outbox_names[] = { "pending", "rejected", "held" };
+    static const char *const replica_names[] = { "customers", "contacts", "assets", "work_orders" };
+    store *st = r->api->st;
+    syncctl_status ss;
+    int64_t ob[3] = { 0, 0, 0 }, rep[ENT__COUNT] = { 0 }, open = 0, clock_off = 0, v;
+    cJSON *root = NULL, *d, *o;
+    char *js = NULL;
+    enum MHD_Result ret;
+    int rc;
+
+    syncctl_status_get(r->api->sc, &ss);
+    rc = store_outbox_counts(st, &ob[0], &ob[1], &ob[2]);
+    if (rc == STORE_OK)
+        rc = store_conflicts_open_count(st, &open);
+    for (int e = 0; e < ENT__COUNT && rc == STORE_OK; e++)
+        rc = store_count(st, (store_entity)e, &rep[e]);
+    if (rc == STORE_OK)
+        rc = store_state_get_int(st, "clock_offset_ms", 0, &clock_off);
+    /* After a restart, before the first cycle ends, the times of the last
+     * run come from the replica where the engine keeps them. */
+    if (rc == STORE_OK && !ss.last_sync_ms &&
+        store_state_get_int(st, "last_sync_ms", 0, &v) == STORE_OK)
+        ss.last_sync_ms = v;
+    if (rc == STORE_OK && !ss.last_success_ms &&
+        store_state_get_int(st, "last_success_ms", 0, &v) == STORE_OK)
+        ss.last_success_ms = v;
+    if (rc != STORE_OK)
+        return reply_store_error(r, rc, "State");
+
+    root = cJSON_CreateObject();
+    if (!root || !(d = cJSON_AddObjectToObject(root, "data")))
+        goto oom;
+    if (!cJSON_AddStringToObject(d, "version", FIELDSYNC_VERSION) ||
+        !cJSON_AddBoolToObject(d, "online", ss.online) ||
+        !cJSON_AddBoolToObject(d, "syncing", ss.syncing) ||
+        !cJSON_AddBoolToObject(d, "auth_error", ss.auth_error) ||
+        !add_time(d, "last_sync_at", ss.last_sync_ms) ||
+        !add_time(d, "last_success_at", ss.last_success_ms) ||
+        !add_time(d, "next_sync_at", ss.next_sync_ms))
+        goto oom;
+    if (!(o = cJSON_AddObjectToObject(d, "outbox")) || add_counts(o, outbox_names, ob, 3) < 0)
+        goto oom;
+    if (!(o = cJSON_AddObjectToObject(d, "conflicts")) || !cJSON_AddNumberToObject(o, "open", (double)open))
+        goto oom;
+    if (!(ss.last_error[0] ? cJSON_AddStringToObject(d, "last_error", ss.last_error)
+                           : cJSON_AddNullToObject(d, "last_error")))
+        goto oom;
+    if (!(o = cJSON_AddObjectToObject(d, "replica")) ||
+        add_counts(o, replica_names, rep, ENT__COUNT) < 0)
+        goto oom;
+    if (!(o = cJSON_AddObjectToObject(d, "progress")) ||
+        !cJSON_AddStringToObject(o, "phase", ss.progress.phase ? ss.progress.phase : "idle") ||
+        !cJSON_AddNumberToObject(o, "records_done", (double)ss.progress.records_done) ||
+        !cJSON_AddNumberToObject(o, "records_total", (double)ss.progress.records_total) ||
+        !cJSON_AddNumberToObject(o, "ops_done", (double)ss.progress.ops_done) ||
+        !cJSON_AddNumberToObject(o, "ops_total", (double)ss.progress.ops_total))
+        goto oom;
+    if (!cJSON_AddNumberToObject(d, "clock_offset_ms", (double)clock_off))
+        goto oom;
+    js = cJSON_PrintUnformatted(root);
+oom:
+    cJSON_Delete(root);
+    ret = js ? reply_json(r, 200, js) : reply_error(r, 503, "Out of memory", NULL);
+    return ret;
+}
+
+/* Called on the sync thread when the cycle ends (sum NULL: stopping). */
+static void wait_done(syncctl_waiter *w, const sync_summary *sum)
+{
+    request *r = w->ud;
+    if (sum) {
+        r->sum = *sum;
+        r->have_sum = 1;
+    }
+    r->wait_done = 1;
+    MHD_resume_connection(r->conn);
+}
+
+static enum MHD_Result do_sync(request *r, const api_query *q)
+{
+    int wait = api_parse_bool(q->wait);
+    if (wait < 0) {
+        char *det = api_details_one("wait", "must be true or false");
+        enum MHD_Result ret = reply_error(r, 400, "Invalid query parameter", det);
+        free(det);
+        return ret;
+    }
+    if (!wait) {
+        syncctl_sync_now(r->api->sc);
+        return reply_data(r, 202, "{\"started\":true}");
+    }
+    /* Suspend before registering: the sync thread may answer at once, and
+     * must only ever resume a connection that is already suspended. */
+    r->waiter.done = wait_done;
+    r->waiter.ud = r;
+    r->waiting = 1;
+    MHD_suspend_connection(r->conn);
+    if (syncctl_wait(r->api->sc, &r->waiter) < 0) {
+        r->wait_done = 1;
+        MHD_resume_connection(r->conn);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result do_outbox_list(request *r)
+{
+    char *js = NULL;
+    enum MHD_Result ret;
+    int rc = store_outbox_list(r->api->st, &js);
+    ret = rc == STORE_OK ? reply_data(r, 200, js) : reply_store_error(r, rc, "Outbox");
+    free(js);
+    return ret;
+}
+
+static enum MHD_Result do_outbox_op(request *r, const api_route *rt, int retry)
+{
+    store *st = r->api->st;
+    int rc = retry ? store_op_user_retry(st, rt->param) : store_op_user_discard(st, rt->param);
+    cJSON *o;
+    char *js = NULL;
+
+    if (rc == STORE_STATE)
+        return reply_error(r, 409, "The op is not rejected: only a rejected op can be retried or discarded", NULL);
+    if (rc != STORE_OK)
+        return reply_store_error(r, rc, "Op");
+    log_info("local api: op %s %s by the user", rt->param, retry ? "queued again" : "discarded");
+    if (!retry)
+        return reply_empty(r, 204);
+    syncctl_local_write(r->api->sc);
+    o = cJSON_CreateObject();
+    if (o && cJSON_AddStringToObject(o, "op_id", rt->param) &&
+        cJSON_AddStringToObject(o, "state", "pending"))
+        js = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!js)
+        return MHD_NO;
+    {
+        enum MHD_Result ret = reply_data(r, 200, js);
+        free(js);
+        return ret;
+    }
+}
+
+/* The conflicts as JSON, filtered by state ("open", "resolved", NULL). */
+static int conflicts_json(store *st, const char *state, char **out)
+{
+    cJSON *arr, *c, *next;
+    int rc = store_conflicts_list(st, state && !strcmp(state, "open"), out);
+    if (rc != STORE_OK || !state || strcmp(state, "resolved") != 0)
+        return rc;
+    arr = cJSON_Parse(*out);
+    free(*out);
+    *out = NULL;
+    if (!arr)
+        return STORE_NOMEM;
+    for (c = arr->child; c; c = next) {
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(c, "state");
+        next = c->next;
+        if (!cJSON_IsString(s) || strcmp(s->valuestring, "resolved") != 0)
+            cJSON_Delete(cJSON_DetachItemViaPointer(arr, c));
+    }
+    *out = cJSON_PrintUnformatted(arr);
+    cJSON_Delete(arr);
+    return *out ? STORE_OK : STORE_NOMEM;
+}
+
+static enum MHD_Result do_conflicts(request *r, const api_query *q)
+{
+    char *js = NULL;
+    enum MHD_Result ret;
+    int rc;
+    if (q->state && strcmp(q->state, "open") && strcmp(q->state, "resolved") &&
+        strcmp(q->state, "all")) {
+        char *det = api_details_one("state", "must be open, resolved or all");
+        ret = reply_error(r, 400, "Invalid query parameter", det);
+        free(det);
+        return ret;
+    }
+    rc = conflicts_json(r->api->st, q->state && strcmp(q->state, "all") ? q->state : NULL, &js);
+    ret = rc == STORE_OK ? reply_data(r, 200, js) : reply_store_error(r, rc, "Conflicts");
+    free(js);
+    return ret;
+}
+
+static int parse_conflict_id(const char *s, int64_t *out)
+{
+    int64_t v = 0;
+    if (!*s || strlen(s) > 18)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static enum MHD_Result do_resolve(request *r, const api_route *rt)
+{
+    store *st = r->api->st;
+    cJSON *body = NULL, *list = NULL, *c;
+    const cJSON *keep;
+    char why[200], *js = NULL, *det;
+    enum MHD_Result ret;
+    int64_t id;
+    int keep_local, rc;
+
+    if (parse_conflict_id(rt->param, &id) < 0)
+        return reply_error(r, 404, "Conflict not found", NULL);
+    body = api_parse_body(r->body, r->len, why, sizeof why);
+    if (!body)
+        return reply_error(r, 400, why, NULL);
+    keep = cJSON_GetObjectItemCaseSensitive(body, "keep");
+    if (!cJSON_IsString(keep) ||
+        (strcmp(keep->valuestring, "local") && strcmp(keep->valuestring, "remote"))) {
+        det = api_details_one("keep", "must be \"local\" or \"remote\"");
+        ret = reply_error(r, 422, "Validation failed", det);
+        free(det);
+        goto out;
+    }
+    keep_local = strcmp(keep->valuestring, "local") == 0;
+    rc = store_conflict_resolve(st, id, keep_local, api_now_ms());
+    if (rc == STORE_STATE) {
+        ret = reply_error(r, 409, "The conflict is already resolved", NULL);
+        goto out;
+    }
+    if (rc != STORE_OK) {
+        ret = reply_store_error(r, rc, "Conflict");
+        goto out;
+    }
+    log_info("local api: conflict %lld resolved, keeping the %s values", (long long)id,
+             keep_local ? "local" : "remote");
+    syncctl_local_write(r->api->sc);
+    rc = store_conflicts_list(st, 0, &js);
+    if (rc != STORE_OK) {
+        ret = reply_store_error(r, rc, "Conflict");
+        goto out;
+    }
+    list = cJSON_Parse(js);
+    free(js);
+    js = NULL;
+    for (c = list ? list->child : NULL; c; c = c->next) {
+        const cJSON *cid = cJSON_GetObjectItemCaseSensitive(c, "id");
+        if (cJSON_IsNumber(cid) && (int64_t)cid->valuedouble == id)
+            break;
+    }
+    js = c ? cJSON_PrintUnformatted(c) : NULL;
+    ret = js ? reply_data(r, 200, js) : reply_error(r, 503, "Cannot read the resolved conflict", NULL);
+out:
+    free(js);
+    cJSON_Delete(list);
+    cJSON_Delete(body);
+    return ret;
+}
+
+static enum MHD_Result do_events(request *r)
+{
+    struct MHD_Response *resp = events_response(r->api->hub, r->conn);
+    enum MHD_Result ret;
+    if (!resp)
+        return reply_error(r, 503, "The event stream is unavailable", NULL);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    ret = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result agent_dispatch(request *r, const api_route *rt, const api_query *q, int method)
+{
+    switch (rt->id) {
+    case R_AGENT_STATUS: return do_status(r);
+    case R_AGENT_SYNC: return do_sync(r, q);
+    case R_AGENT_OUTBOX: return do_outbox_list(r);
+    case R_AGENT_OUTBOX_OP: return do_outbox_op(r, rt, 0);
+    case R_AGENT_OUTBOX_RETRY: return do_outbox_op(r, rt, 1);
+    case R_AGENT_CONFLICTS: return do_conflicts(r, q);
+    case R_AGENT_CONFLICT_RESOLVE: return do_resolve(r, rt);
+    case R_AGENT_EVENTS: return do_events(r);
+    default: break;
+    }
+    (void)method;
+    return reply_error(r, 404, "Not found", NULL);
+}

@@ -1,0 +1,51 @@
+/*
+ * local_api_int.h — shared by the files of the local API: the per-request
+ * state and the answer helpers.  Not part of any interface.
+ */
+#ifndef FIELDSYNC_AGENT_LOCAL_API_INT_H
+#define FIELDSYNC_AGENT_LOCAL_API_INT_H
+
+#include <microhttpd.h>
+
+#include "agent/api_request.h"
+#include "agent/local_api.h"
+#include "store/store.h"
+
+struct local_api {
+    struct MHD_Daemon *mhd;
+    store *st;
+    syncctl *sc;
+    events_hub *hub;
+    gid_t group;
+    uid_t self;
+};
+
+typedef struct request {
+    local_api *api;
+    struct MHD_Connection *conn;
+    char *body;                 /* request body, NUL-terminated */
+    size_t len, cap;
+    int too_large;
+    /* POST /agent/sync?wait=true */
+    syncctl_waiter waiter;
+    int waiting;                /* registered with the controller */
+    int wait_done;              /* set by the sync thread before resume */
+    int have_sum;
+    sync_summary sum;
+} request;
+
+/* Answers; each returns the MHD result of queuing. */
+enum MHD_Result reply_json(request *r, unsigned status, char *json_take);
+enum MHD_Result reply_data(request *r, unsigned status, const char *data_json);
+enum MHD_Result reply_error(request *r, unsigned status, const char *message,
+                            const char *details_json);
+enum MHD_Result reply_store_error(request *r, int rc, const char *what);
+enum MHD_Result reply_empty(request *r, unsigned status);
+
+/* The /agent routes. */
+enum MHD_Result agent_dispatch(request *r, const api_route *rt, const api_query *q,
+                               int method);
+
+int64_t api_now_ms(void);
+
+#endif /* FIELDSYNC_AGENT_LOCAL_API_INT_H */
