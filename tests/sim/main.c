@@ -1,0 +1,241 @@
+/* fieldsync-sim: command line, start-up and a clean stop on SIGTERM/SIGINT. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+static const char usage[] =
+    "usage: fieldsync-sim [--port N] [--bind ADDR] [--api-key KEY] [--db PATH]\n"
+    "                     [--seed N] [--customers N] [--work-orders N] [--technicians N]\n"
+    "                     [--clock-skew SECONDS] [--no-idempotency]\n";
+
+static const char help[] =
+    "A stand-in for the remote Field Service Management API (customers,\n"
+    "contacts, assets, work orders under /api/v1), for tests and demos.\n"
+    "\n"
+    "Options:\n"
+    "  --port N             TCP port (default 8080; 0 picks a free one)\n"
+    "  --bind ADDR          IPv4 or IPv6 address to listen on (default 127.0.0.1)\n"
+    "  --api-key KEY        key clients send as 'Authorization: Bearer KEY'\n"
+    "                       (default \"sim-key\")\n"
+    "  --db PATH            keep everything in this SQLite file (records, trash,\n"
+    "                       idempotency keys, counters); seeded only when empty.\n"
+    "                       Default: in memory, gone at exit\n"
+    "  --seed N             seed of the generated data and of fault draws (default 1)\n"
+    "  --customers N        customers to generate (default 100)\n"
+    "  --work-orders N      work orders to generate (default 500)\n"
+    "  --technicians N      technicians tech-001 ... to generate (default 5, max 999)\n"
+    "  --clock-skew SECONDS shift the server clock (may be negative): created_at,\n"
+    "                       updated_at and the Date header follow it\n"
+    "  --no-idempotency     ignore the Idempotency-Key header\n"
+    "  --help               show this text\n"
+    "\n"
+    "The first line on stdout is 'listening on http://ADDR:PORT'; logs go to\n"
+    "stderr.  SIGTERM or SIGINT stops it cleanly.\n"
+    "\n"
+    "Test controls (no key needed, never subject to faults):\n"
+    "  GET    /__sim/faults   the fault settings\n"
+    "  POST   /__sim/faults   set some: {\"latency_ms\":N, \"error_rate\":0..1,\n"
+    "                         \"error_status\":400..599, \"drop_rate\":0..1,\n"
+    "                         \"drop_after_apply\":0..1, \"rate_429\":0..1,\n"
+    "                         \"retry_after\":SECONDS, \"bad_body_rate\":0..1,\n"
+    "                         \"offline\":BOOL, \"methods\":[\"POST\",...],\n"
+    "                         \"path_prefix\":\"/api/v1/...\"}\n"
+    "  DELETE /__sim/faults   clear them\n"
+    "  GET    /__sim/state    every record, technician, branch and the trash\n"
+    "  GET    /__sim/stats    requests and bytes out by route and status\n"
+    "  DELETE /__sim/stats    zero them\n"
+    "  GET    /__sim/log?since=SEQ  the request log (last 10000 requests)\n"
+    "  POST   /__sim/reset    regenerate the data, clear trash, keys, faults,\n"
+    "                         stats and log; optional body {\"seed\":N,\n"
+    "                         \"customers\":N, \"work_orders\":N, \"technicians\":N}\n";
+
+/* a whole decimal integer in [min, max]; 0 or -1 */
+static int parse_long(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int bad_flag(const char *flag, const char *value, const char *what)
+{
+    fprintf(stderr, "fieldsync-sim: %s %s: %s (see --help)\n", flag, value, what);
+    return 2;
+}
+
+/* fills cfg from argv; 0 to run, 1 when --help was shown, 2 on a bad flag */
+static int parse_args(int argc, char **argv, struct sim_config *cfg)
+{
+    static const struct option opts[] = {
+        {"port", required_argument, NULL, 'p'},
+        {"bind", required_argument, NULL, 'b'},
+        {"api-key", required_argument, NULL, 'k'},
+        {"db", required_argument, NULL, 'd'},
+        {"seed", required_argument, NULL, 's'},
+        {"customers", required_argument, NULL, 'c'},
+        {"work-orders", required_argument, NULL, 'w'},
+        {"technicians", required_argument, NULL, 't'},
+        {"clock-skew", required_argument, NULL, 'x'},
+        {"no-idempotency", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    long long v;
+    int c;
+
+    opterr = 0;   /* our own one-line message instead of getopt's */
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        const char *flag = argv[optind - 1];
+
+        switch (c) {
+        case 'p':
+            if (parse_long(optarg, 0, 65535, &v))
+                return bad_flag("--port", optarg, "must be a port number from 0 to 65535");
+            cfg->port = (int)v;
+            break;
+        case 'b':
+            cfg->bind = optarg;
+            break;
+        case 'k':
+            if (!*optarg || strlen(optarg) > 256)
+                return bad_flag("--api-key", "", "must be 1 to 256 characters");
+            cfg->api_key = optarg;
+            break;
+        case 'd':
+            if (!*optarg)
+                return bad_flag("--db", "''", "must be a file path");
+            cfg->db_path = optarg;
+            break;
+        case 's':
+            if (parse_long(optarg, 0, LLONG_MAX, &v))
+                return bad_flag("--seed", optarg, "must be a non-negative integer");
+            cfg->seed.seed = (uint64_t)v;
+            break;
+        case 'c':
+        case 'w':
+        case 't': {
+            long long max = c == 't' ? 999 : 1000000;
+            const char *name = c == 'c' ? "--customers" : c == 'w' ? "--work-orders"
+                                                                   : "--technicians";
+
+            if (parse_long(optarg, 0, max, &v)) {
+                char what[64];
+
+                snprintf(what, sizeof what, "must be an integer from 0 to %lld", max);
+                return bad_flag(name, optarg, what);
+            }
+            *(c == 'c' ? &cfg->seed.customers : c == 'w' ? &cfg->seed.work_orders
+                                                        : &cfg->seed.technicians) = (int)v;
+            break;
+        }
+        case 'x':
+            /* ten years either way is plenty for clock tests */
+            if (parse_long(optarg, -315360000, 315360000, &v))
+                return bad_flag("--clock-skew", optarg,
+                                "must be a whole number of seconds (may be negative)");
+            cfg->clock_skew_ms = v * 1000;
+            break;
+        case 'n':
+            cfg->no_idempotency = 1;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            fputs("\n", stdout);
+            fputs(help, stdout);
+            return 1;
+        case ':':
+            fprintf(stderr, "fieldsync-sim: %s needs a value (see --help)\n", flag);
+            return 2;
+        default:
+            fprintf(stderr, "fieldsync-sim: unknown option %s (see --help)\n", flag);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "fieldsync-sim: unexpected argument %s (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (cfg->seed.work_orders > 0 && cfg->seed.customers == 0) {
+        fprintf(stderr, "fieldsync-sim: --work-orders needs at least one customer\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* seeds a store that has never been seeded; 0 or -1 */
+static int seed_if_empty(struct sim *sim)
+{
+    int seeded = db_exists(sim->db, "SELECT 1 FROM meta WHERE key = ?", "seeded");
+
+    if (seeded < 0)
+        return -1;
+    if (seeded) {
+        sim_log("using the data in %s", sim->cfg.db_path);
+        return 0;
+    }
+    return sim_reseed(sim, &sim->cfg.seed);
+}
+
+int main(int argc, char **argv)
+{
+    struct sim sim;
+    char addr[128];
+    int port = 0, rc, sig;
+    sigset_t stop;
+
+    memset(&sim, 0, sizeof sim);
+    sim.cfg.bind = "127.0.0.1";
+    sim.cfg.port = 8080;
+    sim.cfg.api_key = "sim-key";
+    sim.cfg.seed = (struct seed_params){1, 100, 500, 5};
+    rc = parse_args(argc, argv, &sim.cfg);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+
+    clock_set_skew_ms(sim.cfg.clock_skew_ms);
+    signal(SIGPIPE, SIG_IGN);
+    /* blocked before any thread starts, so only sigwait below sees them */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+    rc = 1;
+    if (pthread_mutex_init(&sim.db_lock, NULL))
+        return 1;
+    sim.db = db_open(sim.cfg.db_path);
+    sim.faults = faults_new(sim.cfg.seed.seed);
+    sim.stats = stats_new();
+    if (!sim.db || !sim.faults || !sim.stats || seed_if_empty(&sim))
+        goto out;
+    if (server_start(&sim, addr, sizeof addr, &port))
+        goto out;
+    printf("listening on http://%s:%d\n", addr, port);
+    fflush(stdout);
+    sim_log("serving %s; api key set%s", sim.cfg.db_path ? sim.cfg.db_path : "in memory",
+            sim.cfg.no_idempotency ? "; Idempotency-Key ignored" : "");
+
+    if (sigwait(&stop, &sig) == 0)
+        sim_log("stopping on signal %d", sig);
+    server_stop(&sim);
+    rc = 0;
+out:
+    stats_free(sim.stats);
+    faults_free(sim.faults);
+    if (sim.db)
+        db_close(sim.db);
+    pthread_mutex_destroy(&sim.db_lock);
+    return rc;
+}
