@@ -59,9 +59,14 @@ int store_entity_from_name(const char *name, store_entity *out);
  * Opens (creating 0600 if absent) the database at path and migrates it to
  * the current schema in one transaction.  WAL, synchronous=FULL, foreign
  * keys on, busy timeout.  A database whose user_version is newer than this
- * build's is refused with STORE_NEWER_SCHEMA, never downgraded.  Ops left
- * "in flight" by a crash go back to pending (their outcome is unknown, and
- * a create is retried with the same idempotency key).
+ * build's is refused with STORE_NEWER_SCHEMA, never downgraded (nor
+ * touched); a file that is not SQLite, or a SQLite database that is not
+ * fieldsync's, is refused with STORE_CORRUPT.  Ops left "in flight" by a
+ * crash go back to pending (their outcome is unknown, and a create is
+ * retried with the same idempotency key), counted as one attempt; this is
+ * done only by the first handle opened on the file (no other handle open
+ * in any process, told by flock(2)), so opening a second handle never
+ * disturbs a push in progress.
  * On failure *out is NULL and err (if given) holds one line.
  */
 int store_open(const char *path, store **out, char *err, size_t errlen);
@@ -140,7 +145,12 @@ typedef struct {
  *   {"data":[summary…],"meta":{"current_page","total_pages","total_count"}}
  * Items are the remote's summary shape of each record (its list-endpoint
  * fields) plus "_sync":{"state":…}.  Records deleted locally are hidden.
- * Served from indexes.  Invalid filter values give STORE_INVALID.
+ * Served from indexes, ordered by id.  total_pages is
+ * ceil(total_count / per_page) (0 when nothing matches); a page past the
+ * end is empty.  created_after is inclusive (created_at >= it); search is
+ * a substring match where % and _ are literal, case-insensitive for ASCII.
+ * Invalid filter values (negative page or per_page, unknown status, bad
+ * dates, missing customer_id for contacts/assets) give STORE_INVALID.
  */
 int store_list(store *s, store_entity e, const store_query *q, char **json_out);
 
@@ -193,6 +203,11 @@ int store_count(store *s, store_entity e, int64_t *count_out);
  *
  * On success *json_out (if not NULL) receives the record as store_get()
  * would return it.  Times are the edit time in ms.
+ *
+ * Input JSON with a duplicated key (anywhere) is STORE_INVALID, as is a
+ * body over 1 MiB or an id over 128 bytes.  Assets are read-only: writes
+ * give STORE_STATE.  Deleting a customer that has work orders neither
+ * completed nor cancelled gives STORE_STATE (the remote answers 409).
  */
 /* parent_id: the customer of a contact; NULL for other entities.
  * The new record's id is "local-<uuid>". */
@@ -209,7 +224,8 @@ typedef enum { OP_CREATE = 0, OP_UPDATE, OP_DELETE } store_op_kind;
 typedef enum {
     OPST_PENDING = 0, /* waiting to be pushed (maybe after next_attempt_ms) */
     OPST_INFLIGHT,    /* claimed by a push; back to pending after a crash */
-    OPST_DONE,        /* settled on the remote */
+    OPST_DONE,        /* settled on the remote (the op is then removed from
+                         the outbox: never seen in a listing) */
     OPST_REJECTED,    /* 400/403/422 or delete 409: kept with the error */
     OPST_HELD,        /* conflict under the manual policy, awaiting a resolve */
 } store_op_state;
@@ -230,7 +246,9 @@ typedef struct {
     char *base_updated_at;  /* remote updated_at of the base; NULL for create */
     int64_t edited_at_ms;   /* the (latest) local edit time */
     store_op_state state;
-    int attempts;
+    int attempts;           /* pushes that ended without settling the op:
+                               retry_later, reject, hold, or a crash while
+                               in flight; > 0 means never coalesced into */
     int64_t next_attempt_ms;
     char *last_error;       /* JSON: the server's error object, or NULL */
 } store_op;
@@ -259,7 +277,12 @@ int store_outbox_counts(store *s, int64_t *pending, int64_t *rejected, int64_t *
  * other records (customer.id, contact.id, indexed columns), and the
  * record id, parent id and fields of later ops — then stores the remote
  * record (detail shape, may be NULL if the answer carried none) as the
- * record's remote version.
+ * record's remote version.  The remote version is what the create made
+ * (its fields over the remote's defaults) overlaid with the answer's
+ * top-level members, so the spec's short answer ({id, work_order_number,
+ * status, created_at}) is enough; updated_at is the answer's (unknown
+ * without one, so the next pull applies).  STORE_STATE unless the op is a
+ * pending or in-flight create.
  */
 int store_op_create_done(store *s, const char *op_id, const char *server_id,
                          const char *remote_json, const char *etag);
@@ -276,6 +299,8 @@ typedef struct {
     const char *local_json;   /* JSON object field -> local value */
     const char *remote_json;  /* JSON object field -> remote value */
     int64_t remote_updated_ms;
+    int64_t now_ms;           /* when it was found (created_at of the log
+                                 entry); 0 means the wall clock */
 } store_conflict_in;
 
 /*
@@ -283,7 +308,10 @@ typedef struct {
  * remote now has it (after our PUT; NULL for a delete).  In one
  * transaction: the op is done, the conflict (if any) is logged, and the
  * remote version becomes the record's base with later pending ops
- * re-applied on top.
+ * re-applied on top.  An update without remote_json takes its own fields
+ * as now being the remote's.  A conflict passed here is logged as
+ * resolved ("auto"); see store_conflict_resolve() to flip it.  A delete
+ * done removes the record (and a customer's contacts and assets).
  */
 int store_op_done(store *s, const char *op_id, const char *remote_json,
                   const char *etag, const store_conflict_in *conflict);
@@ -310,7 +338,9 @@ int store_op_reject(store *s, const char *op_id, const char *error_json);
 /*
  * The record was deleted remotely (404) while this op was pending: the op
  * is settled as a conflict "deleted_remotely" (the local values are kept
- * in the conflict log) and the record is removed from the replica.
+ * in the conflict log) and the record is removed from the replica, with
+ * its other ops (each logged the same way).  For a delete op this is
+ * simply done.
  */
 int store_op_remote_gone(store *s, const char *op_id, int64_t now_ms);
 
@@ -367,7 +397,9 @@ int store_mark_children_seen(store *s, const char *customer_id, int64_t generati
 
 /*
  * The remote answered 404 for a record: it was deleted remotely.  Removed
- * from the replica unless it has unsettled ops (those settle it at push).
+ * from the replica unless it has unsettled ops (those settle it at push);
+ * a customer takes its contacts and assets (those without ops) along.
+ * STORE_NOTFOUND if the record is not stored.
  */
 int store_remote_gone(store *s, store_entity e, const char *id);
 
@@ -384,6 +416,11 @@ int store_evict_unseen(store *s, store_entity e, int64_t generation, int64_t *ev
  * Conflicts as a JSON array, newest first: id, op_id, entity, record_id,
  * rule, outcome, state ("open"|"resolved"), base, local, remote (objects),
  * created_at, resolved_at, resolution.
+ *
+ * A conflict held under the manual policy is "open" until resolved.  One
+ * settled automatically (lww, server_wins, client_wins, deleted_remotely)
+ * is logged "resolved" with resolution "auto".  resolution is then
+ * "keep_local" or "keep_remote" once the user has decided.
  */
 int store_conflicts_list(store *s, int open_only, char **json_out);
 int store_conflicts_open_count(store *s, int64_t *count_out);
@@ -391,10 +428,16 @@ int store_conflicts_open_count(store *s, int64_t *count_out);
 /*
  * Resolves a conflict: keep_local=1 keeps the local values (a held op
  * becomes pending with its base moved to the remote values, so the next
- * push overwrites them; for an already-settled conflict a new update op
- * with the local values is queued), keep_local=0 keeps the remote values
- * (a held op is dropped and the record's local view restored).
- * STORE_STATE if already resolved.
+ * push overwrites them), keep_local=0 keeps the remote values (the
+ * conflicting fields leave the held op — its other fields did not
+ * conflict and are still pushed; an op left empty is dropped — and the
+ * record's local view is rebuilt).
+ * An auto-settled conflict may be flipped once: choosing the side that
+ * lost queues a new update carrying its values, based on the record's
+ * current remote version; choosing the side that won only records the
+ * decision.  keep_local on "deleted_remotely" is STORE_STATE (it would
+ * mean creating the record again; its values stay in the log).
+ * STORE_STATE if the user already resolved it.
  */
 int store_conflict_resolve(store *s, int64_t conflict_id, int keep_local, int64_t now_ms);
 
@@ -403,7 +446,9 @@ int store_conflict_resolve(store *s, int64_t conflict_id, int keep_local, int64_
 /*
  * A small key/value table for the sync engine: cursors of an interrupted
  * pull, last sync and last success times, the server clock offset, the
- * last error.  *value_out is NULL (and STORE_OK) when the key is unset.
+ * last error.  *value_out is NULL (and STORE_OK) when the key is unset;
+ * store_state_set() with a NULL value unsets it.  Keys up to 256 bytes,
+ * values up to 64 KiB.
  */
 int store_state_get(store *s, const char *key, char **value_out);
 int store_state_set(store *s, const char *key, const char *value);

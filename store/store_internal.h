@@ -1,0 +1,231 @@
+/*
+ * store_internal.h — shared only among the store/ sources (and the store's own unit
+ * tests).  Nothing here is part of the interface; see store.h for that.
+ */
+#ifndef FIELDSYNC_STORE_INTERNAL_H
+#define FIELDSYNC_STORE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+#define SI_SCHEMA_VERSION 1
+#define SI_APP_ID 0x46535943          /* "FSYC" in PRAGMA application_id */
+#define SI_MAX_JSON (1024 * 1024)     /* bodies and fields, as the remote's 413 */
+#define SI_MAX_ID 128                 /* bytes in an id */
+#define SI_MAX_FILTER 1024            /* bytes in a list filter value */
+#define SI_STMT_CACHE 96
+
+/* ---- the handle (db.c) ----------------------------------------------- */
+
+typedef struct {
+    store_entity e;
+    char *id;
+    const char *what;   /* "changed" or "deleted" (static) */
+} si_change;
+
+typedef struct {
+    char *sql;
+    sqlite3_stmt *st;
+} si_cached;
+
+struct store {
+    sqlite3 *db;
+    int lock_fd;             /* flock(2) on the file: who opened first */
+    int depth;               /* internal transaction nesting */
+    int user_tx;             /* inside store_tx_begin() */
+    char errmsg[512];
+    char *details;           /* after STORE_INVALID */
+    store_change_fn hook;
+    void *hook_ud;
+    si_change *changes;      /* collected until COMMIT */
+    size_t nchanges, capchanges;
+    si_cached cache[SI_STMT_CACHE];
+    size_t cache_next;       /* round-robin eviction slot */
+    size_t marks[16];        /* nchanges at each savepoint */
+};
+
+/* Sets the one-line message and returns rc. */
+int si_fail(store *s, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A SQLite failure: maps the handle's error code to a store_rc, with what. */
+int si_dberr(store *s, const char *what);
+/* STORE_INVALID with details (a cJSON array, ownership taken). */
+int si_invalid(store *s, cJSON *details, const char *msg);
+/* Appends {"field","message"} to details; -1 on allocation failure. */
+int si_detail(cJSON *details, const char *field, const char *message);
+
+/*
+ * A cached prepared statement for sql (compared by content), reset and
+ * unbound; NULL (error set) on failure.  A statement must not be used
+ * twice at once: finish iterating before calling anything that may run
+ * the same SQL.
+ */
+sqlite3_stmt *si_stmt(store *s, const char *sql);
+/* Runs st to completion (no rows expected) and resets it. */
+int si_step_done(store *s, sqlite3_stmt *st, const char *what);
+/* Binds text, or NULL for a NULL pointer. */
+int si_bind_text(sqlite3_stmt *st, int idx, const char *text);
+/* Column text as a malloc'd copy; NULL for SQL NULL (check *oom). */
+char *si_col_dup(sqlite3_stmt *st, int col, int *oom);
+
+/*
+ * Internal transactions: the outermost is BEGIN IMMEDIATE (a writer takes
+ * the lock up front, so it never fails half-way on an upgrade), inner ones
+ * and those inside store_tx_begin() are savepoints.  si_tx_end() commits
+ * or releases when rc is STORE_OK and rolls back otherwise; it returns the
+ * final rc.  The change hook runs after the outermost COMMIT only.
+ */
+int si_tx_begin(store *s);
+int si_tx_end(store *s, int rc);
+/* A read snapshot for multi-statement reads (a no-op inside a
+ * transaction); *began says whether si_read_end() must end it. */
+int si_read_begin(store *s, int *began);
+void si_read_end(store *s, int began);
+/* Records a change for the hook (no-op without a hook). */
+int si_changed(store *s, store_entity e, const char *id, const char *what);
+
+/*
+ * Test-only crash points: when set, called with the point's name at the
+ * windows a crash test wants to hit (e.g. "local_write:replica_applied",
+ * between the replica update and the outbox append).  NULL in production.
+ */
+extern void (*si_test_crash_hook)(const char *point);
+void si_crash_point(const char *point);
+
+/* ---- util.c ---------------------------------------------------------- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int oom;
+} si_buf;
+
+void si_buf_add(si_buf *b, const char *p, size_t n);
+void si_buf_puts(si_buf *b, const char *p);
+void si_buf_printf(si_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The text (NUL-terminated), ownership passed; NULL if an append failed. */
+char *si_buf_take(si_buf *b);
+void si_buf_release(si_buf *b);
+
+/*
+ * Parses JSON text of at most SI_MAX_JSON bytes, rejecting trailing
+ * garbage and duplicate object keys anywhere.  On failure returns NULL and
+ * *why says which (static text or filled into whybuf).
+ */
+cJSON *si_json_parse(const char *text, char *whybuf, size_t whylen);
+/* The first duplicated key in any object below item, or NULL. */
+const char *si_json_dup_key(const cJSON *item);
+/* The string member key of obj, or NULL. */
+const char *si_jstr(const cJSON *obj, const char *key);
+/* Sets obj[key] = val in place (keeping the key's position); takes val. */
+int si_jset(cJSON *obj, const char *key, cJSON *val);
+/* Compact text of item; NULL on allocation failure. */
+char *si_json_print(const cJSON *item);
+/* Code points in UTF-8 text. */
+size_t si_utf8_len(const char *p);
+/* "YYYY-MM-DD" (UTC) of ms. */
+void si_day(int64_t ms, char out[11]);
+int64_t si_wall_ms(void);
+char *si_strdup(const char *p);   /* NULL-safe */
+/* "…}" + ",\"_sync\":{\"state\":\"st\"}}" appended to b. */
+void si_buf_add_with_sync(si_buf *b, const char *obj_text, store_sync_state st);
+
+/* ---- model.c --------------------------------------------------------- */
+
+/* Index columns of a record, pointing into its body. */
+typedef struct {
+    const char *status, *customer_id, *contact_id, *technician_id, *branch_id;
+    const char *name, *number, *created_at;
+    int64_t created_ms;
+    int has_created_ms;
+    char sched_day[11];   /* "" when no scheduled date */
+} si_cols;
+
+void si_columns(store_entity e, const cJSON *body, const char *parent_id, si_cols *out);
+/* The list-item projection of a record; NULL when it is the whole record. */
+cJSON *si_summary(store_entity e, const cJSON *body);
+/*
+ * Validates write-shape fields as the remote would.  body is the record's
+ * local view for an update (NULL on create).  Returns STORE_OK,
+ * STORE_INVALID (details set on s) or an error.
+ */
+int si_validate(store *s, store_entity e, const cJSON *fields, int create,
+                const cJSON *body);
+/*
+ * A locally created record in the detail shape: the entity's fields with
+ * the remote's defaults, then fields applied.  created_at is RFC 3339.
+ */
+cJSON *si_synthesize(store *s, store_entity e, const char *id, const char *parent_id,
+                     const cJSON *fields, const char *created_at);
+/* 1 if status is a valid value of e's status, else 0. */
+int si_valid_status(store_entity e, const char *status);
+
+/* ---- replica.c ------------------------------------------------------- */
+
+typedef struct {
+    store_entity e;
+    char *id;
+    char *parent_id;
+    cJSON *body;          /* the local view */
+    char *remote_body;    /* last remote version; NULL if created locally */
+    char *updated_at;     /* the remote version's */
+    char *etag;
+    int deleted_locally;
+    int64_t seen_gen;
+} si_rec;
+
+/* Loads a record (also one deleted locally); STORE_NOTFOUND if absent. */
+int si_rec_load(store *s, store_entity e, const char *id, si_rec *out);
+/* Inserts or replaces the row, deriving columns and summary from body. */
+int si_rec_save(store *s, const si_rec *r);
+void si_rec_release(si_rec *r);
+/* Deletes the row (not its ops). */
+int si_rec_delete(store *s, store_entity e, const char *id);
+/*
+ * Rebuilds r's local view from its remote version (or, for a record
+ * created locally, its create op) with every unsettled op re-applied in
+ * outbox order; rejected updates and deletes are left out.
+ */
+int si_recompute(store *s, si_rec *r);
+/* Recomputes, saves and reports a change when the view changed. */
+int si_refresh(store *s, store_entity e, const char *id);
+store_sync_state si_state_of(store *s, store_entity e, const char *id, int *err);
+/* Deletes the contacts and assets of a customer that have no ops. */
+int si_drop_children(store *s, const char *customer_id);
+
+/* ---- outbox.c -------------------------------------------------------- */
+
+/* Loads an op by id; STORE_NOTFOUND if absent. */
+int si_op_load(store *s, const char *op_id, store_op *out);
+/* The unsettled ops of one record in outbox order. */
+int si_ops_of(store *s, store_entity e, const char *id, store_op **ops, int *n);
+int si_op_delete(store *s, const char *op_id);
+int si_op_set_state(store *s, const char *op_id, store_op_state st, int add_attempt);
+/*
+ * A local update without validation (used to queue a conflict's winning
+ * values); same coalescing and durability as store_local_update().
+ */
+int si_local_update(store *s, store_entity e, const char *id, const cJSON *fields,
+                    int64_t now_ms, int validate, char **json_out);
+
+/* ---- conflicts.c ----------------------------------------------------- */
+
+/* Logs a conflict; held ones are open, the rest resolved "auto". */
+int si_conflict_log(store *s, const store_op *op, const store_conflict_in *c,
+                    int64_t now_ms);
+
+/* ---- test support ---------------------------------------------------- */
+
+/*
+ * Checks that every record's stored local view equals the one rebuilt from
+ * its remote version and its ops, and that every op has its record.  0 if
+ * consistent, else STORE_ERR with the first difference in store_errmsg().
+ */
+int si_check_consistency(store *s);
+
+#endif /* FIELDSYNC_STORE_INTERNAL_H */
