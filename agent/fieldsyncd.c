@@ -52,6 +52,29 @@ int main(int argc, char **argv)
     int check = 0, c;
 
     memset(&flags, 0, sizeof flags);
+    /* getopt_long accepts any unambiguous prefix, so "--api-key SECRET"
+     * would be read as --api-key-file and the secret shown as a missing
+     * file's name.  Only exact option names are accepted. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        size_t n;
+        int known = 0;
+        if (strncmp(argv[i], "--", 2) != 0)
+            continue;
+        n = strcspn(argv[i] + 2, "=");
+        for (const struct option *o = opts; o->name && !known; o++)
+            known = strlen(o->name) == n && strncmp(o->name, argv[i] + 2, n) == 0;
+        if (!known) {
+            fprintf(stderr, "fieldsyncd: unknown option (there is no --api-key: use a key file)\n");
+            usage(stderr);
+            return 2;
+        }
+        if (strchr(argv[i], '=') == NULL && i + 1 < argc) {
+            for (const struct option *o = opts; o->name; o++)
+                if (strlen(o->name) == n && strncmp(o->name, argv[i] + 2, n) == 0 &&
+                    o->has_arg == required_argument)
+                    i++; /* skip the option's value */
+        }
+    }
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
