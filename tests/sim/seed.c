@@ -149,7 +149,7 @@ static int seed_contacts(struct gen *g, const char *customer, const char *domain
     int n = (int)prng_below(&g->rng, 4);
 
     for (int i = 0; i < n; i++) {
-        char id[32], name[96], email[160], ph[32], seqtxt[24];
+        char id[32], name[96], email[320], ph[32], seqtxt[24];
         const char *first = PICK(g, first_names), *last = PICK(g, last_names);
         const char *title = PICK(g, contact_titles);
         int64_t seq, c = created + between(g, 0, 30 * DAY_MS);
@@ -210,7 +210,7 @@ static int seed_assets(struct gen *g, const char *customer, int64_t created)
 
 static int seed_customer(struct gen *g, int i)
 {
-    char id[32], seqtxt[24], name[160], number[24], email[200], ph[32], fax[32];
+    char id[32], seqtxt[24], name[160], number[24], email[320], ph[32], fax[32];
     char website[200], addr[400], billing[400], branch[32], tax[24], custom[200];
     char domain[120];
     int residential = chance(g, 0.3);
