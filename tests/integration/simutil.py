@@ -19,12 +19,18 @@ import signal
 import subprocess
 import tempfile
 import time
+import unittest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_KEY = "sim-key"
 # Sanitizer builds start and answer slower; every wait is bounded anyway.
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
+
+
+def sanitizer_trouble(text):
+    """True when a sanitizer reported something in a program's stderr."""
+    return any(s in text for s in ("AddressSanitizer", "LeakSanitizer", "runtime error:"))
 
 
 def sim_binary():
@@ -217,3 +223,21 @@ class Sim:
 
     def state(self):
         return self.control("GET", "state")
+
+
+class SimTestCase(unittest.TestCase):
+    """A test class sharing one sim (started with ARGS), which must stop
+    cleanly: exit 0 and no sanitizer report."""
+    ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim(*cls.ARGS).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.sim.stop()
+        err = cls.sim.stderr()
+        cls.sim.close()
+        if code != 0 or sanitizer_trouble(err):
+            raise AssertionError("fieldsync-sim exited %s; stderr:\n%s" % (code, err))

@@ -13,7 +13,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simutil import Sim, sim_binary  # noqa: E402
+from simutil import Sim, SimTestCase, sanitizer_trouble, sim_binary  # noqa: E402
 
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 ADDRESS_KEYS = ["street", "city", "state", "postal_code", "country"]
@@ -69,30 +69,11 @@ def ms(ts):
     return int(d.timestamp() * 1000 + 0.5)
 
 
-def sanitizer_trouble(text):
-    return any(s in text for s in ("AddressSanitizer", "LeakSanitizer", "runtime error:"))
-
-
-class SimCase(unittest.TestCase):
+class SimCase(SimTestCase):
     """One sim per class; its data is reset before each test."""
-    ARGS = ()
-    RESET = True
-
-    @classmethod
-    def setUpClass(cls):
-        cls.sim = Sim(*cls.ARGS).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.sim.stop()
-        err = cls.sim.stderr()
-        cls.sim.close()
-        if code != 0 or sanitizer_trouble(err):
-            raise AssertionError("sim exited %s; stderr:\n%s" % (code, err))
 
     def setUp(self):
-        if self.RESET:
-            self.sim.reset()
+        self.sim.reset()
 
     # -- helpers -----------------------------------------------------------
     def ok(self, method, path, body=None, status=200, headers=None):

@@ -13,30 +13,14 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simutil import Sim  # noqa: E402
+from simutil import Sim, SimTestCase  # noqa: E402
 
 DROPPED = "dropped"
 N = 400
 
 
-def sanitizer_trouble(text):
-    return any(s in text for s in ("AddressSanitizer", "LeakSanitizer", "runtime error:"))
-
-
-class FaultCase(unittest.TestCase):
+class FaultCase(SimTestCase):
     ARGS = ("--customers", "20", "--work-orders", "40")
-
-    @classmethod
-    def setUpClass(cls):
-        cls.sim = Sim(*cls.ARGS).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.sim.stop()
-        err = cls.sim.stderr()
-        cls.sim.close()
-        if code != 0 or sanitizer_trouble(err):
-            raise AssertionError("sim exited %s; stderr:\n%s" % (code, err))
 
     def setUp(self):
         self.sim.reset()   # also clears faults, stats and the log
