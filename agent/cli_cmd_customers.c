@@ -1,0 +1,74 @@
+/*
+ * cli_cmd_customers.c — `fieldsync customers ...` over /api/v1/customers.
+ */
+#include "agent/cli.h"
+
+static const cli_column columns[] = {
+    {"ID", "id", 24, 0},
+    {"NUMBER", "customer_number", 12, 0},
+    {"NAME", "name", 30, 0},
+    {"STATUS", "status", 10, 0},
+    {"EMAIL", "email", 30, 0},
+    {"PHONE", "phone", 18, 0},
+    {"CITY", "address.city", 18, 0},
+    {"SYNC", "_sync.state", 8, 0},
+    {NULL, NULL, 0, 0},
+};
+
+static const cli_view list_view = {CLI_VIEW_LIST, "customers", columns, NULL};
+static const cli_view deleted_view = {CLI_VIEW_DONE, NULL, NULL, "deleted customer"};
+
+static const cli_opt list_opts[] = {
+    CLI_Q("search", "TEXT", "search", "name or customer number contains TEXT"),
+    CLI_Q("status", "S", "status", "only this status (active, inactive, ...)"),
+    CLI_Q("branch", "ID", "branch_id", "only this branch's customers"),
+    CLI_Q("created-after", "DATE", "created_after", "created after DATE (YYYY-MM-DD)"),
+    CLI_OPT_PAGING,
+    CLI_OPT_END,
+};
+
+static const cli_opt no_opts[] = {CLI_OPT_END};
+
+static const cli_opt create_opts[] = {
+    CLI_F_REQUIRED("name", "NAME", "name", "the customer's name (required)"),
+    CLI_F("email", "EMAIL", "email", "e-mail address"),
+    CLI_F("phone", "PHONE", "phone", "phone number"),
+    CLI_F("branch", "ID", "branch_id", "the branch"),
+    CLI_OPT_SETTER,
+    CLI_OPT_END,
+};
+
+static const cli_opt update_opts[] = {
+    CLI_F("name", "NAME", "name", "the customer's name"),
+    CLI_F("status", "S", "status", "new status"),
+    CLI_F("email", "EMAIL", "email", "e-mail address"),
+    CLI_F("phone", "PHONE", "phone", "phone number"),
+    CLI_OPT_SETTER,
+    CLI_OPT_END,
+};
+
+static const char edit_notes[] =
+    "The edit is applied to the local copy at once and queued in the outbox.\n"
+    "A value that is valid JSON is sent as JSON: quote it to send a string,\n"
+    "  --set 'tax_id=\"1234\"'\n"
+    "and objects work too:\n"
+    "  --set 'address={\"street\":\"1 Main St\",\"city\":\"Chicago\"}'";
+
+static const cli_sub subs[] = {
+    {"list", "list customers, filtered and paged", "GET", "/api/v1/customers", NULL, NULL,
+     list_opts, 0, 0, CLI_ACT_REQUEST, &list_view, NULL},
+    {"show", "show one customer", "GET", "/api/v1/customers/{}", "ID", "customer", no_opts, 0,
+     0, CLI_ACT_REQUEST, &cli_view_record, NULL},
+    {"create", "create a customer", "POST", "/api/v1/customers", NULL, NULL, create_opts, 1, 0,
+     CLI_ACT_REQUEST, &cli_view_record, edit_notes},
+    {"update", "change fields of a customer", "PUT", "/api/v1/customers/{}", "ID", "customer",
+     update_opts, 1, 1, CLI_ACT_REQUEST, &cli_view_record, edit_notes},
+    {"delete", "delete a customer (refused while it has active work orders)", "DELETE",
+     "/api/v1/customers/{}", "ID", "customer", no_opts, 0, 0, CLI_ACT_REQUEST, &deleted_view,
+     NULL},
+};
+
+const cli_group cli_group_customers = {
+    "customers", "list, show, create, update or delete customers", subs,
+    sizeof subs / sizeof subs[0], NULL,
+};
