@@ -251,13 +251,33 @@ class AgentEnv:
             raise
         return self
 
+    def sanitizer_reports(self):
+        """Sanitizer or UBSan reports in any daemon's stderr so far."""
+        found = []
+        for name in sorted(os.listdir(self.root)):
+            if name.startswith("agent-") and name.endswith(".stderr"):
+                with open(os.path.join(self.root, name), "rb") as f:
+                    text = f.read().decode(errors="replace")
+                if "Sanitizer" in text or "runtime error:" in text:
+                    found.append("%s:\n%s" % (name, text[-4000:]))
+        return found
+
     def close(self):
-        if self.agent is not None:
-            code = self.agent.stop()
-            if code not in (0, None):
-                sys.stderr.write("fieldsyncd exited %s; stderr:\n%s\n" % (code, self.agent.stderr()))
-        self.sim.close()
-        self._tmp.cleanup()
+        """Stops everything; raises if the daemon did not exit 0 or a
+        sanitizer reported anything, so a test's clean-up fails loudly."""
+        problems = []
+        try:
+            if self.agent is not None:
+                code = self.agent.stop()
+                if code not in (0, None):
+                    problems.append("fieldsyncd exited %s; stderr:\n%s" % (code, self.agent.stderr()[-4000:]))
+                self.agent = None
+            problems += self.sanitizer_reports()
+        finally:
+            self.sim.close()
+            self._tmp.cleanup()
+        if problems:
+            raise AssertionError("\n".join(problems))
 
     def __exit__(self, *exc):
         self.close()

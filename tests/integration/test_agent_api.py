@@ -11,14 +11,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agentutil import AgentEnv, wait_for  # noqa: E402
 
 
-def raw_exchange(path, data, timeout=10.0):
-    """Sends raw bytes on a new connection; returns all bytes until close."""
+def raw_exchange(path, data, timeout=10.0, half_close=False):
+    """Sends raw bytes on a new connection; returns all bytes until close.
+    half_close: shut our side down after sending, as a client that has
+    nothing more to say (the server then needs no idle timeout)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     s.connect(path)
     out = b""
     try:
         s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
         while True:
             chunk = s.recv(65536)
             if not chunk:
@@ -226,7 +230,7 @@ class LocalApiTest(unittest.TestCase):
 
     def test_garbage_and_injection(self):
         before = self.snapshot()
-        out = raw_exchange(self.agent.socket, b"\x00\xff\x16\x03garbage\r\n\r\n")
+        out = raw_exchange(self.agent.socket, b"\x00\xff\x16\x03garbage\r\n\r\n", half_close=True)
         self.assertTrue(out == b"" or out.startswith(b"HTTP/1.1 400"), out[:100])
         out = raw_exchange(self.agent.socket, b"GET /agent/status HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n")
         self.assertTrue(out == b"" or out.startswith(b"HTTP/1.1 400"), out[:100])
