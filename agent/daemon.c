@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -145,13 +146,15 @@ static void reload(const config_flags *flags, agent_config *cur, syncctl *sc)
 }
 
 static void main_loop(const config_flags *flags, agent_config *cfg, int sfd, int nlfd,
-                      syncctl *sc, events_hub *hub)
+                      int wakefd, syncctl *sc, events_hub *hub)
 {
     for (;;) {
-        struct pollfd pfd[2];
+        struct pollfd pfd[3];
         int n = 0, timeout = events_clients(hub) > 0 ? KEEPALIVE_MS : -1, rc;
 
         pfd[n].fd = sfd;
+        pfd[n++].events = POLLIN;
+        pfd[n].fd = wakefd;
         pfd[n++].events = POLLIN;
         if (nlfd >= 0) {
             pfd[n].fd = nlfd;
@@ -180,7 +183,13 @@ static void main_loop(const config_flags *flags, agent_config *cfg, int sfd, int
                 }
             }
         }
-        if (n > 1 && (pfd[1].revents & (POLLIN | POLLERR))) {
+        if (pfd[1].revents & POLLIN) {
+            uint64_t v;
+            /* A first event-stream client: loop to arm the keepalive. */
+            if (read(wakefd, &v, sizeof v) < 0 && errno != EAGAIN)
+                log_warn("eventfd: %s", strerror(errno));
+        }
+        if (n > 2 && (pfd[2].revents & (POLLIN | POLLERR))) {
             int up = netlink_drain(nlfd);
             if (up > 0) {
                 log_info("network change: syncing soon");
@@ -190,15 +199,15 @@ static void main_loop(const config_flags *flags, agent_config *cfg, int sfd, int
                 nlfd = -1;
             }
         }
-        /* With clients, keepalives go out every 15 s even while other
-         * wakeups happen; the rare extra keepalive is harmless. */
+        /* Other wakeups restart the 15 s wait, so a keepalive may come
+         * later than 15 s only while signals or netlink keep arriving. */
     }
 }
 
 int daemon_run(const config_flags *flags, agent_config *cfg)
 {
     char err[512];
-    int lockfd = -1, lfd = -1, sfd = -1, nlfd = -1, status = 1;
+    int lockfd = -1, lfd = -1, sfd = -1, nlfd = -1, wakefd = -1, status = 1;
     gid_t gid = (gid_t)-1;
     struct stat sock_st;
     int sock_bound = 0;
@@ -230,10 +239,12 @@ int daemon_run(const config_flags *flags, agent_config *cfg)
     }
     sock_bound = lstat(cfg->socket, &sock_st) == 0;
     hub = events_hub_new(EVENT_QUEUE_MAX);
-    if (!hub) {
-        fprintf(stderr, "fieldsyncd: out of memory\n");
+    wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!hub || wakefd < 0) {
+        fprintf(stderr, "fieldsyncd: out of resources\n");
         goto out;
     }
+    events_set_wake_fd(hub, wakefd);
     if (syncctl_start(cfg, hub, &sc, err, sizeof err) < 0) {
         fprintf(stderr, "fieldsyncd: %s\n", err);
         goto out;
@@ -253,7 +264,7 @@ int daemon_run(const config_flags *flags, agent_config *cfg)
              sync_policy_name(cfg->policy));
     notify_send("READY=1\nSTATUS=listening");
 
-    main_loop(flags, cfg, sfd, nlfd, sc, hub);
+    main_loop(flags, cfg, sfd, nlfd, wakefd, sc, hub);
 
     notify_send("STOPPING=1");
     status = 0;
@@ -275,6 +286,8 @@ out:
     }
     if (nlfd >= 0)
         close(nlfd);
+    if (wakefd >= 0)
+        close(wakefd);
     if (sfd >= 0)
         close(sfd);
     if (lockfd >= 0)

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct client {
     events_hub *hub;
@@ -32,6 +33,7 @@ struct events_hub {
     size_t max_queue;
     int closed;
     int nclients;
+    int wake_fd;
     client *clients;
 };
 
@@ -45,6 +47,7 @@ events_hub *events_hub_new(size_t max_queue)
         return NULL;
     }
     h->max_queue = max_queue;
+    h->wake_fd = -1;
     return h;
 }
 
@@ -169,6 +172,13 @@ void events_keepalive(events_hub *h)
         broadcast(h, ": keepalive\n\n");
 }
 
+void events_set_wake_fd(events_hub *h, int fd)
+{
+    pthread_mutex_lock(&h->mu);
+    h->wake_fd = fd;
+    pthread_mutex_unlock(&h->mu);
+}
+
 int events_clients(events_hub *h)
 {
     int n;
@@ -271,7 +281,12 @@ struct MHD_Response *events_response(events_hub *h, struct MHD_Connection *conn)
     }
     c->next = h->clients;
     h->clients = c;
-    h->nclients++;
+    if (h->nclients++ == 0 && h->wake_fd >= 0) {
+        uint64_t one = 1;
+        /* Only a full counter (never) can fail; the wake is advisory. */
+        if (write(h->wake_fd, &one, sizeof one) < 0) {
+        }
+    }
     pthread_mutex_unlock(&h->mu);
     return resp;
 }

@@ -35,6 +35,10 @@ char *events_format(const char *type, const char *data);
 void events_publish(events_hub *h, const char *type, const char *json);
 /* Sends the ": keepalive" comment to every client. */
 void events_keepalive(events_hub *h);
+/* An eventfd the hub writes to when its first client connects, so the
+ * main loop (asleep without a timeout while nobody listens) starts the
+ * keepalive timer.  -1: none. */
+void events_set_wake_fd(events_hub *h, int fd);
 /* Clients connected now. */
 int events_clients(events_hub *h);
 /* Ends every stream (shutdown): no client stays suspended after this. */

@@ -164,6 +164,35 @@ class ProcessTest(unittest.TestCase):
             self.assertIn("log_level", [l for l in a.stderr().splitlines() if "reload failed" in l][0])
             self.assertEqual(a.request("GET", "/agent/status").status, 200)
 
+    def test_idle_sleeps_and_stream_keepalive(self):
+        with AgentEnv() as env:
+            a = env.agent
+            a.sync()
+
+            def cpu_ticks():
+                with open("/proc/%d/stat" % a.proc.pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                return int(fields[11]) + int(fields[12])  # utime + stime
+            # an event-stream client, silent: the first bytes, then only
+            # the keepalive comment every 15 s
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(25)
+            s.connect(a.socket)
+            s.sendall(b"GET /agent/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            buf = b""
+            while b": connected" not in buf:
+                buf += s.recv(4096)
+            before = cpu_ticks()
+            while b": keepalive" not in buf:
+                chunk = s.recv(4096)
+                self.assertTrue(chunk)
+                buf += chunk
+            used = cpu_ticks() - before
+            s.close()
+            # ~15 s idle with one client: a busy loop would burn ~1500 ticks
+            self.assertLess(used, 20, "idle daemon used %d clock ticks" % used)
+            self.assertEqual(a.request("GET", "/agent/status").status, 200)
+
     def test_notify_socket(self):
         with AgentEnv(start_agent=False) as env:
             path = os.path.join(env.root, "notify.sock")
