@@ -5,6 +5,7 @@ import socket
 import stat
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -132,6 +133,30 @@ class ProcessTest(unittest.TestCase):
             env.agent = a
             self.assertEqual(a.stop(signal.SIGINT), 0)
             env.agent = None
+
+    def test_sigterm_during_a_cycle_keeps_the_queue(self):
+        with AgentEnv() as env:
+            a = env.agent
+            a.sync()
+            wo = a.get("/api/v1/work-orders?per_page=1")["data"][0]
+            env.sim.set_faults(offline=True)
+            r = a.request("PUT", "/api/v1/work-orders/" + wo["id"], body={"description": "queued"})
+            self.assertEqual(r.status, 200)
+            # a slow remote: the cycle is in the middle of a request
+            env.sim.clear_faults()
+            env.sim.set_faults(latency_ms=3000)
+            self.assertEqual(a.request("POST", "/agent/sync").status, 202)
+            wait_for(lambda: a.status()["syncing"], 10, 0.02, "a running cycle")
+            t0 = time.monotonic()
+            self.assertEqual(a.stop(signal.SIGTERM), 0)
+            self.assertLess(time.monotonic() - t0, 10)
+            env.sim.clear_faults()
+            env.agent = a = env.new_agent().start()
+            self.assertEqual(a.get("/api/v1/work-orders/" + wo["id"])["data"]["description"], "queued")
+            # pushed before the stop or after the restart: never lost
+            wait_for(lambda: a.sync() and env.sim.api("GET", "/api/v1/work-orders/" + wo["id"])
+                     .json()["data"]["description"] == "queued", 30, 0.1, "the queued edit pushed")
+            self.assertEqual(a.get("/agent/outbox")["data"], [])
 
     def test_second_daemon_refused_and_stale_socket_taken_over(self):
         with AgentEnv() as env:
