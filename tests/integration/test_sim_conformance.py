@@ -882,6 +882,7 @@ class ControlsTest(SimCase):
         self.assertGreater(r["bytes_out"], 0)
         self.assertEqual(st["routes"]["GET /api/v1/customers/{id}/contacts"]["count"], 1)
         self.assertEqual(st["bytes_out"], sum(x["bytes_out"] for x in st["routes"].values()))
+        self.assertEqual(st["delayed"], 0)
         zero = self.sim.control("DELETE", "stats")
         self.assertEqual((zero["requests"], zero["routes"]), (0, {}))
 

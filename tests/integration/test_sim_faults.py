@@ -13,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simutil import Sim, SimTestCase  # noqa: E402
+from simutil import Sim, SimTestCase, wait_for  # noqa: E402
 
 DROPPED = "dropped"
 N = 400
@@ -253,6 +253,25 @@ class ShapingTest(FaultCase):
         self.sim.set_faults(error_rate=1, drop_rate=1, latency_ms=0, rate_429=1)
         for name in ("faults", "state", "stats", "log"):
             self.sim.control("GET", name)
+
+
+class StopTest(unittest.TestCase):
+    def test_stop_while_a_delayed_request_waits(self):
+        sim = Sim("--customers", "2", "--work-orders", "2").start()
+        try:
+            sim.set_faults(latency_ms=60000)
+            conn = sim.connect(timeout=60)
+            conn.request("GET", "/api/v1/customers",
+                         headers={"Authorization": "Bearer " + sim.api_key})
+            wait_for(lambda: sim.control("GET", "stats")["delayed"] == 1, 30,
+                     what="the request to be delayed")
+            start = time.monotonic()
+            self.assertEqual(sim.stop(), 0)
+            self.assertLess(time.monotonic() - start, 30)
+            conn.close()
+            self.assertNotIn("Sanitizer", sim.stderr())
+        finally:
+            sim.close()
 
 
 class ReproducibleTest(unittest.TestCase):

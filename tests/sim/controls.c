@@ -242,9 +242,17 @@ void controls_handle(const struct sim_request *rq, struct sim_response *rs)
         resp_json(rs, 200, state_json(sim->db));
         pthread_mutex_unlock(&sim->db_lock);
     } else if (i == 2 && (get || del)) {
+        cJSON *st;
+
         if (del)
             stats_clear(sim->stats, 0);
-        resp_json(rs, 200, stats_json(sim->stats));
+        st = stats_json(sim->stats);
+        /* requests waiting out a latency fault: lets a test know one is in */
+        if (st && !cJSON_AddNumberToObject(st, "delayed", delays_pending(sim->delays))) {
+            cJSON_Delete(st);
+            st = NULL;
+        }
+        resp_json(rs, 200, st);
     } else if (i == 3 && post) {
         do_reset(rq, rs);
     } else if (i == 4 && get) {

