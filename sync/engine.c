@@ -303,6 +303,7 @@ int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out)
 {
     char buf[32];
     int rc = 0, cancelled;
+    int64_t wake;
 
     memset(out, 0, sizeof *out);
     atomic_store(&se->cancel, 0);
@@ -345,8 +346,9 @@ int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out)
         store_state_set_int(se->st, "last_success_ms", out->finished_ms);
     store_state_set(se->st, "last_error", out->last_error);
 
+    wake = next_wake(se);
     pthread_mutex_lock(&se->mu);
-    se->wake_ms = next_wake(se);
+    se->wake_ms = wake;
     se->prog.running = 0;
     se->prog.phase = "idle";
     pthread_mutex_unlock(&se->mu);

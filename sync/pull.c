@@ -290,11 +290,17 @@ static int apply_detail(sync_engine *se, pull_ctx *pc, store_entity e,
              store_entity_name(e), id, err);
         return keep_seen(se, pc, e, id);
     default:
+        /* A failed fetch of one record: it stays as it was until the next
+         * pull.  Transient trouble is expected on a poor link: info only. */
         se->sum->errors++;
-        SLOG(&se->log, SYNC_LOG_WARN, "pull: %s %s: %s", store_entity_name(e),
-             id, req->status ? "unexpected status" : req->err);
         if (req->status)
-            SLOG(&se->log, SYNC_LOG_INFO, "pull: status %ld", req->status);
+            SLOG(&se->log, remote_classify(req) == RC_TRANSIENT ? SYNC_LOG_INFO
+                                                                : SYNC_LOG_WARN,
+                 "pull: %s %s: HTTP %ld; old copy kept", store_entity_name(e), id,
+                 req->status);
+        else
+            SLOG(&se->log, SYNC_LOG_INFO, "pull: %s %s: %s; old copy kept",
+                 store_entity_name(e), id, req->err);
         return keep_seen(se, pc, e, id);
     }
 }
@@ -323,8 +329,14 @@ static int fetch_children(sync_engine *se, cust_item *it, size_t n)
                     goto out;
                 reqs[k++] = &it[i].kid[c];
             }
-        if (k == 0 || sync_cancelled(se) || se->auth_stop)
+        if (k == 0)
             break;
+        if (sync_cancelled(se) || se->auth_stop) {
+            /* Lists not fetched whole: keep the children we have. */
+            for (size_t i = 0; i < n; i++)
+                it[i].kids_ok[0] = it[i].kids_ok[1] = 0;
+            break;
+        }
         sync_run(se, reqs, k);
         for (size_t i = 0; i < n; i++)
             for (int c = 0; c < 2; c++) {
@@ -341,7 +353,7 @@ static int fetch_children(sync_engine *se, cust_item *it, size_t n)
                 else
                     snprintf(err, sizeof err, "status %ld %s", req->status, req->err);
                 if (!root || sv_meta_get(root, &m, err, sizeof err)) {
-                    SLOG(&se->log, SYNC_LOG_WARN, "pull: %s of customer %s: %s",
+                    SLOG(&se->log, SYNC_LOG_INFO, "pull: %s of customer %s: %s",
                          kid_path[c], it[i].id, err);
                     se->sum->errors++;
                     it[i].kids_ok[c] = 0;
@@ -541,11 +553,11 @@ static cJSON *fetch_list(sync_engine *se, pull_ctx *pc, const walk *w,
             break;
         }
         if (!root)
-            SLOG(&se->log, SYNC_LOG_WARN, "pull: list %s page %lld: %s",
+            SLOG(&se->log, SYNC_LOG_INFO, "pull: list %s page %lld: %s",
                  w->ent == ENT_CUSTOMER ? "customers" : "work-orders",
                  (long long)page, err);
     }
-    if (!root) {
+    if (!root && !sync_cancelled(se)) {
         se->sum->errors++;
         sync_set_error(se, "pull: list page %lld failed: %s", (long long)page, err);
     }
@@ -609,15 +621,19 @@ static int do_page(sync_engine *se, pull_ctx *pc, const walk *w, cJSON *root,
         }
         k++;
     }
-    if (w->ent == ENT_WORK_ORDER)
+    if (w->ent == ENT_WORK_ORDER) {
+        sync_progress_add(se, 0, (int64_t)ncust, 0, 0);   /* customers found */
         sync_run(se, reqs, k);
-    if (sync_cancelled(se)) {
+    }
+    if (!sync_cancelled(se) && !se->auth_stop && ncust &&
+        fetch_customers(se, cust, ncust))
+        goto out;
+    if (sync_cancelled(se) || se->auth_stop) {
+        /* Not committed and the cursor not moved: the page is fetched
+         * again when the walk resumes. */
         rc = STORE_OK;
-        pc->complete = 0;
         goto out;
     }
-    if (ncust && fetch_customers(se, cust, ncust))
-        goto out;
 
     rc = store_tx_begin(se->st);
     if (rc)

@@ -20,7 +20,7 @@
 
 static void seed_file(fx *f)
 {
-    char id[16], num[16], wo[16];
+    char id[32], num[32], wo[32];
 
     for (int i = 0; i < 5; i++) {
         snprintf(id, sizeof id, "cust-%d", i);
@@ -139,7 +139,7 @@ static void child_loop(int fd, const char *path, unsigned seed, long k)
         _exit(2);
     for (;;) {
         int r = rand() % 100, c = rand() % 5;
-        char id[16];
+        char id[32];
         cJSON *fields = NULL;
         char *out = NULL;
 
@@ -262,7 +262,7 @@ static void test_random_kills(void **state)
         /* what the child saw committed survived: the value it wrote last
          * (or one it committed after, before it could report it) */
         for (int c = 0; c < 5; c++) {
-            char id[16];
+            char id[32];
             cJSON *j;
             const char *notes;
 

@@ -1,0 +1,278 @@
+/*
+ * test_sync_sim_pull.c — pulling a technician's scope from the real
+ * fieldsync-sim: the replica holds exactly the in-scope data, a second
+ * pull without remote changes transfers no record bodies, records leaving
+ * scope are evicted, and an interrupted pull resumes where it stopped.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/test_sync_harness.h"
+
+#define TECH "tech-001"
+
+static int setup(void **state)
+{
+    harness *h = calloc(1, sizeof *h);
+    *state = h;
+    return h ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    harness *h = *state;
+    h_teardown(h);
+    free(h);
+    return 0;
+}
+
+static void start(harness *h, const char *const *args, int back, int ahead)
+{
+    sync_config cfg;
+
+    assert_int_equal(h_sim_start(h, args), 0);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.technician_id = TECH;
+    cfg.days_back = back;
+    cfg.days_ahead = ahead;
+    cfg.max_connections = 8;
+    assert_int_equal(h_engine(h, &cfg), 0);
+}
+
+/* Asserts the replica holds exactly the in-scope records of the sim. */
+static void assert_replica_is_scope(harness *h, int back, int ahead, int *n_wo)
+{
+    cJSON *state = h_get_json(h, "/__sim/state", 0);
+    const cJSON *wo, *c;
+    char custs[512][64];
+    int ncust = 0, nwo = 0, ncontacts = 0, nassets = 0;
+    int64_t count;
+
+    assert_non_null(state);
+    cJSON_ArrayForEach(wo, cJSON_GetObjectItem(state, "work_orders")) {
+        const char *id = h_str(wo, "id"), *cust = h_ref(wo, "customer");
+        store_record rec;
+        int in = h_in_window(wo, TECH, back, ahead, h_now_ms());
+        int rc = store_record_get(h->st, ENT_WORK_ORDER, id, &rec);
+
+        if (!in) {
+            /* Out of scope: not in the replica. */
+            if (rc == STORE_OK)
+                fail_msg("work order %s is out of scope but in the replica", id);
+            continue;
+        }
+        if (rc != STORE_OK)
+            fail_msg("work order %s in scope but missing", id);
+        /* Same version as the remote. */
+        assert_non_null(rec.updated_at);
+        {
+            int64_t a, b;
+            assert_int_equal(store_time_parse(rec.updated_at, &a), 0);
+            assert_int_equal(store_time_parse(h_str(wo, "updated_at"), &b), 0);
+            assert_true(a == b);
+        }
+        store_record_release(&rec);
+        nwo++;
+        int seen = 0;
+        for (int i = 0; i < ncust; i++)
+            seen |= strcmp(custs[i], cust) == 0;
+        if (!seen && ncust < 512)
+            snprintf(custs[ncust++], sizeof custs[0], "%s", cust);
+    }
+    assert_true(nwo > 0);
+    assert_int_equal(store_count(h->st, ENT_WORK_ORDER, &count), 0);
+    assert_int_equal(count, nwo);
+    assert_int_equal(store_count(h->st, ENT_CUSTOMER, &count), 0);
+    assert_int_equal(count, ncust);
+    for (int i = 0; i < ncust; i++) {
+        store_record rec;
+        if (store_record_get(h->st, ENT_CUSTOMER, custs[i], &rec) != STORE_OK)
+            fail_msg("customer %s of an in-scope work order missing", custs[i]);
+        store_record_release(&rec);
+    }
+    /* Contacts and assets: exactly those of the in-scope customers. */
+    for (int t = 0; t < 2; t++) {
+        const char *table = t ? "assets" : "contacts";
+        store_entity e = t ? ENT_ASSET : ENT_CONTACT;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(state, table)) {
+            const char *owner = h_str(c, "customer_id");
+            store_record rec;
+            int in = 0, rc;
+            for (int i = 0; i < ncust && owner; i++)
+                in |= strcmp(custs[i], owner) == 0;
+            rc = store_record_get(h->st, e, h_str(c, "id"), &rec);
+            if (in != (rc == STORE_OK))
+                fail_msg("%s %s (customer %s): in scope %d, in replica %d", table,
+                         h_str(c, "id"), owner ? owner : "?", in, rc == STORE_OK);
+            if (rc == STORE_OK)
+                store_record_release(&rec);
+            if (in)
+                t ? nassets++ : ncontacts++;
+        }
+    }
+    assert_int_equal(store_count(h->st, ENT_CONTACT, &count), 0);
+    assert_int_equal(count, ncontacts);
+    assert_int_equal(store_count(h->st, ENT_ASSET, &count), 0);
+    assert_int_equal(count, nassets);
+    print_message("scope: %d work orders, %d customers, %d contacts, %d assets\n",
+                  nwo, ncust, ncontacts, nassets);
+    if (n_wo)
+        *n_wo = nwo;
+    cJSON_Delete(state);
+}
+
+static void test_initial_and_unchanged_sync(void **state)
+{
+    harness *h = *state;
+    const char *const args[] = {"--seed", "11", NULL};
+    sync_summary s;
+    cJSON *stats;
+    int nwo = 0;
+
+    start(h, args, 7, 30);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.online);
+    assert_true(s.complete);
+    assert_int_equal(s.errors, 0);
+    assert_true(s.pulled > 0);
+    assert_replica_is_scope(h, 7, 30, &nwo);
+
+    /* Again, nothing changed remotely: every detail answers 304 and no
+     * contacts or assets list is fetched. */
+    assert_int_equal(h_http(h, "DELETE", "/__sim/stats", NULL, 0, NULL) / 100, 2);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.complete);
+    assert_int_equal(s.pulled, 0);
+    stats = h_get_json(h, "/__sim/stats", 0);
+    assert_non_null(stats);
+    assert_int_equal(h_stat(stats, "GET /api/v1/work-orders/{id}", "200"), 0);
+    assert_int_equal(h_stat(stats, "GET /api/v1/work-orders/{id}", "304"), nwo);
+    assert_int_equal(h_stat(stats, "GET /api/v1/customers/{id}", "200"), 0);
+    assert_true(h_stat(stats, "GET /api/v1/customers/{id}", "304") > 0);
+    assert_int_equal(h_stat(stats, "GET /api/v1/customers/{id}/contacts", NULL), 0);
+    assert_int_equal(h_stat(stats, "GET /api/v1/customers/{id}/assets", NULL), 0);
+    print_message("second sync: %ld requests, %ld bytes out\n",
+                  (long)cJSON_GetObjectItem(stats, "requests")->valuedouble,
+                  (long)cJSON_GetObjectItem(stats, "bytes_out")->valuedouble);
+    cJSON_Delete(stats);
+    assert_replica_is_scope(h, 7, 30, NULL);
+}
+
+/* A dispatcher change shows up; a work order moved to another technician
+ * and one deleted remotely leave the replica. */
+static void test_remote_changes_and_eviction(void **state)
+{
+    harness *h = *state;
+    const char *const args[] = {"--seed", "12", NULL};
+    sync_summary s;
+    cJSON *state0, *local;
+    const cJSON *wo;
+    const char *ids[3] = {NULL, NULL, NULL};
+    int k = 0;
+    char path[128];
+
+    start(h, args, 7, 30);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.complete);
+    state0 = h_get_json(h, "/__sim/state", 0);
+    cJSON_ArrayForEach(wo, cJSON_GetObjectItem(state0, "work_orders")) {
+        const char *st = h_str(wo, "status");
+        if (k < 3 && h_in_window(wo, TECH, 7, 30, h_now_ms()) && st &&
+            strcmp(st, "completed") && strcmp(st, "cancelled"))
+            ids[k++] = h_str(wo, "id");
+    }
+    assert_int_equal(k, 3);
+    snprintf(path, sizeof path, "/work-orders/%s", ids[0]);
+    assert_int_equal(h_dispatch(h, "PUT", path, "{\"notes\":\"gate code 4711\"}"), 200);
+    snprintf(path, sizeof path, "/work-orders/%s", ids[1]);
+    assert_int_equal(h_dispatch(h, "PUT", path, "{\"technician_id\":\"tech-002\"}"), 200);
+    snprintf(path, sizeof path, "/work-orders/%s", ids[2]);
+    assert_int_equal(h_dispatch(h, "DELETE", path, NULL) / 100, 2);
+
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.complete);
+    assert_true(s.pulled >= 1);
+    assert_true(s.evicted >= 2);
+    local = h_local(h, ENT_WORK_ORDER, ids[0]);
+    assert_non_null(local);
+    assert_string_equal(h_str(local, "notes"), "gate code 4711");
+    cJSON_Delete(local);
+    assert_null(h_local(h, ENT_WORK_ORDER, ids[1]));
+    assert_null(h_local(h, ENT_WORK_ORDER, ids[2]));
+    cJSON_Delete(state0);
+    assert_replica_is_scope(h, 7, 30, NULL);
+}
+
+/* Cancels the cycle once the first page's records were committed. */
+static void cancel_after_first_page(void *ud, const char *type, const char *json)
+{
+    harness *h = ud;
+    (void)json;
+    if (strcmp(type, "record_changed") == 0)
+        sync_engine_cancel(h->se);
+}
+
+static long list_requests(harness *h)
+{
+    cJSON *stats = h_get_json(h, "/__sim/stats", 0);
+    long n = h_stat(stats, "GET /api/v1/work-orders", NULL);
+    cJSON_Delete(stats);
+    return n;
+}
+
+/*
+ * An interrupted pull resumes at its cursor instead of starting over: the
+ * resumed walk fetches only the list pages the first one did not, and the
+ * replica is whole afterwards.
+ */
+static void test_interrupted_pull_resumes(void **state)
+{
+    harness *h = *state;
+    const char *const args[] = {"--seed", "13", "--work-orders", "1500", NULL};
+    sync_summary s;
+    sync_progress p;
+    long first, resumed, fresh;
+
+    start(h, args, 30, 60);
+    sync_set_event_hook(h->se, cancel_after_first_page, h);
+    h_http(h, "DELETE", "/__sim/stats", NULL, 0, NULL);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_false(s.complete);
+    assert_true(s.pulled > 0);
+    first = list_requests(h);
+    sync_set_event_hook(h->se, NULL, NULL);
+
+    h_http(h, "DELETE", "/__sim/stats", NULL, 0, NULL);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.complete);
+    resumed = list_requests(h);
+    sync_progress_get(h->se, &p);
+    assert_false(p.running);
+    assert_replica_is_scope(h, 30, 60, NULL);
+
+    /* A walk from the start, for comparison. */
+    h_http(h, "DELETE", "/__sim/stats", NULL, 0, NULL);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.complete);
+    assert_int_equal(s.pulled, 0);
+    fresh = list_requests(h);
+    print_message("list pages: interrupted walk %ld, resumed %ld, whole %ld\n",
+                  first, resumed, fresh);
+    assert_true(fresh >= 2);
+    assert_int_equal(first + resumed, fresh);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_initial_and_unchanged_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remote_changes_and_eviction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupted_pull_resumes, setup, teardown),
+    };
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return cmocka_run_group_tests_name("sync_sim_pull", tests, NULL, NULL);
+}
