@@ -741,6 +741,8 @@ class ProtocolTest(SimCase):
         self.assertEqual(first.status, 201)
         again = self.sim.api("POST", "/api/v1/customers", {"name": "Once Only"}, h)
         self.assertEqual((again.status, again.body), (first.status, first.body))
+        self.assertEqual(again.headers["Idempotent-Replayed"], "true")
+        self.assertIsNone(first.headers.get("Idempotent-Replayed"))
         self.assertEqual(len(self.sim.state()["customers"]), 101)
         err = self.sim.api("POST", "/api/v1/customers", {"name": "Twice"}, h)
         self.assertEqual(err.status, 422)
