@@ -38,6 +38,7 @@ struct syncctl {
     int stop;
 
     int running;
+    int dirty;                   /* a local write since the running cycle began */
     uint64_t started_seq, done_seq;
     int failures;
     syncctl_waiter *waiters;
@@ -234,6 +235,7 @@ static void *thread_main(void *arg)
             int rc;
 
             c->running = 1;
+            c->dirty = 0;
             c->started_seq++;
             c->now_req = 0;
             c->write_due = c->net_due = NEVER;
@@ -337,7 +339,8 @@ fail_msg:
 void syncctl_sync_now(syncctl *c)
 {
     pthread_mutex_lock(&c->mu);
-    c->now_req = 1;
+    if (!c->running || c->dirty)
+        c->now_req = 1;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
@@ -348,6 +351,8 @@ void syncctl_local_write(syncctl *c)
     pthread_mutex_lock(&c->mu);
     /* Debounced: a burst of edits makes one cycle ~2 s after the last,
      * but a steady stream of edits still syncs every 10 s. */
+    if (c->running)
+        c->dirty = 1;
     if (!c->first_write)
         c->first_write = now;
     c->write_due = min64(now + WRITE_DEBOUNCE_MS, c->first_write + WRITE_MAX_DELAY_MS);
@@ -370,10 +375,14 @@ int syncctl_wait(syncctl *c, syncctl_waiter *w)
     int rc = -1;
     pthread_mutex_lock(&c->mu);
     if (!c->stop) {
-        w->target = c->started_seq + 1;
+        if (c->running && !c->dirty) {
+            w->target = c->started_seq; /* join the running cycle */
+        } else {
+            w->target = c->started_seq + 1;
+            c->now_req = 1;
+        }
         w->next = c->waiters;
         c->waiters = w;
-        c->now_req = 1;
         pthread_cond_signal(&c->cv);
         rc = 0;
     }

@@ -12,12 +12,13 @@
  * while the remote is unreachable an exponential backoff capped at the
  * interval): an idle daemon does not wake up more than that.
  *
- * Coalescing.  Requests that arrive while a cycle runs are folded into one
- * follow-up cycle, started as soon as the running one ends; a request
- * never starts a second cycle in parallel.  A waiter (POST
- * /agent/sync?wait=true) is answered by the first cycle that STARTS after
- * its request, so that what it asks to push (a write it just made) is
- * certainly part of that cycle.
+ * Coalescing.  A request for a cycle while one runs joins the running
+ * one: no second cycle starts in parallel or after it, and a waiter
+ * (POST /agent/sync?wait=true) is answered with the running cycle's
+ * summary.  One exception keeps "wait" meaning "my data went out": when a
+ * local write (or a retry or resolve) happened after the running cycle
+ * began, that cycle may already be past its push, so a follow-up cycle
+ * is run and the waiter answered by it.
  */
 #ifndef FIELDSYNC_AGENT_SYNCCTL_H
 #define FIELDSYNC_AGENT_SYNCCTL_H
