@@ -190,20 +190,21 @@ static enum MHD_Result send_response(struct MHD_Connection *conn,
     enum MHD_Result ret;
     int bad = 0;
 
+    char *body = rs->body;
+
+    /* the body moves to libmicrohttpd, which frees it with the response */
     *bytes_out = rs->body_len;
-    if (rs->body_len)
-        r = MHD_create_response_from_buffer(rs->body_len, rs->body, MHD_RESPMEM_MUST_FREE);
-    else
-        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    if (!r) {
-        free(rs->body);
-        rs->body = NULL;
-        return MHD_NO;
-    }
-    if (rs->body_len)
-        rs->body = NULL;   /* now libmicrohttpd's to free */
-    free(rs->body);
     rs->body = NULL;
+    if (*bytes_out) {
+        r = MHD_create_response_from_buffer(*bytes_out, body, MHD_RESPMEM_MUST_FREE);
+        if (!r)
+            free(body);
+    } else {
+        free(body);
+        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    }
+    if (!r)
+        return MHD_NO;
     /* the server clock, skew included, so clients can measure the offset */
     clock_format_http(clock_now_ms(), date);
     bad |= add_header(r, MHD_HTTP_HEADER_DATE, date);
