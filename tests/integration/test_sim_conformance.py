@@ -7,6 +7,7 @@ import email.utils
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -1038,6 +1039,17 @@ class OptionsTest(unittest.TestCase):
                 updated = ms(u.json()["data"]["updated_at"]) / 1000
                 self.assertLess(abs(updated - now.timestamp() - skew), 60)
 
+    def test_ipv6_bind(self):
+        try:
+            probe = socket.socket(socket.AF_INET6)
+            probe.bind(("::1", 0))
+            probe.close()
+        except OSError:
+            self.skipTest("no IPv6 loopback here")
+        with Sim("--bind", "::1", "--customers", "2", "--work-orders", "0") as sim:
+            self.assertRegex(sim.first_line, r"^listening on http://\[::1\]:\d+$")
+            self.assertEqual(sim.api("GET", "/api/v1/customers").status, 200)
+
     def test_api_key_and_bind(self):
         with Sim("--api-key", "s3cret", "--bind", "127.0.0.1", "--customers", "2",
                  "--work-orders", "0", api_key="s3cret") as sim:
@@ -1066,6 +1078,7 @@ class CommandLineTest(unittest.TestCase):
         for args in (["--bogus"], ["--port", "abc"], ["--port", "70000"], ["--port"],
                      ["--customers", "-1"], ["--clock-skew", "soon"], ["--seed", "1x"],
                      ["extra"], ["--technicians", "1000"], ["--api-key", ""],
+                     ["--po", "8080"], ["--bind", "localhost"], ["--port=x"],
                      ["--customers", "0", "--work-orders", "5"]):
             with self.subTest(args=args):
                 p = self.run_sim(*args)

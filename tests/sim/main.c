@@ -1,4 +1,5 @@
 /* fieldsync-sim: command line, start-up and a clean stop on SIGTERM/SIGINT. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -93,21 +94,35 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
         {NULL, 0, NULL, 0},
     };
     long long v;
-    int c;
+    int c, idx, at = optind;
 
     opterr = 0;   /* our own one-line message instead of getopt's */
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        const char *flag = argv[optind - 1];
+    /* "+": no reordering, so argv[at] is the option getopt just read */
+    while ((c = getopt_long(argc, argv, "+:", opts, &idx)) != -1) {
+        const char *flag = argv[at];
+        size_t len = strcspn(flag, "=");
 
+        at = optind;
+        /* getopt takes "--po" for "--port"; only whole names are options */
+        if (c != '?' && c != ':' &&
+            (len != strlen(opts[idx].name) + 2 || strncmp(flag + 2, opts[idx].name, len - 2))) {
+            fprintf(stderr, "fieldsync-sim: unknown option %.*s (see --help)\n", (int)len, flag);
+            return 2;
+        }
         switch (c) {
         case 'p':
             if (parse_long(optarg, 0, 65535, &v))
                 return bad_flag("--port", optarg, "must be a port number from 0 to 65535");
             cfg->port = (int)v;
             break;
-        case 'b':
+        case 'b': {
+            unsigned char buf[sizeof(struct in6_addr)];
+
+            if (inet_pton(AF_INET, optarg, buf) != 1 && inet_pton(AF_INET6, optarg, buf) != 1)
+                return bad_flag("--bind", optarg, "must be an IPv4 or IPv6 address");
             cfg->bind = optarg;
             break;
+        }
         case 'k':
             if (!*optarg || strlen(optarg) > 256)
                 return bad_flag("--api-key", "", "must be 1 to 256 characters");
