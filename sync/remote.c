@@ -35,6 +35,7 @@ struct remote_client {
     long connect_timeout_ms, request_timeout_ms;
     atomic_int *cancel;
     const sync_logger *log;
+    int64_t connects;      /* connections opened, over the client's life */
 };
 
 static int curl_ready;
@@ -362,13 +363,15 @@ static void finish(remote_client *r, int i, CURLcode cc, sync_clock *clk, int64_
     CURL *e = r->easy[i];
     remote_req *req = r->busy[i];
     curl_off_t total = 0, pre = 0, first = 0;
-    long status = 0;
+    long status = 0, nconn = 0;
     int64_t now = sync_wall_ms();
 
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
     curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
     curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &first);
+    if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn) == CURLE_OK)
+        r->connects += nconn;
     /* The server wrote its Date between sending our request and its first
      * byte back; the middle of that span is our best local equivalent. */
     req->mid_ms = now - (int64_t)(total / 1000) + (int64_t)((pre + first) / 2000);
@@ -464,6 +467,11 @@ int remote_run(remote_client *r, remote_req **reqs, size_t n, sync_clock *clk,
             curl_multi_poll(r->multi, NULL, 0, 250, NULL);
     }
     return (int)answered;
+}
+
+int64_t remote_connects(const remote_client *r)
+{
+    return r->connects;
 }
 
 remote_class remote_classify(const remote_req *req)

@@ -211,6 +211,9 @@ void remote_req_clear(remote_req *req);
 int remote_run(remote_client *r, remote_req **reqs, size_t n, sync_clock *clk,
                int64_t *bytes);
 
+/* Connections the client has opened so far (keep-alive shows as few). */
+int64_t remote_connects(const remote_client *r);
+
 /* Percent-encodes s for a path segment or query value into out. 0 or -1
  * if it does not fit. */
 int remote_escape(const char *s, char *out, size_t outlen);
