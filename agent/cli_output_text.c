@@ -74,6 +74,8 @@ static void cell_into(cli_buf *b, const cJSON *v, int depth)
         number_into(b, v->valuedouble);
     } else if (depth >= CELL_DEPTH) {
         cli_buf_adds(b, "\xE2\x80\xA6");
+    } else if (cJSON_IsArray(v) && !v->child) {
+        cli_buf_adds(b, "-");
     } else if (cJSON_IsArray(v)) {
         cJSON_ArrayForEach(m, v) {
             if (m != v->child)

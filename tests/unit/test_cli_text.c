@@ -264,6 +264,7 @@ static void test_cells(void **state)
     check_cell("{\"street\":\"1 Main\",\"city\":\"NYC\"}", "street: 1 Main, city: NYC");
     check_cell("{}", "-");
     check_cell("[\"a\",1,null]", "a, 1, -");
+    check_cell("[]", "-");
     check_cell("\"bad\\u001bseq\\nnext\"", "bad seq next");
     check_cell("[[[[1]]]]", "\xE2\x80\xA6");
 }
