@@ -15,6 +15,10 @@
 
 #include <cjson/cJSON.h>
 
+#ifndef FIELDSYNC_VERSION /* the Makefile defines it */
+#define FIELDSYNC_VERSION "unknown"
+#endif
+
 /* Exit statuses scripts can rely on; documented in `fieldsync --help`. */
 enum {
     CLI_EXIT_OK = 0,

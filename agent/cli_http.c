@@ -12,10 +12,6 @@
 
 #include "agent/cli_http.h"
 
-#ifndef FIELDSYNC_VERSION
-#define FIELDSYNC_VERSION "unknown"
-#endif
-
 #define CONNECT_TIMEOUT_MS 5000L
 
 struct cli_transfer {

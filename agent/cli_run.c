@@ -9,10 +9,6 @@
 
 #include "agent/cli_run.h"
 
-#ifndef FIELDSYNC_VERSION
-#define FIELDSYNC_VERSION "unknown"
-#endif
-
 static int unexpected(cli_error *err, const char *what)
 {
     cli_fail(err, CLI_EXIT_DAEMON, "fieldsyncd sent an unexpected answer: %s", what);
