@@ -164,15 +164,33 @@ static void test_server_wins(void **state)
     cJSON_Delete(local);
 }
 
+/* Collects the engine's events. */
+static char events[4096];
+static void on_event(void *ud, const char *type, const char *json)
+{
+    size_t n = strlen(events);
+    (void)ud;
+    snprintf(events + n, sizeof events - n, "%s %s\n", type, json);
+}
+
 static void test_client_wins(void **state)
 {
     fx *f = *state;
     sync_summary s;
+    char want[160];
 
     start(f, POLICY_CLIENT_WINS, NULL);
     both_edit_notes(f, h_now_ms() - 3600000);   /* even an older local edit wins */
+    events[0] = '\0';
+    sync_set_event_hook(f->h.se, on_event, NULL);
     assert_int_equal(h_cycle(&f->h, &s), 0);
     assert_int_equal(s.conflicts, 1);
+    /* The agent's event stream hears of the conflict and of the record. */
+    snprintf(want, sizeof want, "\"id\":\"%s\",\"rule\":\"client_wins\",\"outcome\":\"local_won\"", f->wo);
+    assert_non_null(strstr(events, want));
+    assert_non_null(strstr(events, "\"fields\":[\"notes\"]"));
+    snprintf(want, sizeof want, "record_changed {\"entity\":\"work_order\",\"id\":\"%s\"", f->wo);
+    assert_non_null(strstr(events, want));
     assert_sim_field(f, "notes", "local says");
     assert_conflict(f, "client_wins", "local_won", "local says", "dispatcher says");
 }

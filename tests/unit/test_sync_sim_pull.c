@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "tests/unit/test_sync_harness.h"
 
@@ -130,6 +131,7 @@ static void test_initial_and_unchanged_sync(void **state)
     harness *h = *state;
     const char *const args[] = {"--seed", "11", NULL};
     sync_summary s;
+    sync_progress p;
     cJSON *stats;
     int nwo = 0;
 
@@ -140,6 +142,11 @@ static void test_initial_and_unchanged_sync(void **state)
     assert_int_equal(s.errors, 0);
     assert_true(s.pulled > 0);
     assert_replica_is_scope(h, 7, 30, &nwo);
+    sync_progress_get(h->se, &p);
+    assert_false(p.running);
+    assert_string_equal(p.phase, "idle");
+    assert_true(p.records_total >= nwo);
+    assert_true(p.records_done >= nwo);
 
     /* Again, nothing changed remotely: every detail answers 304 and no
      * contacts or assets list is fetched. */
@@ -266,12 +273,71 @@ static void test_interrupted_pull_resumes(void **state)
     assert_int_equal(first + resumed, fresh);
 }
 
+
+typedef struct {
+    harness *h;
+    sync_summary s;
+    int rc;
+    int64_t returned_ms;
+} cycle_thread;
+
+static void *run_cycle(void *ud)
+{
+    cycle_thread *c = ud;
+    c->rc = h_cycle(c->h, &c->s);
+    c->returned_ms = h_now_ms();
+    return NULL;
+}
+
+/* sync_engine_cancel from another thread ends a cycle stuck on a slow
+ * remote at once; what was committed stays, the next cycle completes. */
+static void test_cancel_running_cycle(void **state)
+{
+    harness *h = *state;
+    const char *const args[] = {"--seed", "14", NULL};
+    cycle_thread c;
+    sync_progress p;
+    pthread_t t;
+    int64_t deadline, cancelled_at;
+    sync_summary s;
+
+    start(h, args, 7, 30);
+    assert_int_equal(h_faults(h, "{\"latency_ms\":20000,\"path_prefix\":\"/api/v1/customers/\"}") / 100, 2);
+    memset(&c, 0, sizeof c);
+    c.h = h;
+    assert_int_equal(pthread_create(&t, NULL, run_cycle, &c), 0);
+    /* Wait (bounded) until the pull has committed some work orders. */
+    deadline = h_now_ms() + 10000;
+    do {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        sync_progress_get(h->se, &p);
+        if (p.running && p.records_total > 0 && strcmp(p.phase, "pull") == 0)
+            break;
+        nanosleep(&ts, NULL);   /* between polls of the condition */
+    } while (h_now_ms() < deadline);
+    assert_true(p.running);
+    cancelled_at = h_now_ms();
+    sync_engine_cancel(h->se);
+    pthread_join(t, NULL);
+    print_message("cancel: cycle returned %lld ms after sync_engine_cancel\n",
+                  (long long)(c.returned_ms - cancelled_at));
+    assert_int_equal(c.rc, 0);
+    assert_true(c.returned_ms - cancelled_at < 1000);
+    assert_false(c.s.complete);
+    assert_string_equal(c.s.last_error, "cancelled");
+    assert_int_equal(h_faults(h, NULL) / 100, 2);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.complete);
+    assert_replica_is_scope(h, 7, 30, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_initial_and_unchanged_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remote_changes_and_eviction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_pull_resumes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_running_cycle, setup, teardown),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_sim_pull", tests, NULL, NULL);
