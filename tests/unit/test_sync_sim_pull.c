@@ -331,6 +331,76 @@ static void test_cancel_running_cycle(void **state)
     assert_replica_is_scope(h, 7, 30, NULL);
 }
 
+
+/* Counts the records of a table in the sim's state and in the replica. */
+static void assert_same_ids(harness *h, const cJSON *state, const char *table,
+                            store_entity e, const char *branch)
+{
+    const cJSON *r;
+    int64_t count;
+    int n = 0;
+
+    cJSON_ArrayForEach(r, cJSON_GetObjectItem(state, table)) {
+        store_record rec;
+        if (branch && (!h_ref(r, "branch") || strcmp(h_ref(r, "branch"), branch)))
+            continue;
+        if (store_record_get(h->st, e, h_str(r, "id"), &rec) != STORE_OK)
+            fail_msg("%s %s missing from the replica", table, h_str(r, "id"));
+        store_record_release(&rec);
+        n++;
+    }
+    assert_int_equal(store_count(h->st, e, &count), 0);
+    assert_int_equal(count, n);
+}
+
+/* No technician, no branch: every customer and every work order. */
+static void test_whole_account_scope(void **state)
+{
+    harness *h = *state;
+    const char *const args[] = {"--seed", "15", "--customers", "40", "--work-orders", "150", NULL};
+    sync_config cfg;
+    sync_summary s;
+    cJSON *st;
+
+    assert_int_equal(h_sim_start(h, args), 0);
+    memset(&cfg, 0, sizeof cfg);
+    assert_int_equal(h_engine(h, &cfg), 0);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.complete);
+    assert_int_equal(s.errors, 0);
+    st = h_get_json(h, "/__sim/state", 0);
+    assert_same_ids(h, st, "customers", ENT_CUSTOMER, NULL);
+    assert_same_ids(h, st, "work_orders", ENT_WORK_ORDER, NULL);
+    assert_same_ids(h, st, "contacts", ENT_CONTACT, NULL);
+    assert_same_ids(h, st, "assets", ENT_ASSET, NULL);
+    cJSON_Delete(st);
+}
+
+/* A branch alone: the customers of that branch (with their contacts and
+ * assets), and no work orders. */
+static void test_branch_scope(void **state)
+{
+    harness *h = *state;
+    const char *const args[] = {"--seed", "16", "--customers", "60", "--work-orders", "100", NULL};
+    sync_config cfg;
+    sync_summary s;
+    cJSON *st;
+    int64_t count;
+
+    assert_int_equal(h_sim_start(h, args), 0);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.branch_id = "branch-002";
+    assert_int_equal(h_engine(h, &cfg), 0);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.complete);
+    st = h_get_json(h, "/__sim/state", 0);
+    assert_same_ids(h, st, "customers", ENT_CUSTOMER, "branch-002");
+    assert_true(store_count(h->st, ENT_CUSTOMER, &count) == 0 && count > 0);
+    assert_int_equal(store_count(h->st, ENT_WORK_ORDER, &count), 0);
+    assert_int_equal(count, 0);
+    cJSON_Delete(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +408,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remote_changes_and_eviction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_pull_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_running_cycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_whole_account_scope, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_branch_scope, setup, teardown),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_sim_pull", tests, NULL, NULL);
