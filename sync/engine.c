@@ -143,10 +143,11 @@ int sync_engine_new(const sync_config *cfg, const char *db_path,
     store_set_change_hook(se->st, on_store_change, se);
     /* The last estimate survives restarts: the first lww decision of a
      * session need not wait for a Date header. */
-    if (store_state_get(se->st, SYNC_STATE_CLOCK, &v) == STORE_OK && v)
-        sync_clock_init(&se->clk, strtoll(v, NULL, 10), 1);
+    if (store_state_get(se->st, SYNC_STATE_CLOCK, &v) == STORE_OK && v &&
+        store_state_get_int(se->st, SYNC_STATE_CLOCK, 0, &off) == STORE_OK)
+        sync_clock_init(&se->clk, off, 1);
     else
-        sync_clock_init(&se->clk, off, 0);
+        sync_clock_init(&se->clk, 0, 0);
     free(v);
     *out = se;
     se = NULL;
@@ -301,7 +302,6 @@ out:
 
 int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out)
 {
-    char buf[32];
     int rc = 0, cancelled;
     int64_t wake;
 
@@ -337,10 +337,8 @@ int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out)
     out->finished_ms = sync_now(se);
 
     /* Bookkeeping for status; a failure here does not undo the cycle. */
-    if (se->clk.known) {
-        snprintf(buf, sizeof buf, "%lld", (long long)sync_clock_offset(&se->clk));
-        store_state_set(se->st, SYNC_STATE_CLOCK, buf);
-    }
+    if (se->clk.known)
+        store_state_set_int(se->st, SYNC_STATE_CLOCK, sync_clock_offset(&se->clk));
     store_state_set_int(se->st, "last_sync_ms", out->finished_ms);
     if (rc == 0 && out->online && !out->auth_error && !cancelled)
         store_state_set_int(se->st, "last_success_ms", out->finished_ms);

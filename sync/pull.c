@@ -363,7 +363,12 @@ static int fetch_children(sync_engine *se, cust_item *it, size_t n)
                 }
                 data = cJSON_GetObjectItemCaseSensitive(root, "data");
                 while ((item = cJSON_DetachItemFromArray(data, 0)))
-                    cJSON_AddItemToArray(it[i].items[c], item);
+                    if (!cJSON_AddItemToArray(it[i].items[c], item)) {
+                        cJSON_Delete(item);
+                        cJSON_Delete(root);
+                        remote_req_clear(req);
+                        goto out;
+                    }
                 it[i].pages[c] = m.total_pages;
                 it[i].page[c]++;
                 cJSON_Delete(root);

@@ -513,15 +513,16 @@ static int advance(sync_engine *se, op_ctx *c)
     switch (c->step) {
     case ST_POST:
         if (rc == RC_OK) {
+            const cJSON *id;
             root = sv_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
             rec = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
-            if (!rec || sv_record_ok(c->op.entity, rec, 0, err, sizeof err)) {
+            id = cJSON_GetObjectItemCaseSensitive(rec, "id");
+            if (!cJSON_IsString(id) || !sv_id_ok(id->valuestring)) {
                 /* Unknown outcome: the retry reuses the idempotency key. */
                 r = retry_later(se, c, "create answered with a bad body");
                 break;
             }
-            snprintf(c->server_id, sizeof c->server_id, "%s",
-                     cJSON_GetObjectItemCaseSensitive(rec, "id")->valuestring);
+            snprintf(c->server_id, sizeof c->server_id, "%s", id->valuestring);
             if (sv_record_ok(c->op.entity, rec, 1, err, sizeof err) == 0) {
                 r = create_done(se, c, rec, c->req.etag);
                 break;
