@@ -89,6 +89,18 @@ typedef struct {
 } sync_progress;
 
 /*
+ * Scope (DESIGN §5): with technician_id, that technician's work orders
+ * scheduled from today-days_back to today+days_ahead (UTC dates on the
+ * server's clock) with their customers, contacts and assets; with
+ * branch_id, also every customer of that branch (a branch alone: those
+ * customers and no work orders); with neither, everything.
+ *
+ * The engine keeps these keys in the store's sync state: "clock_offset_ms"
+ * (server clock minus ours), "last_sync_ms", "last_success_ms",
+ * "last_error" and "pull_cursor" (an interrupted pull's resume point).
+ */
+
+/*
  * Creates an engine on the database at db_path (opened with its own store
  * handle).  The config's strings are copied.  0 or -1 with err filled.
  */
@@ -108,7 +120,13 @@ int sync_engine_reconfigure(sync_engine *se, const sync_config *cfg,
  */
 int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out);
 
-/* Asks a running cycle to stop soon; committed work stays committed. */
+/*
+ * Asks a running cycle to stop soon: transfers in progress are aborted at
+ * once, ops in flight go back to pending (a create keeps its idempotency
+ * key), and an interrupted pull resumes from its cursor next time.
+ * Committed work stays committed.  The flag is cleared when a cycle starts,
+ * so a cancel between cycles does not carry over.
+ */
 void sync_engine_cancel(sync_engine *se);
 
 void sync_progress_get(sync_engine *se, sync_progress *out);
