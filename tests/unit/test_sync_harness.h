@@ -376,4 +376,41 @@ H_FN int h_in_window(const cJSON *wo, const char *tech, int back, int ahead,
     return strcmp(day, from) >= 0 && strcmp(day, to) <= 0;
 }
 
+/* cmocka setup/teardown: a fresh harness per test, everything stopped and
+ * removed afterwards. */
+H_FN int h_setup_cb(void **state)
+{
+    harness *h = calloc(1, sizeof *h);
+    *state = h;
+    return h ? 0 : -1;
+}
+
+H_FN int h_teardown_cb(void **state)
+{
+    harness *h = *state;
+    h_teardown(h);
+    free(h);
+    return 0;
+}
+
+/* How many records of a table in the sim's state have field == value, and
+ * the first of them. */
+H_FN int h_count_by(const cJSON *state, const char *table, const char *field,
+                    const char *value, const cJSON **first)
+{
+    const cJSON *r;
+    int n = 0;
+
+    if (first)
+        *first = NULL;
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(state, table)) {
+        const char *v = h_str(r, field);
+        if (v && strcmp(v, value) == 0) {
+            if (n++ == 0 && first)
+                *first = r;
+        }
+    }
+    return n;
+}
+
 #endif /* TEST_SYNC_HARNESS_H */

@@ -25,21 +25,6 @@
 #define FAULTS "{\"drop_rate\":0.25,\"drop_after_apply\":0.5,\"error_rate\":0.10," \
                "\"error_status\":503,\"rate_429\":0.05,\"retry_after\":1}"
 
-static int setup(void **state)
-{
-    harness *h = calloc(1, sizeof *h);
-    *state = h;
-    return h ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    harness *h = *state;
-    h_teardown(h);
-    free(h);
-    return 0;
-}
-
 static void start(harness *h, const char *const *args)
 {
     sync_config cfg;
@@ -55,18 +40,6 @@ static void start(harness *h, const char *const *args)
     assert_int_equal(h_engine(h, &cfg), 0);
     assert_int_equal(h_cycle(h, &s), 0);
     assert_true(s.complete);
-}
-
-static int count_named(const cJSON *state, const char *table, const char *field,
-                       const char *value)
-{
-    const cJSON *r;
-    int n = 0;
-    cJSON_ArrayForEach(r, cJSON_GetObjectItem(state, table)) {
-        const char *v = h_str(r, field);
-        n += v && strcmp(v, value) == 0;
-    }
-    return n;
 }
 
 /* Queues n_edits updates of distinct work orders and creates customers and
@@ -161,10 +134,10 @@ static void test_faults_with_idempotency(void **state)
     for (int i = 0; i < 10; i++) {
         if (i % 2 == 0) {
             snprintf(want, sizeof want, "idem Customer %d", i);
-            assert_int_equal(count_named(st1, "customers", "name", want), 1);
+            assert_int_equal(h_count_by(st1, "customers", "name", want, NULL), 1);
         } else {
             snprintf(want, sizeof want, "idem job %d", i);
-            assert_int_equal(count_named(st1, "work_orders", "description", want), 1);
+            assert_int_equal(h_count_by(st1, "work_orders", "description", want, NULL), 1);
         }
     }
     cJSON_Delete(st1);
@@ -197,11 +170,11 @@ static void test_faults_without_idempotency(void **state)
         if (i % 2 == 0) {
             snprintf(want, sizeof want, "noidem Customer %d", i);
             /* The 409 duplicate is matched by name: never two. */
-            assert_int_equal(count_named(st1, "customers", "name", want), 1);
+            assert_int_equal(h_count_by(st1, "customers", "name", want, NULL), 1);
         } else {
             int n;
             snprintf(want, sizeof want, "noidem job %d", i);
-            n = count_named(st1, "work_orders", "description", want);
+            n = h_count_by(st1, "work_orders", "description", want, NULL);
             missing += n == 0;
             dup_wo += n > 1 ? n - 1 : 0;
         }
@@ -267,9 +240,9 @@ static void test_bad_bodies_skipped(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_faults_with_idempotency, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_faults_without_idempotency, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_bodies_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_faults_with_idempotency, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_faults_without_idempotency, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_bad_bodies_skipped, h_setup_cb, h_teardown_cb),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_sim_faults", tests, NULL, NULL);

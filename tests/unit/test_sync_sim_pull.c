@@ -16,21 +16,6 @@
 
 #define TECH "tech-001"
 
-static int setup(void **state)
-{
-    harness *h = calloc(1, sizeof *h);
-    *state = h;
-    return h ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    harness *h = *state;
-    h_teardown(h);
-    free(h);
-    return 0;
-}
-
 static void start(harness *h, const char *const *args, int back, int ahead)
 {
     sync_config cfg;
@@ -404,12 +389,12 @@ static void test_branch_scope(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_initial_and_unchanged_sync, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_remote_changes_and_eviction, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_interrupted_pull_resumes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_running_cycle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_whole_account_scope, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_branch_scope, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_initial_and_unchanged_sync, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_remote_changes_and_eviction, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_interrupted_pull_resumes, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_cancel_running_cycle, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_whole_account_scope, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_branch_scope, h_setup_cb, h_teardown_cb),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_sim_pull", tests, NULL, NULL);

@@ -16,21 +16,6 @@
 
 #define TECH "tech-001"
 
-static int setup(void **state)
-{
-    harness *h = calloc(1, sizeof *h);
-    *state = h;
-    return h ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    harness *h = *state;
-    h_teardown(h);
-    free(h);
-    return 0;
-}
-
 /* Sim with the given seed, engine on the technician's scope, first sync. */
 static void start(harness *h, const char *seed)
 {
@@ -64,30 +49,6 @@ static int open_work_orders(harness *h, const char **ids, int max, cJSON **state
     }
     *state_out = state;
     return n;
-}
-
-static int count_named(const cJSON *state, const char *table, const char *field,
-                       const char *value)
-{
-    const cJSON *r;
-    int n = 0;
-    cJSON_ArrayForEach(r, cJSON_GetObjectItem(state, table)) {
-        const char *v = h_str(r, field);
-        n += v && strcmp(v, value) == 0;
-    }
-    return n;
-}
-
-static const cJSON *find_named(const cJSON *state, const char *table,
-                               const char *field, const char *value)
-{
-    const cJSON *r;
-    cJSON_ArrayForEach(r, cJSON_GetObjectItem(state, table)) {
-        const char *v = h_str(r, field);
-        if (v && strcmp(v, value) == 0)
-            return r;
-    }
-    return NULL;
 }
 
 static void day_at(int days, char *out, size_t len)
@@ -150,12 +111,10 @@ static void test_offline_edits_land_once(void **state)
     }
     assert_null(h_find(st1, "work_orders", ids[20]));
     /* Exactly once, and linked by the server's ids. */
-    assert_int_equal(count_named(st1, "customers", "name", "Offline Bakery 21"), 1);
-    assert_int_equal(count_named(st1, "contacts", "name", "Olga Offline"), 1);
-    assert_int_equal(count_named(st1, "work_orders", "description", "Offline oven repair 21"), 1);
-    rc = find_named(st1, "customers", "name", "Offline Bakery 21");
-    rct = find_named(st1, "contacts", "name", "Olga Offline");
-    rwo = find_named(st1, "work_orders", "description", "Offline oven repair 21");
+    assert_int_equal(h_count_by(st1, "customers", "name", "Offline Bakery 21", &rc), 1);
+    assert_int_equal(h_count_by(st1, "contacts", "name", "Olga Offline", &rct), 1);
+    assert_int_equal(h_count_by(st1, "work_orders", "description", "Offline oven repair 21",
+                                &rwo), 1);
     assert_string_equal(h_str(rct, "customer_id"), h_str(rc, "id"));
     assert_string_equal(h_ref(rwo, "customer"), h_str(rc, "id"));
     assert_string_equal(h_ref(rwo, "contact"), h_str(rct, "id"));
@@ -484,13 +443,7 @@ static void test_create_unknown_outcome_not_duplicated(void **state)
     assert_int_equal(sync_cycle_run(h->se, h_now_ms() + 60000, &s), 0);
     assert_int_equal(h_pending(h), 0);
     st = h_get_json(h, "/__sim/state", 0);
-    n = 0;
-    {
-        const cJSON *c;
-        cJSON_ArrayForEach(c, cJSON_GetObjectItem(st, "customers"))
-            n += h_str(c, "name") && strcmp(h_str(c, "name"), "Lost Answer Ltd") == 0;
-    }
-    assert_int_equal(n, 1);
+    assert_int_equal(h_count_by(st, "customers", "name", "Lost Answer Ltd", NULL), 1);
     cJSON_Delete(st);
     n = log_entries(h, "POST", "/api/v1/customers", keys, 4, &st);
     assert_true(n >= 2);
@@ -510,9 +463,8 @@ static void test_create_duplicate_matched_by_name(void **state)
     sync_config cfg;
     char id[64];
     cJSON *st;
-    const cJSON *c, *found = NULL;
+    const cJSON *found = NULL;
     sync_summary s;
-    int n = 0;
 
     assert_int_equal(h_sim_start(h, args), 0);
     memset(&cfg, 0, sizeof cfg);
@@ -531,12 +483,7 @@ static void test_create_duplicate_matched_by_name(void **state)
     assert_int_equal(s.rejected, 0);
     assert_int_equal(h_pending(h), 0);
     st = h_get_json(h, "/__sim/state", 0);
-    cJSON_ArrayForEach(c, cJSON_GetObjectItem(st, "customers"))
-        if (h_str(c, "name") && strcmp(h_str(c, "name"), "Twice Told Inc") == 0) {
-            n++;
-            found = c;
-        }
-    assert_int_equal(n, 1);
+    assert_int_equal(h_count_by(st, "customers", "name", "Twice Told Inc", &found), 1);
     assert_non_null(found);
     /* The local id is gone (settled as the existing customer; with no work
      * order of this technician the customer is then out of scope). */
@@ -547,14 +494,14 @@ static void test_create_duplicate_matched_by_name(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_offline_edits_land_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unauthorized_keeps_queue, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_validation_error_rejects, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_remote_delete_of_edited_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_conflict_restores, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pull_rebases_pending_edit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_create_unknown_outcome_not_duplicated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_create_duplicate_matched_by_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offline_edits_land_once, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_unauthorized_keeps_queue, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_validation_error_rejects, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_remote_delete_of_edited_record, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_delete_conflict_restores, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_pull_rebases_pending_edit, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_create_unknown_outcome_not_duplicated, h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_create_duplicate_matched_by_name, h_setup_cb, h_teardown_cb),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_sim_push", tests, NULL, NULL);
