@@ -520,7 +520,8 @@ static int build_filter(store *s, store_entity e, const store_query *q, filter *
         if (q->created_after) {
             if (store_time_parse(q->created_after, &ms) != STORE_OK)
                 return bad_filter(s, "created_after", "must be a date (YYYY-MM-DD)");
-            add_cond(f, "r.created_ms >= ?#", NULL, ms);
+            /* Strictly after, as the remote filters: a date means its midnight UTC. */
+            add_cond(f, "r.created_ms > ?#", NULL, ms);
         }
     }
     if (e == ENT_CUSTOMER || e == ENT_WORK_ORDER) {

@@ -147,8 +147,9 @@ typedef struct {
  * fields) plus "_sync":{"state":…}.  Records deleted locally are hidden.
  * Served from indexes, ordered by id.  total_pages is
  * ceil(total_count / per_page) (0 when nothing matches); a page past the
- * end is empty.  created_after is inclusive (created_at >= it); search is
- * a substring match where % and _ are literal, case-insensitive for ASCII.
+ * end is empty.  created_after is strict, as the remote filters (created_at
+ * > it; a date means its midnight UTC); search is a substring match where %
+ * and _ are literal, case-insensitive for ASCII.
  * Invalid filter values (negative page or per_page, unknown status, bad
  * dates, missing customer_id for contacts/assets) give STORE_INVALID.
  */

@@ -288,6 +288,11 @@ static void test_list_filters(void **state)
     assert_int_equal(count_of(s, ENT_CUSTOMER, (store_query){.status = "inactive"}), 0);
     assert_int_equal(count_of(s, ENT_CUSTOMER, (store_query){.created_after = "2023-06-15"}), 5);
     assert_int_equal(count_of(s, ENT_CUSTOMER, (store_query){.created_after = "2023-06-16"}), 0);
+    /* strictly after, as the remote: a customer created at that instant is not listed */
+    assert_int_equal(count_of(s, ENT_CUSTOMER,
+                              (store_query){.created_after = "2023-06-15T10:29:59Z"}), 5);
+    assert_int_equal(count_of(s, ENT_CUSTOMER,
+                              (store_query){.created_after = "2023-06-15T10:30:00Z"}), 0);
 }
 
 static void test_search_is_literal_and_safe(void **state)
