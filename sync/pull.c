@@ -369,7 +369,9 @@ static int fetch_children(sync_engine *se, cust_item *it, size_t n)
                         remote_req_clear(req);
                         goto out;
                     }
-                it[i].pages[c] = m.total_pages;
+                /* Bounded: a server claiming endless pages is not followed. */
+                it[i].pages[c] = m.total_pages < SYNC_MAX_CHILD_PAGES ? m.total_pages
+                                                                       : SYNC_MAX_CHILD_PAGES;
                 it[i].page[c]++;
                 cJSON_Delete(root);
                 remote_req_clear(req);

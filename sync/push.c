@@ -404,7 +404,7 @@ static cJSON *fetched_record(sync_engine *se, op_ctx *c, const char *id,
             break;
         }
     }
-    *more = m.total_pages > c->page;
+    *more = m.total_pages > c->page && c->page < SYNC_MAX_CHILD_PAGES;
     cJSON_Delete(root);
     return NULL;
 }
@@ -641,8 +641,12 @@ static int run_round(sync_engine *se, store_op *ops, int n)
     int64_t before = se->sum->pushed + se->sum->rejected + se->sum->conflicts;
     int rc = -1;
 
-    if (!cs || !reqs)
+    if (!cs || !reqs) {
+        /* Claimed but not started: put them back as they were. */
+        for (int i = 0; i < n; i++)
+            store_op_retry_later(se->st, ops[i].op_id, sync_now(se), "out of memory");
         goto out;
+    }
     for (int i = 0; i < n; i++) {
         cs[i].op = ops[i];
         memset(&ops[i], 0, sizeof ops[i]);   /* ownership moves to cs[i] */

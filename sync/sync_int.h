@@ -137,6 +137,11 @@ typedef struct {
     int64_t current_page, total_pages, total_count;
 } sv_meta;
 
+/* Most list pages read for one customer's contacts or assets (100 each). */
+#define SYNC_MAX_CHILD_PAGES 100
+/* A list claiming more pages than this is malformed (1e8 records). */
+#define SYNC_MAX_LIST_PAGES 1000000
+
 /* Reads "meta" of a list answer; -1 with err if absent or wrong types. */
 int sv_meta_get(const cJSON *root, sv_meta *m, char *err, size_t errlen);
 

@@ -134,7 +134,8 @@ int sv_meta_get(const cJSON *root, sv_meta *m, char *err, size_t errlen)
     if (!cJSON_IsObject(meta) ||
         get_count(meta, "current_page", &m->current_page) ||
         get_count(meta, "total_pages", &m->total_pages) ||
-        get_count(meta, "total_count", &m->total_count)) {
+        get_count(meta, "total_count", &m->total_count) ||
+        m->total_pages > SYNC_MAX_LIST_PAGES) {
         snprintf(err, errlen, "missing or malformed \"meta\"");
         return -1;
     }

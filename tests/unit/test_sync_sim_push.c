@@ -395,8 +395,9 @@ static void test_pull_rebases_pending_edit(void **state)
 }
 
 
-/* The sim's request log entries for a method and path prefix. */
-static int log_entries(harness *h, const char *method, const char *prefix,
+/* The sim's request log entries for a method and path, with their
+ * Idempotency-Key headers. */
+static int log_entries(harness *h, const char *method, const char *path,
                        const char **keys, int max, cJSON **log_out)
 {
     cJSON *log = h_get_json(h, "/__sim/log?since=0", 0);
@@ -406,8 +407,7 @@ static int log_entries(harness *h, const char *method, const char *prefix,
     *log_out = log;
     cJSON_ArrayForEach(e, log) {
         const char *m = h_str(e, "method"), *p = h_str(e, "path");
-        if (m && p && strcmp(m, method) == 0 && strncmp(p, prefix, strlen(prefix)) == 0 &&
-            strlen(p) == strlen(prefix)) {
+        if (m && p && strcmp(m, method) == 0 && strcmp(p, path) == 0) {
             if (n < max)
                 keys[n] = h_str(e, "idempotency_key");
             n++;

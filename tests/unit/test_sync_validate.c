@@ -57,6 +57,8 @@ static void test_meta(void **st)
         "{\"data\":[],\"meta\":{\"current_page\":1,\"total_pages\":\"2\",\"total_count\":3}}",
         "{\"data\":[],\"meta\":{\"current_page\":1,\"total_pages\":-1,\"total_count\":3}}",
         "{\"data\":[],\"meta\":{\"current_page\":1,\"total_pages\":1.5,\"total_count\":3}}",
+        /* A server claiming endless pages is not walked. */
+        "{\"data\":[],\"meta\":{\"current_page\":1,\"total_pages\":2000000,\"total_count\":3}}",
     };
     (void)st;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
