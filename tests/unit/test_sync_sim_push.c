@@ -149,7 +149,19 @@ static void test_offline_edits_land_once(void **state)
     cJSON_Delete(st1);
 }
 
-/* (5) 401: pushing pauses, auth_error is reported, the queue is kept. */
+/* Every log line of the engine, at debug level. */
+static char logbuf[1 << 16];
+static int loglines;
+static void capture_log(void *ud, int level, const char *line)
+{
+    size_t n = strlen(logbuf);
+    (void)ud, (void)level;
+    loglines++;
+    snprintf(logbuf + n, sizeof logbuf - n, "%s\n", line);
+}
+
+/* (5) 401: pushing pauses, auth_error is reported, the queue is kept; the
+ * key shows in no log line and no error text. */
 static void test_unauthorized_keeps_queue(void **state)
 {
     harness *h = *state;
@@ -167,9 +179,15 @@ static void test_unauthorized_keeps_queue(void **state)
     cfg.api_key = "revoked-key";
     cfg.technician_id = TECH;
     cfg.backoff_scale = 0.0001;
+    cfg.log_fn = capture_log;
+    cfg.log_level = SYNC_LOG_DEBUG;
+    logbuf[0] = '\0';
+    loglines = 0;
     assert_int_equal(sync_engine_reconfigure(h->se, &cfg, err, sizeof err), 0);
     assert_int_equal(h_cycle(h, &s), 0);
     assert_true(s.auth_error);
+    assert_true(loglines > 0);
+    assert_null(strstr(logbuf, "revoked-key"));
     assert_int_equal(s.pushed, 0);
     assert_null(strstr(s.last_error, "revoked-key"));
     assert_int_equal(h_pending(h), 1);
@@ -189,6 +207,7 @@ static void test_unauthorized_keeps_queue(void **state)
     assert_int_equal(sync_engine_reconfigure(h->se, &cfg, err, sizeof err), 0);
     assert_int_equal(h_cycle(h, &s), 0);
     assert_false(s.auth_error);
+    assert_null(strstr(logbuf, "sim-key"));
     assert_int_equal(s.pushed, 1);
     assert_int_equal(h_pending(h), 0);
     st1 = h_get_json(h, "/__sim/state", 0);
