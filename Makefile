@@ -59,7 +59,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 DEMO_BINS  := $(patsubst tests/demo/%.c,$(BUILD)/demo/%,$(DEMO_SRC))
 
-.PHONY: all deps check test-run check-asan asan bench demo install uninstall clean tests
+.PHONY: all deps check test-run check-asan asan bench demo install uninstall clean tests fuzz soak
 
 all: $(PROGRAMS) $(BENCH_BINS) $(DEMO_BINS)
 
@@ -115,6 +115,17 @@ bench:
 	@sh packaging/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@sh tests/bench/run.sh $(BUILD)
+
+# Fuzz each libFuzzer target for a set time (clang); see docs/RELIABILITY.md.
+fuzz:
+	@sh packaging/deps.sh fuzz
+	@sh tests/fuzz/run.sh
+
+# The long reliability runs: crash loop and randomized histories.
+soak:
+	@sh packaging/deps.sh test
+	@$(MAKE) --no-print-directory all
+	@sh tests/reliability/soak.sh $(BUILD)
 
 demo:
 	@sh packaging/deps.sh test

@@ -1,19 +1,21 @@
 #!/bin/sh
 # Installs the Debian packages fieldsync needs to build, test and demo,
 # but only those that are missing, and says which.  Uses sudo when not root.
-# Usage: packaging/deps.sh [build|test|bench]   (each set includes the previous)
+# Usage: packaging/deps.sh [build|test|bench|fuzz]
 set -eu
 
 build_pkgs="gcc make pkg-config libsqlite3-dev libcurl4-openssl-dev libcjson-dev zlib1g-dev libmicrohttpd-dev"
 test_pkgs="libcmocka-dev sqlite3 curl python3"
 bench_pkgs="nghttp2-client redis-server redis-tools wrk"
+fuzz_pkgs="clang libclang-rt-14-dev"
 
 want="$build_pkgs"
 case "${1:-test}" in
     build) ;;
     test)  want="$want $test_pkgs" ;;
     bench) want="$want $test_pkgs $bench_pkgs" ;;
-    *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+    fuzz)  want="$want $test_pkgs $fuzz_pkgs" ;;
+    *) echo "usage: $0 [build|test|bench|fuzz]" >&2; exit 2 ;;
 esac
 
 missing=""
