@@ -22,15 +22,42 @@
  * customer_id or as contact_id — since the remote does not know that id.
  * Done ops are deleted, so "unsettled" is simply "still in the table".
  */
+#define READY_BUT_TIME                                                              \
+    "o.state = 0 "                                                                  \
+    "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.entity = o.entity "             \
+    "  AND p.record_id = o.record_id AND p.seq < o.seq) "                           \
+    "AND NOT EXISTS (SELECT 1 FROM outbox c WHERE c.kind = 0 AND c.seq <> o.seq AND ("\
+    "  (c.entity = 0 AND c.record_id IN (o.parent_id, json_extract(o.fields, '$.customer_id')))"\
+    "  OR (c.entity = 1 AND c.record_id = json_extract(o.fields, '$.contact_id')))) "
+
 static const char claim_sql[] =
     "SELECT " OP_COLS " FROM outbox o "
-    "WHERE o.state = 0 AND o.next_attempt <= ?1 "
-    "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.entity = o.entity "
-    "  AND p.record_id = o.record_id AND p.seq < o.seq) "
-    "AND NOT EXISTS (SELECT 1 FROM outbox c WHERE c.kind = 0 AND c.seq <> o.seq AND ("
-    "  (c.entity = 0 AND c.record_id IN (o.parent_id, json_extract(o.fields, '$.customer_id')))"
-    "  OR (c.entity = 1 AND c.record_id = json_extract(o.fields, '$.contact_id')))) "
+    "WHERE " READY_BUT_TIME "AND o.next_attempt <= ?1 "
     "ORDER BY o.seq LIMIT ?2";
+
+/*
+ * The earliest time an op becomes ready.  Ops blocked behind a rejected or
+ * held op, or behind an unsent create, are not counted: they wait for a
+ * user or for another op, not for the clock, and counting them as due
+ * would wake the sync engine over and over for nothing.
+ */
+int store_outbox_next_due(store *s, int64_t *ms_out)
+{
+    sqlite3_stmt *st = si_stmt(s, "SELECT min(o.next_attempt) FROM outbox o WHERE "
+                                  READY_BUT_TIME);
+    int rc;
+
+    *ms_out = INT64_MAX;
+    if (!st)
+        return STORE_ERR;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *ms_out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return si_dberr(s, "outbox next due");
+    return STORE_OK;
+}
 
 static int claim(store *s, int64_t now_ms, int max, store_op **ops_out, int *n_out)
 {
@@ -742,6 +769,32 @@ static int retry_later(store *s, const char *op_id, int64_t next_ms, const char 
     }
     store_op_release(&op);
     return rc;
+}
+
+/* Puts an in-flight op back as it was claimed: the push did not happen
+ * (cancelled, or paused by a 401), so it is no failed attempt. */
+static int unclaim(store *s, const char *op_id)
+{
+    store_op op;
+    int rc = load_unsettled(s, op_id, &op);
+
+    if (rc != STORE_OK)
+        return rc;
+    if (op.state != OPST_INFLIGHT)
+        rc = si_fail(s, STORE_STATE, "op %s is not in flight", op_id);
+    else
+        rc = si_op_set_state(s, op.op_id, OPST_PENDING, 0);
+    store_op_release(&op);
+    return rc;
+}
+
+int store_op_unclaim(store *s, const char *op_id)
+{
+    int rc = si_tx_begin(s);
+
+    if (rc != STORE_OK)
+        return rc;
+    return si_tx_end(s, unclaim(s, op_id));
 }
 
 int store_op_retry_later(store *s, const char *op_id, int64_t next_ms, const char *error_text)

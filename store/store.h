@@ -269,6 +269,14 @@ void store_ops_free(store_op *ops, int n);
  */
 int store_outbox_claim(store *s, int64_t now_ms, int max, store_op **ops_out, int *n_out);
 
+/*
+ * The earliest next_attempt_ms of an op that is ready but for the clock
+ * (pending, first unsettled of its record, referring to no unsent create);
+ * INT64_MAX if there is none.  Ops blocked by a rejected or held op are not
+ * counted: no amount of waiting makes them ready.
+ */
+int store_outbox_next_due(store *s, int64_t *ms_out);
+
 /* Ops pending (incl. in flight), rejected and held, for status. */
 int store_outbox_counts(store *s, int64_t *pending, int64_t *rejected, int64_t *held);
 
@@ -323,6 +331,11 @@ int store_op_done(store *s, const char *op_id, const char *remote_json,
  * "_sync":{"state":"conflict"} until it is resolved.
  */
 int store_op_hold(store *s, const char *op_id, const store_conflict_in *conflict);
+
+/* An in-flight op goes back to pending unchanged (attempts and next try
+ * kept): its push was cancelled or paused by a 401.  STORE_STATE if the op
+ * is not in flight. */
+int store_op_unclaim(store *s, const char *op_id);
 
 /* A transient failure: back to pending, attempts+1, not before next_ms. */
 int store_op_retry_later(store *s, const char *op_id, int64_t next_ms,

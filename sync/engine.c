@@ -268,35 +268,16 @@ int sync_run(sync_engine *se, remote_req **reqs, size_t n)
 }
 
 /*
- * The earliest next try of a pending op, from the outbox listing; the
- * listing is the truth even for ops backed off before a restart.
+ * The earliest next try of an op that only waits for the clock.  Ops
+ * blocked behind a rejected or held op are left out by the store: counting
+ * them as due would start a cycle every second for nothing.
  */
 static int64_t next_wake(sync_engine *se)
 {
-    char *json = NULL;
-    cJSON *arr = NULL, *op;
-    int64_t wake = INT64_MAX, t;
+    int64_t wake = INT64_MAX;
 
-    if (store_outbox_list(se->st, &json) != STORE_OK || !json)
-        goto out;
-    arr = cJSON_Parse(json);
-    cJSON_ArrayForEach(op, arr) {
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(op, "state");
-        const cJSON *at = cJSON_GetObjectItemCaseSensitive(op, "next_attempt_at");
-        if (!cJSON_IsString(st) || strcmp(st->valuestring, "pending") != 0)
-            continue;
-        if (cJSON_IsString(at) && store_time_parse(at->valuestring, &t) == STORE_OK) {
-            if (t < wake)
-                wake = t;
-        } else if (cJSON_IsNumber(at) && (int64_t)at->valuedouble < wake) {
-            wake = (int64_t)at->valuedouble;
-        } else {
-            wake = sync_now(se);   /* pending and due: now */
-        }
-    }
-out:
-    cJSON_Delete(arr);
-    free(json);
+    if (store_outbox_next_due(se->st, &wake) != STORE_OK)
+        return INT64_MAX;
     return wake;
 }
 

@@ -138,11 +138,12 @@ static int retry_later(sync_engine *se, op_ctx *c, const char *why)
                    "retry_later");
 }
 
-/* Puts an op back untouched (cancel, 401): due at once next time. */
+/* Puts an op back untouched (cancel, 401): no attempt is counted, so a
+ * paused push does not lengthen the op's later backoff. */
 static int release(sync_engine *se, op_ctx *c, const char *why)
 {
-    return settled(se, c, store_op_retry_later(se->st, c->op.op_id, sync_now(se), why),
-                   "release");
+    SLOG(&se->log, SYNC_LOG_DEBUG, "push: op %s put back: %s", c->op.op_id, why);
+    return settled(se, c, store_op_unclaim(se->st, c->op.op_id), "release");
 }
 
 static int reject(sync_engine *se, op_ctx *c, const char *error_text)

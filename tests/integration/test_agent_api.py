@@ -340,6 +340,41 @@ class WritesTest(unittest.TestCase):
                          wo.get("technician", {}).get("id",
                          self.sim.api("GET", "/api/v1/work-orders/" + wo["id"]).json()["data"]["technician"]["id"]))
 
+    def test_op_blocked_behind_rejected_does_not_spin(self):
+        # A rejected edit blocks the later edits of its record until the user
+        # acts; the daemon must then wait for its interval, not start a
+        # cycle every second (a laptop hammering the remote for nothing).
+        wo = self.agent.get("/api/v1/work-orders?per_page=1")["data"][0]
+        r = self.agent.request("PUT", "/api/v1/work-orders/" + wo["id"],
+                               body={"technician_id": "tech-999"})
+        self.assertEqual(r.status, 200, r)
+        wait_for(lambda: self.agent.sync()["rejected"] >= 1 or
+                 self.agent.status()["outbox"]["rejected"] == 1, 30, 0.1, "the op to be rejected")
+        r = self.agent.request("PUT", "/api/v1/work-orders/" + wo["id"],
+                               body={"description": "queued behind the rejected edit"})
+        self.assertEqual(r.status, 200, r)
+        self.agent.sync()
+        st = self.agent.status()
+        self.assertEqual((st["outbox"]["pending"], st["outbox"]["rejected"]), (1, 1), st)
+        # let the write's debounced cycle (2 s) come and go, then watch
+        last = self.agent.status()["last_sync_at"]
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = self.agent.status()
+            if now["last_sync_at"] != last and not now["syncing"]:
+                break
+        last = self.agent.status()["last_sync_at"]
+        before = self.sim.control("GET", "stats")["requests"]
+        end = time.monotonic() + 4
+        while time.monotonic() < end:
+            time.sleep(0.2)
+            self.assertEqual(self.agent.status()["last_sync_at"], last,
+                             "the daemon started a cycle with nothing it could push")
+        self.assertEqual(self.sim.control("GET", "stats")["requests"], before)
+        ops = self.agent.get("/agent/outbox")["data"]
+        self.assertEqual([o["state"] for o in ops], ["rejected", "pending"])
+
     def test_events_stream(self):
         wo = self.agent.get("/api/v1/work-orders?per_page=1")["data"][0]
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -576,10 +576,69 @@ static void test_op_done_keeps_newer_stored_version(void **state)
     cJSON_Delete(j);
 }
 
+/* When the sync engine should wake for the outbox: the earliest backed-off
+ * op, never an op blocked behind a rejected one (waiting for it is useless:
+ * only the user can unblock it). */
+static void test_next_due_and_unclaim(void **state)
+{
+    fx *f = *state;
+    store *s = f->s;
+    store_op *ops = NULL;
+    int64_t due = 0;
+    int n;
+    char first[37];
+
+    fx_seed(s);
+    assert_int_equal(store_outbox_next_due(s, &due), STORE_OK);
+    assert_true(due == INT64_MAX);          /* empty outbox: nothing to wake for */
+
+    assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", "{\"notes\":\"a\"}", T0), STORE_OK);
+    assert_int_equal(store_outbox_next_due(s, &due), STORE_OK);
+    assert_true(due <= T0);                 /* a fresh op is due at once */
+
+    /* unclaim puts it back as it was: no attempt counted, still due */
+    n = claim(s, T0, &ops);
+    assert_int_equal(n, 1);
+    snprintf(first, sizeof first, "%s", ops[0].op_id);
+    store_ops_free(ops, n);
+    assert_int_equal(store_op_unclaim(s, first), STORE_OK);
+    n = claim(s, T0, &ops);
+    assert_int_equal(n, 1);
+    assert_int_equal(ops[0].attempts, 0);
+    store_ops_free(ops, n);
+    assert_int_equal(store_op_unclaim(s, first), STORE_OK);
+    assert_int_equal(store_op_unclaim(s, first), STORE_STATE);   /* not in flight */
+
+    /* backed off: due when its retry is */
+    n = claim(s, T0, &ops);
+    store_ops_free(ops, n);
+    assert_int_equal(store_op_retry_later(s, first, T0 + 5 * MIN_MS, "503"), STORE_OK);
+    assert_int_equal(store_outbox_next_due(s, &due), STORE_OK);
+    assert_true(due == T0 + 5 * MIN_MS);
+
+    /* rejected, with a later edit of the same record queued behind it:
+     * nothing is waiting for the clock any more */
+    n = claim(s, T0 + 5 * MIN_MS, &ops);
+    assert_int_equal(n, 1);
+    store_ops_free(ops, n);
+    assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", "{\"status\":\"on_hold\"}", T0),
+                     STORE_OK);
+    assert_int_equal(store_op_reject(s, first, "{\"code\":\"validation_error\"}"), STORE_OK);
+    assert_int_equal(fx_outbox_len(s), 2);
+    assert_int_equal(store_outbox_next_due(s, &due), STORE_OK);
+    assert_true(due == INT64_MAX);
+
+    /* an op on another record is still due */
+    assert_int_equal(fx_update(s, ENT_CUSTOMER, "cust-1", "{\"notes\":\"c\"}", T0), STORE_OK);
+    assert_int_equal(store_outbox_next_due(s, &due), STORE_OK);
+    assert_true(due <= T0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_claim_order_per_record, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_next_due_and_unclaim, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_claim_backoff_and_reopen, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_second_handle_keeps_inflight, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_create_before_reference_and_remap, fx_setup,
