@@ -340,6 +340,27 @@ class WritesTest(unittest.TestCase):
                          wo.get("technician", {}).get("id",
                          self.sim.api("GET", "/api/v1/work-orders/" + wo["id"]).json()["data"]["technician"]["id"]))
 
+    def test_reads_and_writes_during_a_slow_sync(self):
+        # Local reads and writes never wait for the network: while a cycle is
+        # held up by a slow remote, they are answered, and the cycle is
+        # still running afterwards (so they did not wait for it to end).
+        wo = self.agent.get("/api/v1/work-orders?per_page=1")["data"][0]
+        self.sim.set_faults(latency_ms=2000)
+        r = self.agent.request("POST", "/agent/sync")
+        self.assertEqual(r.status, 202, r)
+        wait_for(lambda: self.agent.status()["syncing"], 10, 0.02, "a running cycle")
+        listing = self.agent.get("/api/v1/work-orders?per_page=5")
+        self.assertGreaterEqual(len(listing["data"]), 1)
+        detail = self.agent.get("/api/v1/work-orders/" + wo["id"])["data"]
+        self.assertEqual(detail["id"], wo["id"])
+        r = self.agent.request("PUT", "/api/v1/work-orders/" + wo["id"],
+                               body={"notes": "written during a slow sync"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["data"]["_sync"]["state"], "pending")
+        self.assertTrue(self.agent.status()["syncing"],
+                        "the cycle ended before the local requests were answered")
+        self.sim.clear_faults()
+
     def test_op_blocked_behind_rejected_does_not_spin(self):
         # A rejected edit blocks the later edits of its record until the user
         # acts; the daemon must then wait for its interval, not start a
