@@ -248,10 +248,11 @@ static void *thread_main(void *arg)
             rc = sync_cycle_run(c->se, sum.started_ms, &sum);
             if (!sum.finished_ms)
                 sum.finished_ms = wall_ms();
-            log_info("sync: %s: pulled %lld, unchanged %lld, pushed %lld, conflicts %lld, "
-                     "rejected %lld, retried %lld, errors %lld%s%s",
+            log_info("sync: %s: pulled %lld, unchanged %lld, evicted %lld, pushed %lld, "
+                     "conflicts %lld, rejected %lld, retried %lld, errors %lld%s%s",
                      rc < 0 ? "failed" : sum.online ? "done" : "remote unreachable",
-                     (long long)sum.pulled, (long long)sum.unchanged, (long long)sum.pushed,
+                     (long long)sum.pulled, (long long)sum.unchanged, (long long)sum.evicted,
+                     (long long)sum.pushed,
                      (long long)sum.conflicts, (long long)sum.rejected, (long long)sum.retried,
                      (long long)sum.errors, sum.last_error[0] ? "; last error: " : "",
                      sum.last_error);

@@ -332,7 +332,8 @@ int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out)
     se->prog.phase = "idle";
     pthread_mutex_unlock(&se->mu);
     se->sum = NULL;
-    SLOG(&se->log, SYNC_LOG_INFO,
+    /* The caller logs the cycle's one info line; this is for debugging. */
+    SLOG(&se->log, SYNC_LOG_DEBUG,
          "cycle: pulled %lld unchanged %lld evicted %lld pushed %lld "
          "conflicts %lld rejected %lld retried %lld errors %lld%s%s",
          (long long)out->pulled, (long long)out->unchanged,
