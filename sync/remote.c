@@ -372,9 +372,10 @@ static void finish(remote_client *r, int i, CURLcode cc, sync_clock *clk, int64_
     curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &first);
     if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn) == CURLE_OK)
         r->connects += nconn;
-    /* The server wrote its Date between sending our request and its first
-     * byte back; the middle of that span is our best local equivalent. */
-    req->mid_ms = now - (int64_t)(total / 1000) + (int64_t)((pre + first) / 2000);
+    /* The server wrote its Date between our sending the request and its
+     * first byte coming back: the clock estimate uses both ends. */
+    req->sent_ms = now - (int64_t)(total / 1000) + (int64_t)(pre / 1000);
+    req->recv_ms = now - (int64_t)(total / 1000) + (int64_t)(first / 1000);
     if (bytes)
         *bytes += (int64_t)req->resp_len;
     if (cc != CURLE_OK) {
@@ -395,7 +396,7 @@ static void finish(remote_client *r, int i, CURLcode cc, sync_clock *clk, int64_
         if (t != (time_t)-1) {
             req->date_ms = (int64_t)t * 1000;
             if (clk && req->status > 0)
-                sync_clock_add(clk, req->date_ms, req->mid_ms);
+                sync_clock_add(clk, req->date_ms, req->sent_ms, req->recv_ms);
         }
     }
     curl_multi_remove_handle(r->multi, e);

@@ -75,21 +75,37 @@ int sync_retry_after_parse(const char *value, int64_t now_ms, int64_t *delay_ms)
 
 /*
  * Offset of the server's clock from ours (server - local, ms), estimated
- * from Date headers.  Each sample is the Date (which has one-second
- * resolution, so +500 ms, its expected truncation) minus the local time at
- * the midpoint of the request; the estimate is the median of the last
- * SYNC_CLOCK_WINDOW samples, so a slow response or a proxy's stale Date
- * does not move it.
+ * from Date headers.  A Date names the second in which the server answered,
+ * and that moment lies between our sending the request and its first byte
+ * coming back; so one answer only bounds the offset, to an interval about
+ * one second wide:  [Date - received, Date + 1000 - sent].
+ *
+ * Intervals from answers in different sub-second phases overlap only
+ * around the true offset, so intersecting them narrows the estimate far
+ * below the header's resolution.  We keep one interval per server second
+ * (answers within one second add nothing new: they are intersected) for
+ * the last SYNC_CLOCK_WINDOW seconds seen, and take the middle of the
+ * region where the most intervals agree (Marzullo's algorithm): a stale
+ * Date from a cache or an answer stuck in a queue is outvoted, not
+ * averaged in, and a server whose clock is stepped is followed once its
+ * new intervals are the majority of the window.
  */
 typedef struct {
-    int64_t samples[SYNC_CLOCK_WINDOW];
-    int n, next;
+    int64_t lo, hi;
+} sync_clock_iv;
+
+typedef struct {
+    sync_clock_iv iv[SYNC_CLOCK_WINDOW];
+    int64_t date[SYNC_CLOCK_WINDOW]; /* the Date each interval came from */
+    int n, last;                     /* count; index of the newest */
     int64_t offset_ms;   /* current estimate */
     int known;           /* 1 once an estimate exists (sample or loaded) */
 } sync_clock;
 
 void sync_clock_init(sync_clock *c, int64_t loaded_offset_ms, int known);
-void sync_clock_add(sync_clock *c, int64_t server_date_ms, int64_t local_mid_ms);
+/* One answer: its Date, and our wall times when the request went out and
+ * when the answer's first byte came back. */
+void sync_clock_add(sync_clock *c, int64_t server_date_ms, int64_t sent_ms, int64_t recv_ms);
 int64_t sync_clock_offset(const sync_clock *c);
 
 /* ---- merge (merge.c) --------------------------------------------------- */
@@ -190,7 +206,8 @@ typedef struct {
     char etag[192];           /* "" if none */
     char date[64];            /* raw Date header, "" if none */
     int64_t retry_after_ms;   /* -1 if none */
-    int64_t mid_ms;           /* local wall time at the request's midpoint */
+    int64_t sent_ms;          /* local wall time the request was sent */
+    int64_t recv_ms;          /* local wall time its first byte came back */
     int64_t date_ms;          /* parsed Date, -1 if none */
 } remote_req;
 
