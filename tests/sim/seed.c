@@ -137,7 +137,13 @@ static int customer_name(struct gen *g, int residential, char *out, size_t outsz
             /* the word lists are small next to a large --customers */
             snprintf(out + len, outsz - len, " %d", attempt);
         }
-        taken = db_exists(g->db, "SELECT 1 FROM customers WHERE lower(name) = lower(?)", out);
+        /* the indexed expression (customers_name): a scan per name made
+         * seeding quadratic, 40 s for 11,700 customers.  Seeded names have
+         * no surrounding blanks and nothing is deleted at seed time, so the
+         * answer is the same. */
+        taken = db_exists(g->db, "SELECT 1 FROM customers WHERE deleted = 0 AND"
+                                 " lower(trim(name, char(32,9,10,13))) ="
+                                 " lower(trim(?, char(32,9,10,13)))", out);
         if (taken <= 0)
             return taken;
     }
