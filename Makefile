@@ -5,6 +5,9 @@
 #   make check      install missing packages, build, run every test
 #   make check-asan the same tests under AddressSanitizer + UBSan
 #   make bench      micro-benchmarks and load figures (never part of check)
+#   make install    programs, man pages, completion, systemd user unit, docs
+#                   under $(DESTDIR)$(PREFIX) (default /usr/local); uninstall
+#   make deb        build/fieldsync_VERSION_ARCH.deb (dpkg-deb; lintian-clean)
 #
 # Objects and programs go under $(BUILD) (default build/).  Sanitizer builds
 # use their own tree (build/asan) so the two never mix objects.
@@ -12,6 +15,11 @@
 BUILD   ?= build
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR  ?= $(DATADIR)/man
+DOCDIR  ?= $(DATADIR)/doc/fieldsync
+BASHCOMPDIR    ?= $(DATADIR)/bash-completion/completions
+SYSTEMDUSERDIR ?= $(PREFIX)/lib/systemd/user
 CC      ?= cc
 PKGS    := sqlite3 libcurl libcjson zlib libmicrohttpd
 VERSION := 0.1.0
@@ -59,7 +67,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 DEMO_BINS  := $(patsubst tests/demo/%.c,$(BUILD)/demo/%,$(DEMO_SRC))
 
-.PHONY: all deps check test-run check-asan asan bench demo install uninstall clean tests fuzz soak
+.PHONY: all deps check test-run check-asan asan bench demo install uninstall deb clean tests fuzz soak
 
 all: $(PROGRAMS) $(BENCH_BINS) $(DEMO_BINS)
 
@@ -132,12 +140,58 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@sh tests/demo.sh $(BUILD)
 
-install: all
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+# Installed files other than the programs; man pages and the unit are
+# filled in (@VERSION@, @BINDIR@, ...) as they are installed.
+MAN1 := packaging/man/fieldsync.1 packaging/man/fieldsync-sim.1
+MAN8 := packaging/man/fieldsyncd.8
+INSTALLED_DOCS := README.md docs/SIM.md
+SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+            -e 's|@DOCDIR@|$(DOCDIR)|g' -e 's|@SYSTEMDUSERDIR@|$(SYSTEMDUSERDIR)|g' \
+            -e 's|@COMPLETIONSDIR@|$(BASHCOMPDIR)|g'
+GEN := $(BUILD)/packaging
 
+install: $(PROGRAMS)
+	@mkdir -p $(GEN)
+	$(SUBST) packaging/systemd/fieldsyncd.service.in >$(GEN)/fieldsyncd.service
+	for m in $(MAN1) $(MAN8); do $(SUBST) $$m >$(GEN)/$${m##*/} || exit 1; done
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSTEMDUSERDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(addprefix $(GEN)/,$(notdir $(MAN1))) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(addprefix $(GEN)/,$(notdir $(MAN8))) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 packaging/completion/fieldsync.bash $(DESTDIR)$(BASHCOMPDIR)/fieldsync
+	install -m 0644 $(GEN)/fieldsyncd.service $(DESTDIR)$(SYSTEMDUSERDIR)/
+	install -m 0644 $(INSTALLED_DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 packaging/fieldsync.conf.example $(DESTDIR)$(DOCDIR)/examples/
+
+# Removes what install put, and the doc directories it made; never the
+# shared directories (bin, man1, ...).
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS)))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
+	    $(DESTDIR)$(BASHCOMPDIR)/fieldsync $(DESTDIR)$(SYSTEMDUSERDIR)/fieldsyncd.service \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(INSTALLED_DOCS))) \
+	    $(DESTDIR)$(DOCDIR)/examples/fieldsync.conf.example
+	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# The Debian package: its own build with Debian's hardening flags, installed
+# with PREFIX=/usr into a staging root, then stripped, compressed and
+# packed by packaging/debian/build-deb.sh (dpkg-shlibdeps, dpkg-gencontrol,
+# dpkg-deb --root-owner-group).
+DEB_WORK  := $(BUILD)/deb
+DEB_FLAGS  = DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get
+deb:
+	@sh packaging/deps.sh deb
+	rm -rf $(DEB_WORK)/debian
+	$(MAKE) --no-print-directory BUILD=$(DEB_WORK)/build SAN= \
+	    CFLAGS="$$($(DEB_FLAGS) CFLAGS) $$($(DEB_FLAGS) CPPFLAGS)" \
+	    LDFLAGS="$$($(DEB_FLAGS) LDFLAGS)" \
+	    PREFIX=/usr BINDIR=/usr/bin DATADIR=/usr/share MANDIR=/usr/share/man \
+	    DOCDIR=/usr/share/doc/fieldsync BASHCOMPDIR=/usr/share/bash-completion/completions \
+	    SYSTEMDUSERDIR=/usr/lib/systemd/user \
+	    DESTDIR=$(abspath $(DEB_WORK))/debian/fieldsync install
+	sh packaging/debian/build-deb.sh $(DEB_WORK) $(VERSION) $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build

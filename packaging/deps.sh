@@ -1,11 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages fieldsync needs to build, test and demo,
 # but only those that are missing, and says which.  Uses sudo when not root.
-# Usage: packaging/deps.sh [build|test|bench|fuzz]
+# Usage: packaging/deps.sh [build|test|bench|fuzz|deb]
 set -eu
 
 build_pkgs="gcc make pkg-config libsqlite3-dev libcurl4-openssl-dev libcjson-dev zlib1g-dev libmicrohttpd-dev"
-test_pkgs="libcmocka-dev sqlite3 curl python3"
+# dpkg-dev and lintian: the packaging tests build the .deb and check it.
+deb_pkgs="dpkg-dev"
+test_pkgs="libcmocka-dev sqlite3 curl python3 $deb_pkgs lintian"
 bench_pkgs="nghttp2-client redis-server redis-tools wrk"
 fuzz_pkgs="clang libclang-rt-14-dev"
 
@@ -15,7 +17,8 @@ case "${1:-test}" in
     test)  want="$want $test_pkgs" ;;
     bench) want="$want $test_pkgs $bench_pkgs" ;;
     fuzz)  want="$want $test_pkgs $fuzz_pkgs" ;;
-    *) echo "usage: $0 [build|test|bench|fuzz]" >&2; exit 2 ;;
+    deb)   want="$want $deb_pkgs" ;;
+    *) echo "usage: $0 [build|test|bench|fuzz|deb]" >&2; exit 2 ;;
 esac
 
 missing=""
