@@ -20,6 +20,12 @@ void list_init(struct list_query *q, const char *select_cols, const char *from,
     snprintf(q->where, sizeof q->where, "1");
 }
 
+void list_join(struct list_query *q, const char *alias, const char *join)
+{
+    q->alias = alias;
+    q->join = join;
+}
+
 /* appends " AND cond" and n parameters; -1 when the query is full (a
  * programming error: conditions come from code, not from requests) */
 static int add_cond(struct list_query *q, const char *cond, const char *text,
@@ -132,8 +138,17 @@ void list_respond(const struct sim_request *rq, struct sim_response *rs,
     total = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
 
-    snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT ? OFFSET ?",
-             q->select_cols, q->from, q->where, q->order);
+    /* The page is cut from the table alone, then joined: OFFSET skips
+     * rows of one table rather than joined rows (a long walk of 470
+     * pages of 47,000 work orders spent 80 ms a page on joins). */
+    if (q->join)
+        snprintf(sql, sizeof sql,
+                 "SELECT %s FROM (SELECT * FROM %s WHERE %s ORDER BY %s LIMIT ? OFFSET ?)"
+                 " AS %s %s ORDER BY %s",
+                 q->select_cols, q->from, q->where, q->order, q->alias, q->join, q->order);
+    else
+        snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT ? OFFSET ?",
+                 q->select_cols, q->from, q->where, q->order);
     st = db_stmt(db, sql);
     if (!st || bind_all(q, st) ||
         sqlite3_bind_int64(st, q->nbinds + 1, per_page) != SQLITE_OK ||

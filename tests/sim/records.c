@@ -16,8 +16,9 @@ const char REC_ASSET_COLS[] =
 const char REC_WORK_ORDER_SUMMARY_COLS[] =
     "w.id, w.work_order_number, w.status, c.id, c.name, w.scheduled_date,"
     " w.priority, w.created_at";
-const char REC_WORK_ORDER_SUMMARY_FROM[] =
-    "work_orders w JOIN customers c ON c.id = w.customer_id";
+/* Every work order names a customer row (deleted customers keep theirs) */
+const char REC_WORK_ORDER_SUMMARY_FROM[] = "work_orders w";
+const char REC_WORK_ORDER_SUMMARY_JOIN[] = "JOIN customers c ON c.id = w.customer_id";
 
 static const char *const address_keys[] = {"street", "city", "state",
                                            "postal_code", "country"};

@@ -232,6 +232,7 @@ void customers_work_orders(const struct sim_request *rq, struct sim_response *rs
         return;
     list_init(&q, REC_WORK_ORDER_SUMMARY_COLS, REC_WORK_ORDER_SUMMARY_FROM, "w.seq",
               rec_work_order_summary_row);
+    list_join(&q, "w", REC_WORK_ORDER_SUMMARY_JOIN);
     if (list_where(&q, "w.customer_id = ?", rq->id)) {
         resp_internal(rs);
         return;

@@ -81,6 +81,7 @@ void work_orders_list(const struct sim_request *rq, struct sim_response *rs)
 
     list_init(&q, REC_WORK_ORDER_SUMMARY_COLS, REC_WORK_ORDER_SUMMARY_FROM, "w.seq",
               rec_work_order_summary_row);
+    list_join(&q, "w", REC_WORK_ORDER_SUMMARY_JOIN);
     if (work_orders_filters(rq, rs, &q))
         list_respond(rq, rs, rq->sim->db, &q);
 }

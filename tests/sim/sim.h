@@ -221,6 +221,7 @@ extern const char REC_CONTACT_COLS[];
 extern const char REC_ASSET_COLS[];
 extern const char REC_WORK_ORDER_SUMMARY_COLS[];
 extern const char REC_WORK_ORDER_SUMMARY_FROM[];
+extern const char REC_WORK_ORDER_SUMMARY_JOIN[];
 cJSON *rec_customer_summary_row(sqlite3_stmt *st);
 cJSON *rec_contact_row(sqlite3_stmt *st);
 cJSON *rec_asset_row(sqlite3_stmt *st);
@@ -239,7 +240,9 @@ cJSON *rec_add_time(cJSON *obj, const char *name, sqlite3_stmt *st, int col);
 #define LIST_MAX_BINDS 12
 struct list_query {
     const char *select_cols;   /* e.g. REC_CONTACT_COLS */
-    const char *from;          /* "contacts" or a join */
+    const char *from;          /* "contacts", or a table and its alias */
+    const char *alias;         /* with join: the alias in from ("w") */
+    const char *join;          /* "JOIN …" adding columns only, or NULL */
     char where[512];           /* built with list_where */
     const char *binds[LIST_MAX_BINDS];
     int64_t int_binds[LIST_MAX_BINDS];
@@ -250,6 +253,9 @@ struct list_query {
 };
 void list_init(struct list_query *q, const char *select_cols, const char *from,
                const char *order, cJSON *(*row)(sqlite3_stmt *st));
+/* Joins a table that only adds columns: exactly one row for each row of
+ * from (alias: from's alias).  Conditions name from's columns only. */
+void list_join(struct list_query *q, const char *alias, const char *join);
 /* Appends "AND <cond>" with one text (or integer) parameter. */
 int list_where(struct list_query *q, const char *cond, const char *value);
 int list_where_int(struct list_query *q, const char *cond, int64_t value);
