@@ -242,7 +242,8 @@ static int coalescable(const store_op *op)
  *   update+update: later values win; each field keeps the base it had when
  *     first edited (the value the user saw before any of these edits), and
  *     fields new to the op take their base from the current remote version.
- * Otherwise a new update is appended, based on the remote version.
+ * Otherwise a new update is appended, based on the remote version, except
+ * for fields an earlier unsettled op sets: their base is that op's value.
  */
 static int enqueue_update(store *s, const si_rec *r, const cJSON *changed, int64_t now_ms)
 {
@@ -294,6 +295,30 @@ static int enqueue_update(store *s, const si_rec *r, const cJSON *changed, int64
         goto out;
     }
     base = store_write_view(r->e, remote, changed);
+    /* After earlier ops that can no longer absorb this edit, the user
+     * edited a view that already held their values: a field an earlier
+     * unsettled op sets has that op's value as its base.  Based on the
+     * remote version instead, a revert would look unchanged and be lost,
+     * and a new value would conflict with our own earlier op. */
+    for (int i = 0; base && i < n; i++) {
+        cJSON *prior;
+        if (ops[i].kind == OP_DELETE || ops[i].state == OPST_REJECTED)
+            continue;
+        if (!(prior = cJSON_Parse(ops[i].fields))) {
+            rc = si_fail(s, STORE_CORRUPT, "op %s: bad JSON", ops[i].op_id);
+            goto out;
+        }
+        for (const cJSON *c = changed->child; c && rc == STORE_OK; c = c->next) {
+            const cJSON *pv = cJSON_GetObjectItemCaseSensitive(prior, c->string);
+            if (pv)
+                rc = si_jset(base, c->string, cJSON_Duplicate(pv, 1));
+        }
+        cJSON_Delete(prior);
+        if (rc != STORE_OK) {
+            rc = si_fail(s, rc, "out of memory");
+            goto out;
+        }
+    }
     fields_text = si_json_print(changed);
     base_text = base ? si_json_print(base) : NULL;
     rc = fields_text && base_text

@@ -1,0 +1,150 @@
+/*
+ * test_sync_regress.c — regressions found by the reliability campaign
+ * (docs/RELIABILITY.md), each against the real fieldsync-sim.
+ *
+ * An update that was offered to the remote and must be retried cannot
+ * absorb later edits (its outcome may be fixed), so a second edit of the
+ * same field becomes a second op.  Its base must be what the user saw
+ * when making it — the first op's value — not the remote version from
+ * before the first op; otherwise the second op looks unchanged (a revert
+ * was lost without a trace) or in conflict with our own first op (the
+ * latest edit lost to the earlier one under lww).  The crash loop found
+ * both (seed 13).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/test_sync_harness.h"
+
+#define TECH "tech-001"
+
+static void start(harness *h, const char *seed)
+{
+    const char *const args[] = {"--seed", seed, NULL};
+    sync_config cfg;
+    sync_summary s;
+
+    assert_int_equal(h_sim_start(h, args), 0);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.technician_id = TECH;
+    cfg.backoff_scale = 0.0001;
+    assert_int_equal(h_engine(h, &cfg), 0);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.complete);
+}
+
+/* An in-scope work order's id and priority (copied out). */
+static void pick_work_order(harness *h, char *id, size_t idlen, char *prio, size_t plen)
+{
+    cJSON *state = h_get_json(h, "/__sim/state", 0);
+    const cJSON *wo;
+    assert_non_null(state);
+    id[0] = '\0';
+    cJSON_ArrayForEach(wo, cJSON_GetObjectItem(state, "work_orders")) {
+        if (h_in_window(wo, TECH, 7, 30, h_now_ms())) {
+            snprintf(id, idlen, "%s", h_str(wo, "id"));
+            snprintf(prio, plen, "%s", h_str(wo, "priority"));
+            break;
+        }
+    }
+    cJSON_Delete(state);
+    assert_true(id[0] != '\0');
+}
+
+static char *sim_priority(harness *h, const char *id)
+{
+    char path[128];
+    cJSON *j;
+    char *out;
+    snprintf(path, sizeof path, "/api/v1/work-orders/%s", id);
+    j = h_get_json(h, path, 1);
+    assert_non_null(j);
+    out = strdup(h_str(cJSON_GetObjectItem(j, "data"), "priority"));
+    cJSON_Delete(j);
+    return out;
+}
+
+static int64_t conflicts_logged(harness *h)
+{
+    char *js = NULL;
+    cJSON *j;
+    int64_t n;
+    assert_int_equal(store_conflicts_list(h->st, 0, &js), STORE_OK);
+    j = cJSON_Parse(js);
+    n = cJSON_GetArraySize(j);
+    cJSON_Delete(j);
+    free(js);
+    return n;
+}
+
+/* The first edit's PUT fails (503) and is to be retried; the user then
+ * makes a second edit of the same field; the remote heals. */
+static void edit_twice_across_a_failed_push(harness *h, const char *first,
+                                             const char *second, char *id, size_t idlen,
+                                             char *orig, size_t olen)
+{
+    char fields[128];
+    sync_summary s;
+
+    pick_work_order(h, id, idlen, orig, olen);
+    assert_int_equal(h_faults(h, "{\"error_rate\":1.0,\"error_status\":503,\"methods\":[\"PUT\"]}"),
+                     200);
+    snprintf(fields, sizeof fields, "{\"priority\":\"%s\"}", first ? first : "urgent");
+    assert_int_equal(h_update(h, ENT_WORK_ORDER, id, fields, h_now_ms()), 0);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.retried >= 1);
+    assert_int_equal(h_pending(h), 1);
+    snprintf(fields, sizeof fields, "{\"priority\":\"%s\"}", second ? second : orig);
+    assert_int_equal(h_update(h, ENT_WORK_ORDER, id, fields, h_now_ms() + 5), 0);
+    assert_int_equal(h_pending(h), 2); /* the tried op absorbed nothing */
+    assert_int_equal(h_faults(h, NULL), 200);
+    for (int i = 0; i < 20 && h_pending(h) > 0; i++)
+        assert_int_equal(h_cycle(h, &s), 0);
+    assert_int_equal(h_pending(h), 0);
+}
+
+/* Reverting a field whose push is being retried: the revert wins. */
+static void test_revert_after_a_retried_push_is_not_lost(void **state)
+{
+    harness *h = *state;
+    char id[64], orig[32], *now;
+
+    start(h, "31");
+    edit_twice_across_a_failed_push(h, NULL, NULL, id, sizeof id, orig, sizeof orig);
+    if (strcmp(orig, "urgent") == 0)
+        skip(); /* the seed must give a work order that is not urgent */
+    now = sim_priority(h, id);
+    assert_string_equal(now, orig);
+    free(now);
+    assert_int_equal(conflicts_logged(h), 0);
+}
+
+/* A second value after a retried push: no conflict with our own first
+ * op, and the latest edit is what the remote keeps. */
+static void test_second_edit_after_a_retried_push_wins_without_conflict(void **state)
+{
+    harness *h = *state;
+    char id[64], orig[32], *now;
+
+    start(h, "32");
+    edit_twice_across_a_failed_push(h, "urgent", "low", id, sizeof id, orig, sizeof orig);
+    now = sim_priority(h, id);
+    assert_string_equal(now, "low");
+    free(now);
+    assert_int_equal(conflicts_logged(h), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_revert_after_a_retried_push_is_not_lost,
+                                        h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_second_edit_after_a_retried_push_wins_without_conflict,
+                                        h_setup_cb, h_teardown_cb),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
