@@ -234,6 +234,38 @@ static int coalescable(const store_op *op)
 }
 
 /*
+ * Bases of the fields in names (an object's keys or an array of names)
+ * that an earlier unsettled op (ops[0..n)) sets: that op's value, the
+ * latest one.  Such an op can no longer absorb the edit, but the user
+ * made the edit on a view that already held its values.  Based on the remote version instead, a revert would look
+ * unchanged and be lost, and a new value would conflict with our own
+ * earlier op.
+ */
+static int base_from_earlier_ops(store *s, const store_op *ops, int n, cJSON *base,
+                                 const cJSON *names)
+{
+    int rc = STORE_OK;
+
+    if (!base)
+        return STORE_OK; /* the caller reports the allocation failure */
+    for (int i = 0; i < n && rc == STORE_OK; i++) {
+        cJSON *prior;
+        if (ops[i].kind == OP_DELETE || ops[i].state == OPST_REJECTED)
+            continue;
+        if (!(prior = cJSON_Parse(ops[i].fields)))
+            return si_fail(s, STORE_CORRUPT, "op %s: bad JSON", ops[i].op_id);
+        for (const cJSON *c = names->child; c && rc == STORE_OK; c = c->next) {
+            const char *name = c->string ? c->string : c->valuestring;
+            const cJSON *pv = name ? cJSON_GetObjectItemCaseSensitive(prior, name) : NULL;
+            if (pv)
+                rc = si_jset(base, name, cJSON_Duplicate(pv, 1));
+        }
+        cJSON_Delete(prior);
+    }
+    return rc == STORE_OK ? STORE_OK : si_fail(s, rc, "out of memory");
+}
+
+/*
  * Coalescing an update.  Into the record's last op only, and only if that
  * op was never attempted (a create or update whose request may have
  * reached the server cannot change any more: a retry replays the same
@@ -242,8 +274,9 @@ static int coalescable(const store_op *op)
  *   update+update: later values win; each field keeps the base it had when
  *     first edited (the value the user saw before any of these edits), and
  *     fields new to the op take their base from the current remote version.
- * Otherwise a new update is appended, based on the remote version, except
- * for fields an earlier unsettled op sets: their base is that op's value.
+ * Otherwise a new update is appended, based on the remote version.
+ * Either way a field that an earlier unsettled op sets takes that op's
+ * value as its base (base_from_earlier_ops).
  */
 static int enqueue_update(store *s, const si_rec *r, const cJSON *changed, int64_t now_ms)
 {
@@ -279,6 +312,8 @@ static int enqueue_update(store *s, const si_rec *r, const cJSON *changed, int64
                 rc = bv ? si_jset(base, c->string,
                                   cJSON_DetachItemFromObjectCaseSensitive(bv, c->string))
                         : STORE_NOMEM;
+                if (rc == STORE_OK)
+                    rc = base_from_earlier_ops(s, ops, n - 1, base, names);
                 cJSON_Delete(names);
                 cJSON_Delete(bv);
             }
@@ -295,30 +330,9 @@ static int enqueue_update(store *s, const si_rec *r, const cJSON *changed, int64
         goto out;
     }
     base = store_write_view(r->e, remote, changed);
-    /* After earlier ops that can no longer absorb this edit, the user
-     * edited a view that already held their values: a field an earlier
-     * unsettled op sets has that op's value as its base.  Based on the
-     * remote version instead, a revert would look unchanged and be lost,
-     * and a new value would conflict with our own earlier op. */
-    for (int i = 0; base && i < n; i++) {
-        cJSON *prior;
-        if (ops[i].kind == OP_DELETE || ops[i].state == OPST_REJECTED)
-            continue;
-        if (!(prior = cJSON_Parse(ops[i].fields))) {
-            rc = si_fail(s, STORE_CORRUPT, "op %s: bad JSON", ops[i].op_id);
-            goto out;
-        }
-        for (const cJSON *c = changed->child; c && rc == STORE_OK; c = c->next) {
-            const cJSON *pv = cJSON_GetObjectItemCaseSensitive(prior, c->string);
-            if (pv)
-                rc = si_jset(base, c->string, cJSON_Duplicate(pv, 1));
-        }
-        cJSON_Delete(prior);
-        if (rc != STORE_OK) {
-            rc = si_fail(s, rc, "out of memory");
-            goto out;
-        }
-    }
+    rc = base_from_earlier_ops(s, ops, n, base, changed);
+    if (rc != STORE_OK)
+        goto out;
     fields_text = si_json_print(changed);
     base_text = base ? si_json_print(base) : NULL;
     rc = fields_text && base_text

@@ -9,7 +9,8 @@
  * before the first op; otherwise the second op looks unchanged (a revert
  * was lost without a trace) or in conflict with our own first op (the
  * latest edit lost to the earlier one under lww).  The crash loop found
- * both (seed 13).
+ * both (seed 13), and then the same through coalescing: a field new to a
+ * never-tried op that follows a tried one (seed 15).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -138,12 +139,46 @@ static void test_second_edit_after_a_retried_push_wins_without_conflict(void **s
     assert_int_equal(conflicts_logged(h), 0);
 }
 
+/* The tried op sets notes; a later op on another field absorbs a second
+ * notes edit: its base is the tried op's value too. */
+static void test_edit_coalesced_behind_a_retried_push_wins_without_conflict(void **state)
+{
+    harness *h = *state;
+    char id[64], orig[32], path[128];
+    sync_summary s;
+    cJSON *j;
+
+    start(h, "33");
+    pick_work_order(h, id, sizeof id, orig, sizeof orig);
+    assert_int_equal(h_faults(h, "{\"error_rate\":1.0,\"error_status\":503,\"methods\":[\"PUT\"]}"),
+                     200);
+    assert_int_equal(h_update(h, ENT_WORK_ORDER, id, "{\"notes\":\"first\"}", h_now_ms()), 0);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_int_equal(h_pending(h), 1);
+    assert_int_equal(h_update(h, ENT_WORK_ORDER, id, "{\"description\":\"other\"}", h_now_ms()), 0);
+    assert_int_equal(h_update(h, ENT_WORK_ORDER, id, "{\"notes\":\"second\"}", h_now_ms()), 0);
+    assert_int_equal(h_pending(h), 2); /* the second notes edit joined the new op */
+    assert_int_equal(h_faults(h, NULL), 200);
+    for (int i = 0; i < 20 && h_pending(h) > 0; i++)
+        assert_int_equal(h_cycle(h, &s), 0);
+    assert_int_equal(h_pending(h), 0);
+    snprintf(path, sizeof path, "/api/v1/work-orders/%s", id);
+    j = h_get_json(h, path, 1);
+    assert_non_null(j);
+    assert_string_equal(h_str(cJSON_GetObjectItem(j, "data"), "notes"), "second");
+    assert_string_equal(h_str(cJSON_GetObjectItem(j, "data"), "description"), "other");
+    cJSON_Delete(j);
+    assert_int_equal(conflicts_logged(h), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_revert_after_a_retried_push_is_not_lost,
                                         h_setup_cb, h_teardown_cb),
         cmocka_unit_test_setup_teardown(test_second_edit_after_a_retried_push_wins_without_conflict,
+                                        h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_edit_coalesced_behind_a_retried_push_wins_without_conflict,
                                         h_setup_cb, h_teardown_cb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
