@@ -222,7 +222,10 @@ class InstallIntoDestdir(unittest.TestCase):
                      "ProtectSystem=strict", "ProtectHome=read-only", "PrivateTmp=yes",
                      "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
                      "LockPersonality=yes", "MemoryDenyWriteExecute=yes",
-                     "RestrictRealtime=yes", "SystemCallArchitectures=native"):
+                     "RestrictRealtime=yes", "SystemCallArchitectures=native",
+                     "SystemCallFilter=@system-service",
+                     # socket_group chowns the socket.
+                     "SystemCallFilter=@chown"):
             self.assertIn(want, lines)
         # The daemon's XDG defaults are where the sandbox lets it write.
         self.assertIn("ReadWritePaths=%h/.local/state/fieldsync %t", lines)
