@@ -138,7 +138,7 @@ soak:
 demo:
 	@sh packaging/deps.sh test
 	@$(MAKE) --no-print-directory all
-	@sh tests/demo.sh $(BUILD)
+	@bash tests/demo.sh $(BUILD)
 
 # Installed files other than the programs; man pages and the unit are
 # filled in (@VERSION@, @BINDIR@, ...) as they are installed.
