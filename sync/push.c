@@ -200,6 +200,12 @@ static int done(sync_engine *se, op_ctx *c, const cJSON *remote_rec, const char 
 
     if (remote_rec && !rj)
         return settled(se, c, STORE_NOMEM, "done");
+    /* A customer's detail embeds its contacts, and the pull refreshes
+     * contacts and assets only when that detail changed: with the ETag of
+     * our own write stored, the next pull's 304 would hide a contact the
+     * dispatcher changed before it.  The old ETag is kept instead. */
+    if (c->op.entity == ENT_CUSTOMER)
+        etag = NULL;
     memset(&ci, 0, sizeof ci);
     if (has_conflict) {
         b = cJSON_PrintUnformatted(c->mr.c_base);
