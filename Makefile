@@ -136,7 +136,7 @@ soak:
 	@sh tests/reliability/soak.sh $(BUILD)
 
 demo:
-	@sh packaging/deps.sh test
+	@sh packaging/deps.sh demo
 	@$(MAKE) --no-print-directory all
 	@bash tests/demo.sh $(BUILD)
 

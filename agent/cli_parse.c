@@ -334,7 +334,8 @@ static int parse_help(int argc, char **argv, cli_plan *plan, cli_error *err)
     const cli_group *g;
     const cli_sub *s;
 
-    if (argc == 0)
+    /* "fieldsync help" and "fieldsync help help" both mean the overview. */
+    if (argc == 0 || strcmp(argv[0], "help") == 0)
         return help_plan(plan, cli_help_top(), err);
     g = cli_group_find(argv[0]);
     if (!g)

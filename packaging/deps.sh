@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages fieldsync needs to build, test and demo,
 # but only those that are missing, and says which.  Uses sudo when not root.
-# Usage: packaging/deps.sh [build|test|bench|fuzz|deb]
+# Usage: packaging/deps.sh [build|demo|test|bench|fuzz|deb]
 set -eu
 
 build_pkgs="gcc make pkg-config libsqlite3-dev libcurl4-openssl-dev libcjson-dev zlib1g-dev libmicrohttpd-dev"
@@ -14,11 +14,12 @@ fuzz_pkgs="clang libclang-rt-14-dev"
 want="$build_pkgs"
 case "${1:-test}" in
     build) ;;
+    demo)  want="$want curl python3" ;;
     test)  want="$want $test_pkgs" ;;
     bench) want="$want $test_pkgs $bench_pkgs" ;;
     fuzz)  want="$want $test_pkgs $fuzz_pkgs" ;;
     deb)   want="$want $deb_pkgs" ;;
-    *) echo "usage: $0 [build|test|bench|fuzz|deb]" >&2; exit 2 ;;
+    *) echo "usage: $0 [build|demo|test|bench|fuzz|deb]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -28,7 +28,15 @@ trap 'exit 130' INT TERM
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say()  { printf '%s\n' "$*"; }
-run()  { printf '$ %s\n' "$*"; "$@"; }
+# Echoes a command the way it could be pasted into a shell, then runs it:
+# words with shell metacharacters are single-quoted.
+shq() {
+    case $1 in
+        *[!A-Za-z0-9_./:=@%+,-]*|'') printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+        *) printf '%s' "$1" ;;
+    esac
+}
+run()  { printf '$'; for w in "$@"; do printf ' '; shq "$w"; done; printf '\n'; "$@"; }
 
 # Waits up to $1 seconds for the command after it to succeed.
 wait_until() {

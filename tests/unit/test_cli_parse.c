@@ -240,7 +240,7 @@ static void test_argument_order_and_repeats(void **state)
 static void test_help_and_version(void **state)
 {
     const char *const *cases[] = {
-        ARGS("--help"), ARGS("-h"), ARGS("help"), ARGS("help", "work-orders"),
+        ARGS("--help"), ARGS("-h"), ARGS("help"), ARGS("help", "help"), ARGS("help", "work-orders"),
         ARGS("help", "work-orders", "create"), ARGS("work-orders", "--help"),
         ARGS("work-orders", "create", "--help"), ARGS("work-orders", "update", "-h"),
         ARGS("contacts", "create", "--name", "--help"), ARGS("status", "--help"),
