@@ -486,8 +486,12 @@ static int check_owner(store *s, const char *path, int64_t *version_out)
 
     if ((rc = pragma_int(s, "PRAGMA user_version", &version)) != STORE_OK ||
         (rc = pragma_int(s, "PRAGMA application_id", &app)) != STORE_OK ||
-        (rc = pragma_int(s, "SELECT count(*) FROM sqlite_master", &tables)) != STORE_OK)
-        return rc;
+        (rc = pragma_int(s, "SELECT count(*) FROM sqlite_master", &tables)) != STORE_OK) {
+        /* A damaged file fails here: say which file. */
+        char why[512];
+        snprintf(why, sizeof why, "%.500s", store_errmsg(s));
+        return si_fail(s, rc, "%s: %s", path, why);
+    }
     if (app != 0 && app != SI_APP_ID)
         return si_fail(s, STORE_CORRUPT,
                        "%s: a SQLite database of another application (application_id %lld)",
