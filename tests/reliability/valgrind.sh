@@ -35,6 +35,8 @@ done
 export FIELDSYNC_BUILD="$W"
 status=0
 suites=$(ls "$W/tests"; ls tests/integration | grep '^test_.*\.py$' | grep -v packaging)
+# VALGRIND_ONLY=word: only the suites whose name holds it.
+[ -n "${VALGRIND_ONLY:-}" ] && suites=$(echo "$suites" | grep -- "$VALGRIND_ONLY")
 for s in $suites; do
     python3 tests/run_tests.py --build "$W" --only "$s" --timeout 3000 > "$W/logs/suite-$s.out" 2>&1 || status=1
     tail -1 "$W/logs/suite-$s.out" | sed "s/^/$s: /"
