@@ -3,17 +3,26 @@
  * (DESIGN §5 "Scope" and "Pull").
  *
  * Membership comes from the list endpoints, content from the detail
- * endpoints.  The walk goes one list page at a time: the page's details
- * (and, for work orders, their customers with the customers' contacts and
- * assets) are fetched concurrently with If-None-Match, then everything the
- * page brought is applied in ONE transaction together with the cursor that
- * says "the next page to fetch".  So memory holds one page plus the set of
- * customer ids already done, and a crash or cancel between two pages costs
- * nothing: the next pull resumes at the saved cursor with the same
- * generation, and the records marked seen before the interruption still
- * count.  A crash between a page's commit and the next page is the same as
- * an interruption; a crash inside a page's transaction rolls it back and
- * the page is fetched again (304s, cheap).
+ * endpoints.  The walk is a pipeline of list pages: up to PIPELINE pages
+ * are in flight at once, each with its details (and, for work orders,
+ * their customers with the customers' contacts and assets), and every
+ * request starts as soon as what it depends on has answered and a
+ * connection is free, the oldest page's first.  A walk of one page at a
+ * time left connections idle at every page's tail (a page's last child
+ * lists wait for their customers' details, and the next page's list
+ * waited for all of it).
+ *
+ * Pages are applied strictly in order, each in ONE transaction together
+ * with the cursor that says "the next page to fetch"; while one is
+ * applied, the later pages' transfers keep moving (the apply loop pumps
+ * the client between records), so storing overlaps fetching.  Memory holds
+ * at most PIPELINE pages plus the set of customer ids already done, and a
+ * crash or cancel between two commits costs nothing: the next pull resumes
+ * at the saved cursor with the same generation, and the records marked
+ * seen before the interruption still count.  A crash inside a page's
+ * transaction rolls it back and the page is fetched again (304s, cheap).
+ * A page whose list could not be read stops the walk there: the pages
+ * before it are applied, the ones after it are not.
  *
  * Eviction (records not seen in the generation) only runs after a walk
  * that saw the whole scope: every list page fetched, the list totals stable
@@ -32,6 +41,8 @@
 #define PAGE_SIZE 100
 #define LIST_TRIES 3
 #define CURSOR_KEY "pull_cursor"
+#define PIPELINE 3      /* list pages in flight at once */
+#define PUMP_EVERY 8    /* records applied between two pumps of the client */
 
 /* ---- a set of ids (open addressing) -------------------------------------- */
 
@@ -109,13 +120,8 @@ typedef struct {
     char query[600];           /* filters, escaped, "" or "a=b&c=d" */
 } walk;
 
-typedef struct {
-    sync_engine *se;
-    int64_t gen;
-    idset customers_done;      /* customers fetched in this walk */
-    int complete;              /* still possible to evict at the end */
-    char scope[1024];          /* identifies the scope the cursor is for */
-} pull_ctx;
+/* What a request of a page is for (remote_req.role). */
+enum { ROLE_LIST = 1, ROLE_DETAIL, ROLE_CUSTOMER, ROLE_KID };
 
 /* One customer to bring in: its detail and its contacts and assets. */
 typedef struct {
@@ -125,8 +131,50 @@ typedef struct {
     cJSON *items[2];           /* the children gathered, all pages */
     int64_t page[2], pages[2];
     int kids_ok[2];
+    int kid_waiting[2];        /* kid[c] is ready to start */
     cJSON *detail;             /* the parsed detail answer (root), 200 only */
 } cust_item;
+
+enum { LIST_WAITING, LIST_RUNNING, LIST_OK, LIST_FAILED };
+
+/* One list page and everything it brings, until it is applied. */
+typedef struct {
+    int phase;                 /* index of its walk */
+    int64_t number;
+    remote_req list;
+    int list_state, list_tries;
+    cJSON *root;               /* the list answer, once read */
+    size_t k;                  /* valid members */
+    const char **ids;          /* k ids, into root */
+    remote_req *det;           /* work orders: k details */
+    size_t det_next;           /* next detail to start */
+    cust_item *cust;           /* customers first seen on this page */
+    size_t ncust, cust_next;
+    int kids_waiting;          /* child list requests ready to start */
+    int pending;               /* requests not yet answered (or started) */
+} page;
+
+typedef struct {
+    sync_engine *se;
+    int64_t gen;
+    idset customers_done;      /* customers fetched in this walk */
+    int complete;              /* still possible to evict at the end */
+    char scope[1024];          /* identifies the scope the cursor is for */
+    walk w[2];
+    int nw;
+    page *pages[PIPELINE];     /* open pages, oldest first */
+    int npages;
+    int open_phase;            /* the next page to open */
+    int64_t open_page;
+    int64_t total_pages[2];    /* per walk, -1 until a list page says */
+    int64_t totals[2];         /* total_count of the walk's first page read */
+    int open_in[2];            /* pages of the walk open */
+    int lists_out[2];          /* of those, lists not yet read */
+    int broken;                /* a list page failed for good: open no more */
+    int stopping;              /* start nothing more */
+    int since_pump;
+    remote_stream stream;
+} pull_ctx;
 
 static const char *const kid_path[2] = {"contacts", "assets"};
 static const store_entity kid_ent[2] = {ENT_CONTACT, ENT_ASSET};
@@ -219,6 +267,15 @@ static void count_upsert(sync_engine *se, int rc, store_upsert_result res,
     }
 }
 
+/* Lets the transfers of later pages move while this one is stored. */
+static void pump_between_records(pull_ctx *pc)
+{
+    if (++pc->since_pump < PUMP_EVERY)
+        return;
+    pc->since_pump = 0;
+    remote_pump(pc->se->rm, &pc->stream, 0);
+}
+
 /* Upserts the "data" object of a parsed detail answer. */
 static int upsert_record(sync_engine *se, pull_ctx *pc, store_entity e,
                          const cJSON *rec, const char *etag, const char *parent)
@@ -234,6 +291,7 @@ static int upsert_record(sync_engine *se, pull_ctx *pc, store_entity e,
                              parent, pc->gen, &res);
     free(text);
     count_upsert(se, rc, res, e, cJSON_IsString(id) ? id->valuestring : "?");
+    pump_between_records(pc);
     return sync_store_fatal(rc) ? rc : STORE_OK;
 }
 
@@ -305,84 +363,6 @@ static int apply_detail(sync_engine *se, pull_ctx *pc, store_entity e,
     }
 }
 
-/* Fetches every page of the contacts and assets of the customers whose
- * detail changed (kids_ok set on those to fetch). */
-static int fetch_children(sync_engine *se, cust_item *it, size_t n)
-{
-    remote_req **reqs = calloc(n * 2 + 1, sizeof *reqs);
-    char esc[400], path[600], err[256];
-    int rc = -1;
-
-    if (!reqs)
-        return -1;
-    for (;;) {
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-            for (int c = 0; c < 2; c++) {
-                if (!it[i].kids_ok[c] || it[i].page[c] > it[i].pages[c])
-                    continue;
-                if (remote_escape(it[i].id, esc, sizeof esc))
-                    goto out;
-                snprintf(path, sizeof path, "/customers/%s/%s?page=%lld&per_page=%d",
-                         esc, kid_path[c], (long long)it[i].page[c], PAGE_SIZE);
-                if (remote_req_set(se->rm, &it[i].kid[c], "GET", path))
-                    goto out;
-                reqs[k++] = &it[i].kid[c];
-            }
-        if (k == 0)
-            break;
-        if (sync_cancelled(se) || se->auth_stop) {
-            /* Lists not fetched whole: keep the children we have. */
-            for (size_t i = 0; i < n; i++)
-                it[i].kids_ok[0] = it[i].kids_ok[1] = 0;
-            break;
-        }
-        sync_run(se, reqs, k);
-        for (size_t i = 0; i < n; i++)
-            for (int c = 0; c < 2; c++) {
-                remote_req *req = &it[i].kid[c];
-                cJSON *root = NULL, *data, *item;
-                sv_meta m;
-
-                if (!req->url || !it[i].kids_ok[c] || it[i].page[c] > it[i].pages[c])
-                    continue;
-                if (remote_classify(req) == RC_AUTH)
-                    se->auth_stop = 1;
-                if (remote_classify(req) == RC_OK)
-                    root = sv_parse(req->resp, req->resp_len, 1, err, sizeof err);
-                else
-                    snprintf(err, sizeof err, "status %ld %s", req->status, req->err);
-                if (!root || sv_meta_get(root, &m, err, sizeof err)) {
-                    SLOG(&se->log, SYNC_LOG_INFO, "pull: %s of customer %s: %s",
-                         kid_path[c], it[i].id, err);
-                    se->sum->errors++;
-                    it[i].kids_ok[c] = 0;
-                    cJSON_Delete(root);
-                    remote_req_clear(req);
-                    continue;
-                }
-                data = cJSON_GetObjectItemCaseSensitive(root, "data");
-                while ((item = cJSON_DetachItemFromArray(data, 0)))
-                    if (!cJSON_AddItemToArray(it[i].items[c], item)) {
-                        cJSON_Delete(item);
-                        cJSON_Delete(root);
-                        remote_req_clear(req);
-                        goto out;
-                    }
-                /* Bounded: a server claiming endless pages is not followed. */
-                it[i].pages[c] = m.total_pages < SYNC_MAX_CHILD_PAGES ? m.total_pages
-                                                                       : SYNC_MAX_CHILD_PAGES;
-                it[i].page[c]++;
-                cJSON_Delete(root);
-                remote_req_clear(req);
-            }
-    }
-    rc = 0;
-out:
-    free(reqs);
-    return rc;
-}
-
 /* Applies a customer's children: each valid item upserted, the rest kept. */
 static int apply_children(sync_engine *se, pull_ctx *pc, cust_item *it)
 {
@@ -430,50 +410,7 @@ static void cust_items_free(cust_item *it, size_t n)
     free(it);
 }
 
-/* Fetches the customers' details (and children of those that changed). */
-static int fetch_customers(sync_engine *se, cust_item *it, size_t n)
-{
-    remote_req **reqs = calloc(n + 1, sizeof *reqs);
-    char err[256];
-
-    if (!reqs)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (detail_req(se, ENT_CUSTOMER, it[i].id, &it[i].det)) {
-            free(reqs);
-            return -1;
-        }
-        reqs[i] = &it[i].det;
-    }
-    sync_run(se, reqs, n);
-    free(reqs);
-    for (size_t i = 0; i < n; i++) {
-        remote_req *req = &it[i].det;
-        const cJSON *data;
-
-        if (remote_classify(req) != RC_OK)
-            continue;
-        it[i].detail = sv_parse(req->resp, req->resp_len, 0, err, sizeof err);
-        data = it[i].detail ? cJSON_GetObjectItemCaseSensitive(it[i].detail, "data") : NULL;
-        if (!data || sv_record_ok(ENT_CUSTOMER, data, 1, err, sizeof err) ||
-            strcmp(cJSON_GetObjectItemCaseSensitive(data, "id")->valuestring, it[i].id)) {
-            cJSON_Delete(it[i].detail);
-            it[i].detail = NULL;
-            continue;   /* apply_detail reparses, logs and keeps the old copy */
-        }
-        for (int c = 0; c < 2; c++) {
-            it[i].items[c] = cJSON_CreateArray();
-            if (!it[i].items[c])
-                return -1;
-            it[i].kids_ok[c] = 1;
-            it[i].page[c] = 1;
-            it[i].pages[c] = 1;
-        }
-    }
-    return fetch_children(se, it, n);
-}
-
-/* Applies fetched customers inside the caller's transaction. */
+/* Applies a page's customers inside the caller's transaction. */
 static int apply_customers(sync_engine *se, pull_ctx *pc, cust_item *it, size_t n)
 {
     int rc;
@@ -481,10 +418,14 @@ static int apply_customers(sync_engine *se, pull_ctx *pc, cust_item *it, size_t 
     for (size_t i = 0; i < n; i++) {
         cJSON *parsed = NULL;
         if (it[i].detail) {
-            /* Parsed and checked by fetch_customers already. */
+            /* Parsed and checked when it came.  Its ETag is kept only when
+             * both child lists came whole: a later 304 skips the children,
+             * so an ETag stored after a failed contacts page would leave
+             * those contacts stale until the customer changed again. */
+            int kids_whole = it[i].kids_ok[0] && it[i].kids_ok[1];
             rc = upsert_record(se, pc, ENT_CUSTOMER,
                                cJSON_GetObjectItemCaseSensitive(it[i].detail, "data"),
-                               it[i].det.etag, NULL);
+                               kids_whole ? it[i].det.etag : NULL, NULL);
             if (rc == STORE_OK)
                 rc = apply_children(se, pc, &it[i]);
         } else {
@@ -498,22 +439,6 @@ static int apply_customers(sync_engine *se, pull_ctx *pc, cust_item *it, size_t 
     return STORE_OK;
 }
 
-/* Collects the customers of ids not yet done in this walk. */
-static int add_customer(pull_ctx *pc, cust_item *it, size_t *n, size_t max,
-                        const char *id)
-{
-    int r;
-
-    if (!id || !sv_id_ok(id) || *n >= max)
-        return 0;
-    r = idset_add(&pc->customers_done, id);
-    if (r <= 0)
-        return r;
-    snprintf(it[*n].id, sizeof it[*n].id, "%s", id);
-    (*n)++;
-    return 0;
-}
-
 static const char *ref_id(const cJSON *rec, const char *field)
 {
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(rec, field);
@@ -521,92 +446,81 @@ static const char *ref_id(const cJSON *rec, const char *field)
     return cJSON_IsString(id) ? id->valuestring : NULL;
 }
 
-/* Fetches one list page, retrying a transient failure a few times. */
-static cJSON *fetch_list(sync_engine *se, pull_ctx *pc, const walk *w,
-                         int64_t page, sv_meta *m)
-{
-    remote_req req;
-    remote_req *one = &req;
-    char path[800], err[320];
-    cJSON *root = NULL;
-
-    memset(&req, 0, sizeof req);
-    snprintf(path, sizeof path, "/%s?%s%spage=%lld&per_page=%d",
-             w->ent == ENT_CUSTOMER ? "customers" : "work-orders", w->query,
-             w->query[0] ? "&" : "", (long long)page, PAGE_SIZE);
-    for (int t = 0; t < LIST_TRIES && !root && !sync_cancelled(se); t++) {
-        if (remote_req_set(se->rm, &req, "GET", path))
-            break;
-        sync_run(se, &one, 1);
-        switch (remote_classify(&req)) {
-        case RC_OK:
-            root = sv_parse(req.resp, req.resp_len, 1, err, sizeof err);
-            if (root && sv_meta_get(root, m, err, sizeof err)) {
-                cJSON_Delete(root);
-                root = NULL;
-            }
-            break;
-        case RC_AUTH:
-            se->auth_stop = 1;
-            t = LIST_TRIES;
-            snprintf(err, sizeof err, "401");
-            break;
-        case RC_TRANSIENT:
-            snprintf(err, sizeof err, "%s (status %ld)", req.err, req.status);
-            break;
-        default:
-            snprintf(err, sizeof err, "status %ld", req.status);
-            t = LIST_TRIES;
-            break;
-        }
-        if (!root)
-            SLOG(&se->log, SYNC_LOG_INFO, "pull: list %s page %lld: %s",
-                 w->ent == ENT_CUSTOMER ? "customers" : "work-orders",
-                 (long long)page, err);
-    }
-    if (!root && !sync_cancelled(se)) {
-        se->sum->errors++;
-        sync_set_error(se, "pull: list page %lld failed: %s", (long long)page, err);
-    }
-    (void)pc;
-    remote_req_clear(&req);
-    return root;
-}
-
-static int save_cursor(sync_engine *se, pull_ctx *pc, int phase, int64_t page)
+static int save_cursor(sync_engine *se, pull_ctx *pc, int phase, int64_t next_page)
 {
     char v[1200];
 
     snprintf(v, sizeof v, "%lld %d %lld %d %s", (long long)pc->gen, phase,
-             (long long)page, pc->complete, pc->scope);
+             (long long)next_page, pc->complete, pc->scope);
     return store_state_set(se->st, CURSOR_KEY, v);
 }
 
-/*
- * Processes one list page: details, customers, one transaction.
- * Returns a store rc (fatal ones stop the pull).
- */
-static int do_page(sync_engine *se, pull_ctx *pc, const walk *w, cJSON *root,
-                   int phase, int64_t page)
+/* ---- the pipeline: which request next, and what an answer brings ------- */
+
+static int open_pages(pull_ctx *pc);
+
+static void tag(remote_req *req, page *pg, int role, size_t index)
 {
-    cJSON *items = cJSON_GetObjectItemCaseSensitive(root, "data");
-    size_t n = (size_t)cJSON_GetArraySize(items), ncust = 0, k = 0;
-    remote_req *det = NULL;
-    remote_req **reqs = NULL;
-    cust_item *cust = NULL;
-    const char **ids = NULL;
+    req->owner = pg;
+    req->role = role;
+    req->index = index;
+}
+
+/* The next page of child list c of a customer, ready to start. */
+static int queue_kid(pull_ctx *pc, page *pg, size_t i, int c)
+{
+    cust_item *it = &pg->cust[i];
+    char esc[400], path[600];
+
+    if (remote_escape(it->id, esc, sizeof esc))
+        return -1;
+    snprintf(path, sizeof path, "/customers/%s/%s?page=%lld&per_page=%d", esc,
+             kid_path[c], (long long)it->page[c], PAGE_SIZE);
+    if (remote_req_set(pc->se->rm, &it->kid[c], "GET", path))
+        return -1;
+    tag(&it->kid[c], pg, ROLE_KID, i * 2 + (size_t)c);
+    it->kid_waiting[c] = 1;
+    pg->kids_waiting++;
+    pg->pending++;
+    return 0;
+}
+
+/* Collects the customer of id on pg unless this walk has it already. */
+static int add_customer(pull_ctx *pc, page *pg, size_t max, const char *id)
+{
+    cust_item *it;
+    int r;
+
+    if (!id || !sv_id_ok(id) || pg->ncust >= max)
+        return 0;
+    r = idset_add(&pc->customers_done, id);
+    if (r <= 0)
+        return r;
+    it = &pg->cust[pg->ncust];
+    snprintf(it->id, sizeof it->id, "%s", id);
+    if (detail_req(pc->se, ENT_CUSTOMER, it->id, &it->det))
+        return -1;
+    tag(&it->det, pg, ROLE_CUSTOMER, pg->ncust);
+    pg->ncust++;
+    pg->pending++;
+    return 0;
+}
+
+/* A list page was read: its members become detail requests. */
+static int members(pull_ctx *pc, page *pg)
+{
+    sync_engine *se = pc->se;
+    const walk *w = &pc->w[pg->phase];
+    cJSON *items = cJSON_GetObjectItemCaseSensitive(pg->root, "data");
+    size_t n = (size_t)cJSON_GetArraySize(items);
     const cJSON *item;
     char err[256];
-    int rc = STORE_NOMEM, in_tx = 0;
 
-    det = calloc(n + 1, sizeof *det);
-    reqs = calloc(n + 1, sizeof *reqs);
-    ids = calloc(n + 1, sizeof *ids);
-    cust = calloc(n + 1, sizeof *cust);
-    if (!det || !reqs || !ids || !cust)
-        goto out;
-
-    /* Membership: the valid items of the page. */
+    pg->ids = calloc(n + 1, sizeof *pg->ids);
+    pg->det = calloc(n + 1, sizeof *pg->det);
+    pg->cust = calloc(n + 1, sizeof *pg->cust);
+    if (!pg->ids || !pg->det || !pg->cust)
+        return -1;
     cJSON_ArrayForEach(item, items) {
         if (sv_record_ok(w->ent, item, 0, err, sizeof err)) {
             /* An unreadable member could be evicted by mistake: no
@@ -616,64 +530,336 @@ static int do_page(sync_engine *se, pull_ctx *pc, const walk *w, cJSON *root,
             SLOG(&se->log, SYNC_LOG_WARN, "pull: list item skipped: %s", err);
             continue;
         }
-        ids[k] = cJSON_GetObjectItemCaseSensitive(item, "id")->valuestring;
+        pg->ids[pg->k] = cJSON_GetObjectItemCaseSensitive(item, "id")->valuestring;
         if (w->ent == ENT_WORK_ORDER) {
-            if (detail_req(se, ENT_WORK_ORDER, ids[k], &det[k]))
-                goto out;
-            reqs[k] = &det[k];
-            if (add_customer(pc, cust, &ncust, n, ref_id(item, "customer")))
-                goto out;
-        } else if (add_customer(pc, cust, &ncust, n, ids[k])) {
-            goto out;
+            if (detail_req(se, ENT_WORK_ORDER, pg->ids[pg->k], &pg->det[pg->k]))
+                return -1;
+            tag(&pg->det[pg->k], pg, ROLE_DETAIL, pg->k);
+            pg->pending++;
+            if (add_customer(pc, pg, n, ref_id(item, "customer")))
+                return -1;
+        } else if (add_customer(pc, pg, n, pg->ids[pg->k])) {
+            return -1;
         }
-        k++;
+        pg->k++;
     }
-    if (w->ent == ENT_WORK_ORDER) {
-        sync_progress_add(se, 0, (int64_t)ncust, 0, 0);   /* customers found */
-        sync_run(se, reqs, k);
+    if (w->ent == ENT_WORK_ORDER)
+        sync_progress_add(se, 0, (int64_t)pg->ncust, 0, 0);   /* customers found */
+    return 0;
+}
+
+static void list_answered(pull_ctx *pc, page *pg)
+{
+    sync_engine *se = pc->se;
+    remote_req *req = &pg->list;
+    char err[320] = "";
+    sv_meta m = {0, 0, 0};
+    int retry = 0;
+
+    switch (remote_classify(req)) {
+    case RC_OK:
+        pg->root = sv_parse(req->resp, req->resp_len, 1, err, sizeof err);
+        if (pg->root && sv_meta_get(pg->root, &m, err, sizeof err)) {
+            cJSON_Delete(pg->root);
+            pg->root = NULL;
+        }
+        retry = !pg->root;
+        break;
+    case RC_AUTH:
+        se->auth_stop = 1;
+        snprintf(err, sizeof err, "401");
+        break;
+    case RC_CANCELLED:
+        break;
+    case RC_TRANSIENT:
+        snprintf(err, sizeof err, "%s (status %ld)", req->err, req->status);
+        retry = 1;
+        break;
+    default:
+        snprintf(err, sizeof err, "status %ld", req->status);
+        break;
     }
-    if (!sync_cancelled(se) && !se->auth_stop && ncust &&
-        fetch_customers(se, cust, ncust))
-        goto out;
-    if (sync_cancelled(se) || se->auth_stop) {
-        /* Not committed and the cursor not moved: the page is fetched
-         * again when the walk resumes. */
-        rc = STORE_OK;
-        goto out;
+    if (!pg->root && err[0])
+        SLOG(&se->log, SYNC_LOG_INFO, "pull: list %s page %lld: %s",
+             pc->w[pg->phase].ent == ENT_CUSTOMER ? "customers" : "work-orders",
+             (long long)pg->number, err);
+    if (!pg->root && retry && ++pg->list_tries < LIST_TRIES && !sync_cancelled(se)) {
+        pg->list_state = LIST_WAITING;   /* the same request again */
+        return;
     }
+    pg->pending--;
+    pc->lists_out[pg->phase]--;
+    if (!pg->root) {
+        pg->list_state = LIST_FAILED;
+        pc->broken = 1;
+        if (!sync_cancelled(se) && remote_classify(req) != RC_CANCELLED) {
+            se->sum->errors++;
+            sync_set_error(se, "pull: list page %lld failed: %s", (long long)pg->number, err);
+        }
+        return;
+    }
+    pg->list_state = LIST_OK;
+    if (pc->totals[pg->phase] < 0) {
+        pc->totals[pg->phase] = m.total_count;
+        sync_progress_add(se, 0, m.total_count, 0, 0);
+    } else if (pc->totals[pg->phase] != m.total_count) {
+        pc->complete = 0;   /* the list moved under the walk */
+    }
+    pc->total_pages[pg->phase] = m.total_pages;
+    remote_req_clear(req);
+    if (members(pc, pg)) {
+        /* Out of memory: this page cannot be walked. */
+        pg->list_state = LIST_FAILED;
+        pc->broken = 1;
+        sync_set_error(se, "pull: out of memory");
+    }
+}
+
+/* A customer's detail came: on a 200, its child lists start. */
+static void customer_answered(pull_ctx *pc, page *pg, size_t i)
+{
+    cust_item *it = &pg->cust[i];
+    remote_req *req = &it->det;
+    const cJSON *data;
+    char err[256];
+
+    pg->pending--;
+    if (remote_classify(req) != RC_OK || pc->stopping)
+        return;   /* apply_detail says what it was, and keeps the old copy */
+    it->detail = sv_parse(req->resp, req->resp_len, 0, err, sizeof err);
+    data = it->detail ? cJSON_GetObjectItemCaseSensitive(it->detail, "data") : NULL;
+    if (!data || sv_record_ok(ENT_CUSTOMER, data, 1, err, sizeof err) ||
+        strcmp(cJSON_GetObjectItemCaseSensitive(data, "id")->valuestring, it->id)) {
+        cJSON_Delete(it->detail);
+        it->detail = NULL;
+        return;   /* apply_detail reparses, logs and keeps the old copy */
+    }
+    for (int c = 0; c < 2; c++) {
+        if (!(it->items[c] = cJSON_CreateArray())) {
+            it->kids_ok[0] = it->kids_ok[1] = 0;
+            return;
+        }
+        it->kids_ok[c] = 1;
+        it->page[c] = 1;
+        it->pages[c] = 1;
+        if (queue_kid(pc, pg, i, c))
+            it->kids_ok[c] = 0;
+    }
+}
+
+/* A page of a customer's contacts or assets came. */
+static void kid_answered(pull_ctx *pc, page *pg, size_t i, int c)
+{
+    sync_engine *se = pc->se;
+    cust_item *it = &pg->cust[i];
+    remote_req *req = &it->kid[c];
+    cJSON *root = NULL, *data, *item;
+    char err[256];
+    sv_meta m;
+
+    pg->pending--;
+    if (remote_classify(req) == RC_AUTH)
+        se->auth_stop = 1;
+    if (remote_classify(req) == RC_OK)
+        root = sv_parse(req->resp, req->resp_len, 1, err, sizeof err);
+    else
+        snprintf(err, sizeof err, "status %ld %s", req->status, req->err);
+    if (!root || sv_meta_get(root, &m, err, sizeof err)) {
+        if (remote_classify(req) != RC_CANCELLED) {
+            SLOG(&se->log, SYNC_LOG_INFO, "pull: %s of customer %s: %s", kid_path[c],
+                 it->id, err);
+            se->sum->errors++;
+        }
+        it->kids_ok[c] = 0;
+        cJSON_Delete(root);
+        remote_req_clear(req);
+        return;
+    }
+    data = cJSON_GetObjectItemCaseSensitive(root, "data");
+    while ((item = cJSON_DetachItemFromArray(data, 0)))
+        if (!cJSON_AddItemToArray(it->items[c], item)) {
+            cJSON_Delete(item);
+            it->kids_ok[c] = 0;
+            break;
+        }
+    cJSON_Delete(root);
+    remote_req_clear(req);
+    /* Bounded: a server claiming endless pages is not followed. */
+    it->pages[c] = m.total_pages < SYNC_MAX_CHILD_PAGES ? m.total_pages : SYNC_MAX_CHILD_PAGES;
+    it->page[c]++;
+    if (it->kids_ok[c] && it->page[c] <= it->pages[c] && !pc->stopping &&
+        queue_kid(pc, pg, i, c))
+        it->kids_ok[c] = 0;
+}
+
+static void pull_done(void *ud, remote_req *req)
+{
+    pull_ctx *pc = ud;
+    page *pg = req->owner;
+
+    if (req->status > 0)
+        pc->se->sum->online = 1;
+    switch (req->role) {
+    case ROLE_LIST:
+        list_answered(pc, pg);
+        break;
+    case ROLE_DETAIL:
+        pg->pending--;   /* applied with its page */
+        break;
+    case ROLE_CUSTOMER:
+        customer_answered(pc, pg, req->index);
+        break;
+    case ROLE_KID:
+        kid_answered(pc, pg, req->index / 2, (int)(req->index % 2));
+        break;
+    }
+}
+
+/*
+ * The next request to start: the oldest page's first.  Within a page the
+ * list comes first, then customers (whose child lists make the longest
+ * chain), their child lists, and the work orders' details last.
+ */
+static remote_req *pull_next(void *ud)
+{
+    pull_ctx *pc = ud;
+
+    if (pc->stopping)
+        return NULL;
+    /* Pages open here too, not only between two applied pages: a list
+     * answer read while a page is being stored lets the next one start. */
+    if (open_pages(pc))
+        pc->broken = 1;
+    for (int p = 0; p < pc->npages; p++) {
+        page *pg = pc->pages[p];
+
+        if (pg->list_state == LIST_WAITING) {
+            pg->list_state = LIST_RUNNING;
+            return &pg->list;
+        }
+        if (pg->list_state != LIST_OK)
+            continue;
+        if (pg->cust_next < pg->ncust)
+            return &pg->cust[pg->cust_next++].det;
+        for (size_t i = 0; pg->kids_waiting && i < pg->ncust; i++)
+            for (int c = 0; c < 2; c++)
+                if (pg->cust[i].kid_waiting[c]) {
+                    pg->cust[i].kid_waiting[c] = 0;
+                    pg->kids_waiting--;
+                    return &pg->cust[i].kid[c];
+                }
+        if (pc->w[pg->phase].ent == ENT_WORK_ORDER && pg->det_next < pg->k)
+            return &pg->det[pg->det_next++];
+    }
+    return NULL;
+}
+
+static void page_free(page *pg)
+{
+    if (!pg)
+        return;
+    remote_req_clear(&pg->list);
+    for (size_t i = 0; pg->det && i < pg->k; i++)
+        remote_req_clear(&pg->det[i]);
+    free(pg->det);
+    free(pg->ids);
+    cust_items_free(pg->cust, pg->ncust);
+    cJSON_Delete(pg->root);
+    free(pg);
+}
+
+static int page_open(pull_ctx *pc, int phase, int64_t number)
+{
+    const walk *w = &pc->w[phase];
+    page *pg = calloc(1, sizeof *pg);
+    char path[800];
+
+    if (!pg)
+        return -1;
+    snprintf(path, sizeof path, "/%s?%s%spage=%lld&per_page=%d",
+             w->ent == ENT_CUSTOMER ? "customers" : "work-orders", w->query,
+             w->query[0] ? "&" : "", (long long)number, PAGE_SIZE);
+    if (remote_req_set(pc->se->rm, &pg->list, "GET", path)) {
+        free(pg);
+        return -1;
+    }
+    tag(&pg->list, pg, ROLE_LIST, 0);
+    pg->phase = phase;
+    pg->number = number;
+    pg->list_state = LIST_WAITING;
+    pg->pending = 1;
+    pc->pages[pc->npages++] = pg;
+    pc->open_in[phase]++;
+    pc->lists_out[phase]++;
+    return 0;
+}
+
+/*
+ * Opens pages while the pipeline has room.  A walk's pages after its first
+ * wait for a list answer to say how many there are; the next walk's first
+ * page waits until every list of this one is read (its customers are then
+ * all known, so none is fetched twice).
+ */
+static int open_pages(pull_ctx *pc)
+{
+    while (pc->npages < PIPELINE && !pc->broken && !pc->stopping && pc->open_phase < pc->nw) {
+        int ph = pc->open_phase;
+
+        if (pc->total_pages[ph] < 0) {
+            if (pc->open_in[ph] > 0)
+                break;   /* the first page will say how many */
+        } else if (pc->open_page > pc->total_pages[ph]) {
+            if (pc->lists_out[ph] > 0)
+                break;
+            pc->open_phase++;
+            pc->open_page = 1;
+            continue;
+        }
+        if (page_open(pc, ph, pc->open_page))
+            return -1;
+        pc->open_page++;
+    }
+    return 0;
+}
+
+/* Applies the oldest page, complete, in one transaction with the cursor. */
+static int apply_page(pull_ctx *pc, page *pg)
+{
+    sync_engine *se = pc->se;
+    int rc;
 
     rc = store_tx_begin(se->st);
     if (rc)
-        goto out;
-    in_tx = 1;
+        return rc;
     /* Customers first: the work orders refer to them. */
-    rc = apply_customers(se, pc, cust, ncust);
-    for (size_t i = 0; rc == STORE_OK && w->ent == ENT_WORK_ORDER && i < k; i++) {
+    rc = apply_customers(se, pc, pg->cust, pg->ncust);
+    for (size_t i = 0; rc == STORE_OK && pc->w[pg->phase].ent == ENT_WORK_ORDER && i < pg->k;
+         i++) {
         cJSON *parsed = NULL;
-        rc = apply_detail(se, pc, ENT_WORK_ORDER, ids[i], &det[i], &parsed);
+        rc = apply_detail(se, pc, ENT_WORK_ORDER, pg->ids[i], &pg->det[i], &parsed);
         cJSON_Delete(parsed);
         if (!sync_store_fatal(rc))
             rc = STORE_OK;
         sync_progress_add(se, 1, 0, 0, 0);
     }
     if (rc == STORE_OK)
-        rc = save_cursor(se, pc, phase, page + 1);
-    if (rc == STORE_OK) {
-        rc = store_tx_commit(se->st);
-        in_tx = 0;
-    }
-out:
-    if (in_tx)
-        store_tx_rollback(se->st);
-    if (rc)
-        sync_set_error(se, "pull: store: %s", store_errmsg(se->st));
-    for (size_t i = 0; det && i < n; i++)
-        remote_req_clear(&det[i]);
-    free(det);
-    free(reqs);
-    free(ids);
-    cust_items_free(cust, n + 1);
+        rc = save_cursor(se, pc, pg->phase, pg->number + 1);
+    if (rc == STORE_OK)
+        return store_tx_commit(se->st);
+    store_tx_rollback(se->st);
     return rc;
+}
+
+/* Starts nothing more and waits for the transfers still running (a cancel
+ * aborts them at once), then drops the pages not applied. */
+static void stop_pipeline(pull_ctx *pc)
+{
+    pc->stopping = 1;
+    while (remote_pump(pc->se->rm, &pc->stream, 250) > 0)
+        ;
+    for (int p = 0; p < pc->npages; p++)
+        page_free(pc->pages[p]);
+    pc->npages = 0;
 }
 
 static int evict_all(sync_engine *se, pull_ctx *pc)
@@ -693,15 +879,21 @@ static int evict_all(sync_engine *se, pull_ctx *pc)
 int sync_pull(sync_engine *se)
 {
     pull_ctx pc;
-    walk w[2];
-    int nw = 0, phase = 0, rc = 0;
-    int64_t page = 1, totals[2] = {-1, -1};
+    int rc = 0;
     char *cur = NULL;
 
     memset(&pc, 0, sizeof pc);
     pc.se = se;
     pc.complete = 1;
-    if (build_walks(se, sync_now(se), w, &nw, pc.scope, sizeof pc.scope)) {
+    pc.open_page = 1;
+    pc.total_pages[0] = pc.total_pages[1] = -1;
+    pc.totals[0] = pc.totals[1] = -1;
+    pc.stream.next = pull_next;
+    pc.stream.done = pull_done;
+    pc.stream.ud = &pc;
+    pc.stream.clk = &se->clk;
+    pc.stream.bytes = &se->sum->bytes_down;
+    if (build_walks(se, sync_now(se), pc.w, &pc.nw, pc.scope, sizeof pc.scope)) {
         sync_set_error(se, "pull: scope ids too long");
         return 0;
     }
@@ -710,46 +902,46 @@ int sync_pull(sync_engine *se)
         long long g, p;
         int ph, complete, off = 0;
         if (sscanf(cur, "%lld %d %lld %d %n", &g, &ph, &p, &complete, &off) == 4 &&
-            off > 0 && strcmp(cur + off, pc.scope) == 0 && ph >= 0 && ph < nw &&
+            off > 0 && strcmp(cur + off, pc.scope) == 0 && ph >= 0 && ph < pc.nw &&
             p >= 1) {
             pc.gen = g;
             pc.complete = complete;
-            phase = ph;
-            page = p;
+            pc.open_phase = ph;
+            pc.open_page = p;
             SLOG(&se->log, SYNC_LOG_INFO, "pull: resuming at walk %d page %lld",
-                 phase, p);
+                 ph, p);
         }
     }
     free(cur);
     if (!pc.gen && (rc = store_pull_begin(se->st, &pc.gen)) != STORE_OK)
         goto out;
 
-    for (; phase < nw; phase++, page = 1) {
-        for (;;) {
-            sv_meta m;
-            cJSON *root;
+    for (;;) {
+        page *pg;
 
-            if (sync_cancelled(se) || se->auth_stop)
-                goto interrupted;
-            root = fetch_list(se, &pc, &w[phase], page, &m);
-            if (!root)
-                goto interrupted;
-            if (totals[phase] < 0) {
-                totals[phase] = m.total_count;
-                sync_progress_add(se, 0, m.total_count, 0, 0);
-            } else if (totals[phase] != m.total_count) {
-                pc.complete = 0;   /* the list moved under the walk */
-            }
-            rc = do_page(se, &pc, &w[phase], root, phase, page);
-            cJSON_Delete(root);
-            if (rc)
-                goto out;
-            if (sync_cancelled(se) || se->auth_stop)
-                goto interrupted;
-            if (page >= m.total_pages)
-                break;
-            page++;
+        if (sync_cancelled(se) || se->auth_stop)
+            goto interrupted;
+        if (open_pages(&pc)) {
+            sync_set_error(se, "pull: out of memory");
+            goto interrupted;
         }
+        if (pc.npages == 0)
+            break;   /* every page applied, none left to open */
+        pg = pc.pages[0];
+        if (pg->list_state == LIST_FAILED)
+            goto interrupted;   /* this page's list could not be read */
+        if (pg->list_state != LIST_OK || pg->pending > 0) {
+            remote_pump(se->rm, &pc.stream, 250);
+            continue;
+        }
+        rc = apply_page(&pc, pg);
+        if (rc) {
+            sync_set_error(se, "pull: store: %s", store_errmsg(se->st));
+            goto out;
+        }
+        pc.open_in[pg->phase]--;
+        memmove(pc.pages, pc.pages + 1, (size_t)--pc.npages * sizeof pc.pages[0]);
+        page_free(pg);
     }
     /* The walk is over: forget the cursor; evict if it saw everything. */
     rc = store_state_set(se->st, CURSOR_KEY, "");
@@ -765,6 +957,7 @@ interrupted:
         SLOG(&se->log, SYNC_LOG_WARN, "pull interrupted; will resume");
     rc = STORE_OK;
 out:
+    stop_pipeline(&pc);
     idset_free(&pc.customers_done);
     if (rc) {
         SLOG(&se->log, SYNC_LOG_ERROR, "pull: store failure: %s", store_errmsg(se->st));

@@ -221,6 +221,57 @@ static void test_contact_changed_before_our_customer_put_is_pulled(void **state)
     cJSON_Delete(local);
 }
 
+/* The dispatcher changes a contact (which stamps its customer); our next
+ * pull gets the customer's new version but its contacts page fails.  The
+ * customer's new ETag must not be kept, or every later pull gets 304 for
+ * it, skips its contacts, and the stale contact stays for good.  Found by
+ * the random histories (seeds 1011, 1018). */
+static void test_contacts_lost_in_a_pull_are_fetched_next_time(void **state)
+{
+    harness *h = *state;
+    cJSON *st, *local;
+    const cJSON *ct;
+    char cust[64] = "", contact[64] = "", path[160], faults[320];
+    sync_summary s;
+
+    start(h, "35");
+    st = h_get_json(h, "/__sim/state", 0);
+    assert_non_null(st);
+    cJSON_ArrayForEach(ct, cJSON_GetObjectItem(st, "contacts")) {
+        cJSON *mine = h_local(h, ENT_CONTACT, h_str(ct, "id"));
+        if (mine) {
+            snprintf(cust, sizeof cust, "%s", h_str(ct, "customer_id"));
+            snprintf(contact, sizeof contact, "%s", h_str(ct, "id"));
+            cJSON_Delete(mine);
+            break;
+        }
+    }
+    cJSON_Delete(st);
+    assert_true(cust[0] && contact[0]);
+    snprintf(path, sizeof path, "/contacts/%s", contact);
+    assert_int_equal(h_dispatch(h, "PUT", path, "{\"title\":\"Changed by dispatch\"}"), 200);
+
+    /* This pull gets the customer's new version; its contacts page fails. */
+    snprintf(faults, sizeof faults,
+             "{\"error_rate\":1.0,\"error_status\":503,\"methods\":[\"GET\"],"
+             "\"path_prefix\":\"/api/v1/customers/%s/contacts\"}", cust);
+    assert_int_equal(h_faults(h, faults), 200);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.errors >= 1);
+    local = h_local(h, ENT_CONTACT, contact);
+    assert_non_null(local);
+    assert_string_not_equal(h_str(local, "title"), "Changed by dispatch");
+    cJSON_Delete(local);
+
+    /* Healed: the next pull brings the contact up to date. */
+    assert_int_equal(h_faults(h, NULL), 200);
+    assert_int_equal(h_cycle(h, &s), 0);
+    local = h_local(h, ENT_CONTACT, contact);
+    assert_non_null(local);
+    assert_string_equal(h_str(local, "title"), "Changed by dispatch");
+    cJSON_Delete(local);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +282,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_edit_coalesced_behind_a_retried_push_wins_without_conflict,
                                         h_setup_cb, h_teardown_cb),
         cmocka_unit_test_setup_teardown(test_contact_changed_before_our_customer_put_is_pulled,
+                                        h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_contacts_lost_in_a_pull_are_fetched_next_time,
                                         h_setup_cb, h_teardown_cb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
