@@ -767,8 +767,16 @@ static int upsert(store *s, store_entity e, const char *json, const char *etag,
             goto out;
         }
     }
+    /*
+     * Older than what we hold: ignored.  The same version: nothing to do,
+     * unless the body differs, which happens when the record shows fields
+     * of other records (a work order's contact phone) that changed without
+     * moving its updated_at; the remote's copy of the same version is the
+     * truth then, and taking it overwrites nothing newer.
+     */
     if (has_ms && r.updated_at && store_time_parse(r.updated_at, &old_ms) == STORE_OK &&
-        new_ms <= old_ms) {
+        (new_ms < old_ms ||
+         (new_ms == old_ms && (!r.remote_body || strcmp(r.remote_body, norm) == 0)))) {
         *res = new_ms < old_ms ? UPSERT_STALE : UPSERT_UNCHANGED;
         if (*res == UPSERT_UNCHANGED && etag) {
             free(r.etag);

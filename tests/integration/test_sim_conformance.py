@@ -736,6 +736,22 @@ class ProtocolTest(SimCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json()["data"]["contacts"][0]["phone"], "+1-555-000-0000")
 
+    def test_contact_write_changes_its_work_orders_etag(self):
+        # A work order shows its contact's phone: when that changes, the
+        # work order's ETag must change too (its updated_at does not), or a
+        # client holding the old tag would keep the old phone for good.
+        st = self.sim.state()
+        wo = next(w for w in st["work_orders"] if w.get("contact"))
+        path = "/api/v1/work-orders/" + wo["id"]
+        before = self.sim.api("GET", path)
+        etag = before.headers["ETag"]
+        self.ok("PUT", "/api/v1/contacts/" + wo["contact"]["id"], {"phone": "+1-555-000-1234"})
+        r = self.sim.api("GET", path, headers={"If-None-Match": etag})
+        self.assertEqual(r.status, 200)
+        self.assertNotEqual(r.headers["ETag"], etag)
+        self.assertEqual(r.json()["data"]["contact"]["phone"], "+1-555-000-1234")
+        self.assertEqual(r.json()["data"]["updated_at"], before.json()["data"]["updated_at"])
+
     def test_idempotency_key_replays_the_first_answer(self):
         h = {"Idempotency-Key": "op-1111"}
         first = self.sim.api("POST", "/api/v1/customers", {"name": "Once Only"}, h)

@@ -1,4 +1,5 @@
 /* Answers in the API's JSON formats: {"data":…} and {"error":{…}}. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,9 +86,21 @@ int details_add(cJSON *details, const char *field, const char *message)
 
 void resp_set_etag(struct sim_response *rs, const char *id, int64_t updated_ms)
 {
-    /* strong: a record's bytes change only when updated_at does */
-    snprintf(rs->etag, sizeof rs->etag, "\"%.40s-%llx\"", id,
-             (unsigned long long)updated_ms);
+    /*
+     * Strong, so it names the bytes: a hash of the body beside the version.
+     * A record's detail also shows other records' fields (a work order's
+     * contact phone, its customer's name and address) that can change
+     * without its updated_at moving; a tag from the version alone would
+     * answer 304 and keep such a client's copy stale for good.
+     */
+    uint64_t h = 1469598103934665603ULL;   /* FNV-1a 64 */
+
+    for (size_t i = 0; rs->body && i < rs->body_len; i++) {
+        h ^= (unsigned char)rs->body[i];
+        h *= 1099511628211ULL;
+    }
+    snprintf(rs->etag, sizeof rs->etag, "\"%.40s-%llx-%016llx\"", id,
+             (unsigned long long)updated_ms, (unsigned long long)h);
 }
 
 static int cmp_names(const void *a, const void *b)

@@ -128,7 +128,8 @@ void resp_internal(struct sim_response *rs);      /* 500 */
 void resp_empty(struct sim_response *rs, int status);
 /* details entry {"field":…, "message":…}; returns -1 on allocation failure */
 int details_add(cJSON *details, const char *field, const char *message);
-/* the detail ETag of a record: derived from its id and updated_at */
+/* the detail ETag of a record, after its body is set: from its id, its
+ * updated_at and a hash of the body */
 void resp_set_etag(struct sim_response *rs, const char *id, int64_t updated_ms);
 /* Parses the body as a JSON object; on failure answers 400 and returns NULL. */
 cJSON *req_json_object(const struct sim_request *rq, struct sim_response *rs);

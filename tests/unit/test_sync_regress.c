@@ -272,6 +272,42 @@ static void test_contacts_lost_in_a_pull_are_fetched_next_time(void **state)
     cJSON_Delete(local);
 }
 
+/* A work order shows its contact's phone.  The dispatcher changes the
+ * phone: the work order's updated_at stays, but its body (and ETag) do
+ * not, and the next pull must bring the new phone into the replica.  Found
+ * by the random histories, which had stopped editing phones to pass. */
+static void test_work_order_shows_the_contacts_new_phone(void **state)
+{
+    harness *h = *state;
+    cJSON *st, *local;
+    const cJSON *wo;
+    char id[64] = "", contact[64] = "", path[160];
+    sync_summary s;
+
+    start(h, "36");
+    st = h_get_json(h, "/__sim/state", 0);
+    assert_non_null(st);
+    cJSON_ArrayForEach(wo, cJSON_GetObjectItem(st, "work_orders")) {
+        cJSON *mine = h_local(h, ENT_WORK_ORDER, h_str(wo, "id"));
+        if (mine && h_ref(wo, "contact")) {
+            snprintf(id, sizeof id, "%s", h_str(wo, "id"));
+            snprintf(contact, sizeof contact, "%s", h_ref(wo, "contact"));
+        }
+        cJSON_Delete(mine);
+        if (id[0])
+            break;
+    }
+    cJSON_Delete(st);
+    assert_true(id[0] && contact[0]);
+    snprintf(path, sizeof path, "/contacts/%s", contact);
+    assert_int_equal(h_dispatch(h, "PUT", path, "{\"phone\":\"+1-555-000-9876\"}"), 200);
+    assert_int_equal(h_cycle(h, &s), 0);
+    local = h_local(h, ENT_WORK_ORDER, id);
+    assert_non_null(local);
+    assert_string_equal(h_str(cJSON_GetObjectItem(local, "contact"), "phone"), "+1-555-000-9876");
+    cJSON_Delete(local);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +320,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_contact_changed_before_our_customer_put_is_pulled,
                                         h_setup_cb, h_teardown_cb),
         cmocka_unit_test_setup_teardown(test_contacts_lost_in_a_pull_are_fetched_next_time,
+                                        h_setup_cb, h_teardown_cb),
+        cmocka_unit_test_setup_teardown(test_work_order_shows_the_contacts_new_phone,
                                         h_setup_cb, h_teardown_cb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
