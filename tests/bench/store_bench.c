@@ -19,38 +19,16 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "tests/bench/bench_util.h"
 
 #define RUNS 5
 #define TECHS 50
 #define DAYS 60
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     return v[n / 2];
-}
-
-static double pct(double *v, int n, double p)
-{
-    int i = (int)(p * (n - 1) + 0.5);
-
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[i];
 }
 
 static void die(const char *what, store *s)
@@ -119,7 +97,7 @@ static double load(const char *path, int n, size_t *bytes)
     if (store_pull_begin(s, &gen) != STORE_OK)
         die("pull_begin", s);
     *bytes = 0;
-    t0 = now_s();
+    t0 = bench_now_s();
     for (int i = 0; i < n; i += 100) {
         if (store_tx_begin(s) != STORE_OK)
             die("tx_begin", s);
@@ -133,7 +111,7 @@ static double load(const char *path, int n, size_t *bytes)
         if (store_tx_commit(s) != STORE_OK)
             die("commit", s);
     }
-    t = now_s() - t0;
+    t = bench_now_s() - t0;
     store_close(s);
     return n / t;
 }
@@ -141,7 +119,7 @@ static double load(const char *path, int n, size_t *bytes)
 static double lookups(store *s, int n, int count)
 {
     char id[32], *out;
-    double t0 = now_s();
+    double t0 = bench_now_s();
 
     for (int i = 0; i < count; i++) {
         snprintf(id, sizeof id, "wo-%06d", (int)((unsigned)(i * 7919) % (unsigned)n));
@@ -149,13 +127,13 @@ static double lookups(store *s, int n, int count)
             die("get", s);
         free(out);
     }
-    return count / (now_s() - t0);
+    return count / (bench_now_s() - t0);
 }
 
 static double pages(store *s, int count, int64_t *total)
 {
     char tech[16], *out;
-    double t0 = now_s();
+    double t0 = bench_now_s();
 
     for (int i = 0; i < count; i++) {
         store_query q = {.per_page = 25, .from_date = "2024-03-05", .to_date = "2024-03-11"};
@@ -171,7 +149,7 @@ static double pages(store *s, int count, int64_t *total)
         }
         free(out);
     }
-    return count / (now_s() - t0);
+    return count / (bench_now_s() - t0);
 }
 
 /* Durable local writes: each its own transaction, fsync'd. */
@@ -186,45 +164,12 @@ static void local_writes(store *s, int count, double *lat, int64_t t)
         snprintf(id, sizeof id, "wo-%06d", i * 13);
         snprintf(body, sizeof body, "{\"notes\":\"edit %d: customer asked to reschedule\"}", i);
         f = cJSON_Parse(body);
-        t0 = now_s();
+        t0 = bench_now_s();
         if (store_local_update(s, ENT_WORK_ORDER, id, f, t + i, NULL) != STORE_OK)
             die("local_update", s);
-        lat[i] = (now_s() - t0) * 1e6;
+        lat[i] = (bench_now_s() - t0) * 1e6;
         cJSON_Delete(f);
     }
-}
-
-/* The floor: a bare SQLite one-row commit of the same size, same settings. */
-static void bare_commits(const char *path, int count, double *lat)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    char row[700];
-
-    rm_db(path);
-    memset(row, 'x', sizeof row - 1);
-    row[sizeof row - 1] = '\0';
-    if (sqlite3_open(path, &db) != SQLITE_OK ||
-        sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                         "CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)",
-                     NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO t (body) VALUES (?1)", -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "store_bench: sqlite: %s\n", sqlite3_errmsg(db));
-        exit(1);
-    }
-    for (int i = 0; i < count; i++) {
-        double t0 = now_s();
-
-        sqlite3_bind_text(st, 1, row, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            fprintf(stderr, "store_bench: sqlite: %s\n", sqlite3_errmsg(db));
-            exit(1);
-        }
-        sqlite3_reset(st);
-        lat[i] = (now_s() - t0) * 1e6;
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
 }
 
 int main(int argc, char **argv)
@@ -253,10 +198,12 @@ int main(int argc, char **argv)
         /* the two durable-commit series interleave per run, on one disk */
         local_writes(s, nw, wl + (size_t)r * nw, 1709251200000LL + r * 1000000);
         store_close(s);
-        bare_commits(bare, nw, bl + (size_t)r * nw);
+        /* the floor: a bare commit of a row of the same size, same settings */
+        if (bench_bare_commits(bare, nw, 700, bl + (size_t)r * nw))
+            return 1;
     }
-    double wp50 = pct(wl, RUNS * nw, 0.50), wp99 = pct(wl, RUNS * nw, 0.99);
-    double bp50 = pct(bl, RUNS * nw, 0.50), bp99 = pct(bl, RUNS * nw, 0.99);
+    double wp50 = bench_pct(wl, (size_t)RUNS * nw, 0.50), wp99 = bench_pct(wl, (size_t)RUNS * nw, 0.99);
+    double bp50 = bench_pct(bl, (size_t)RUNS * nw, 0.50), bp99 = bench_pct(bl, (size_t)RUNS * nw, 0.99);
 
     printf("%-44s %14s\n", "what", "result");
     printf("%-44s %10.0f rec/s   (avg %zu B/record, 100 per commit)\n",
