@@ -364,7 +364,7 @@ UPDATABLE = {
     "work_order": [("notes", None), ("description", None), ("priority", ["low", "medium", "high", "urgent"]),
                    ("estimated_duration", "int")],
     "customer": [("notes", None), ("phone", None), ("website", None)],
-    "contact": [("title", None), ("email", None)],
+    "contact": [("title", None), ("email", None), ("phone", None), ("name", None)],
 }
 
 
@@ -414,10 +414,9 @@ class dispatcher_through:
         self.sim.control("POST", "faults", self.saved)
 
 
-# A work order's detail embeds its contact's name and phone, but neither
-# its updated_at nor its ETag moves when the contact changes, so the
-# replica keeps the old copy (docs/RELIABILITY.md, open findings): the
-# histories leave those fields alone (UPDATABLE has no contact phone).
+# A work order's detail embeds its contact's name and phone: editing them
+# checks that the work order's copy follows (its ETag names its bytes, and
+# a same-version body that differs is taken).
 REMOTE_UPDATABLE = UPDATABLE
 
 
