@@ -47,6 +47,7 @@ typedef struct {
     sync_merge_result mr;
     int have_mr;
     int64_t remote_ms;
+    int ready;               /* its request waits for a connection */
 } op_ctx;
 
 static const char *coll_name(store_entity e)
@@ -639,62 +640,138 @@ static void ctx_clear(op_ctx *c)
     memset(c, 0, sizeof *c);
 }
 
-/* One round: the claimed ops, run to settlement together.  Returns the
- * number of ops settled on the remote (or rejected), or -1. */
+/*
+ * One round: the claimed ops, each advanced as soon as its own answer is
+ * in, so the connections stay busy (a round that waited for every op's
+ * fetch before any op's PUT left them idle while the slowest answered and
+ * while the store settled the batch).  The ops of a round are independent
+ * (see the claim), so their order does not matter.
+ */
+typedef struct {
+    sync_engine *se;
+    op_ctx *cs;
+    int n, next;
+    int failed;             /* a store failure: stop */
+    remote_stream stream;
+} round_ctx;
+
+static remote_req *round_next(void *ud)
+{
+    round_ctx *rd = ud;
+
+    if (rd->failed || rd->se->auth_stop || sync_cancelled(rd->se))
+        return NULL;
+    for (int k = 0; k < rd->n; k++) {
+        op_ctx *c = &rd->cs[(rd->next + k) % rd->n];
+        if (c->ready) {
+            c->ready = 0;
+            c->req.owner = c;
+            rd->next = (int)(c - rd->cs + 1) % rd->n;
+            return &c->req;
+        }
+    }
+    return NULL;
+}
+
+static void round_done(void *ud, remote_req *req)
+{
+    round_ctx *rd = ud;
+    sync_engine *se = rd->se;
+    op_ctx *c = req->owner;
+
+    if (req->status > 0)
+        se->sum->online = 1;
+    if (rd->failed)
+        return;   /* put back at the end of the round */
+    if (advance(se, c)) {
+        rd->failed = 1;
+        return;
+    }
+    if (c->step == ST_SETTLED)
+        sync_progress_add(se, 0, 0, 1, 0);
+    else if (se->auth_stop || sync_cancelled(se))
+        rd->failed = release(se, c, se->auth_stop ? "paused: 401" : "cancelled") != 0;
+    else
+        c->ready = 1;   /* its next request */
+}
+
+/* Runs the claimed ops to settlement.  Returns the number of ops settled
+ * on the remote (or rejected), or -1. */
 static int run_round(sync_engine *se, store_op *ops, int n)
 {
-    op_ctx *cs = calloc((size_t)n, sizeof *cs);
-    remote_req **reqs = calloc((size_t)n, sizeof *reqs);
+    round_ctx rd;
     int64_t before = se->sum->pushed + se->sum->rejected + se->sum->conflicts;
     int rc = -1;
 
-    if (!cs || !reqs) {
+    memset(&rd, 0, sizeof rd);
+    rd.se = se;
+    rd.n = n;
+    rd.stream.next = round_next;
+    rd.stream.done = round_done;
+    rd.stream.ud = &rd;
+    rd.stream.clk = &se->clk;
+    rd.stream.bytes = &se->sum->bytes_down;
+    rd.cs = calloc((size_t)n, sizeof *rd.cs);
+    if (!rd.cs) {
         /* Claimed but not started: put them back as they were. */
         for (int i = 0; i < n; i++)
             store_op_retry_later(se->st, ops[i].op_id, sync_now(se), "out of memory");
         goto out;
     }
     for (int i = 0; i < n; i++) {
-        cs[i].op = ops[i];
+        rd.cs[i].op = ops[i];
         memset(&ops[i], 0, sizeof ops[i]);   /* ownership moves to cs[i] */
-        if (start(se, &cs[i]) && retry_later(se, &cs[i], "could not build the request"))
+        if (start(se, &rd.cs[i]) == 0)
+            rd.cs[i].ready = 1;
+        else if (retry_later(se, &rd.cs[i], "could not build the request"))
             goto out;
     }
     for (;;) {
-        size_t k = 0;
-        for (int i = 0; i < n; i++)
-            if (cs[i].step != ST_SETTLED)
-                reqs[k++] = &cs[i].req;
-        if (k == 0)
-            break;
-        sync_run(se, reqs, k);
+        int active = remote_pump(se->rm, &rd.stream, 250), open = 0, ready = 0;
+
+        if (rd.failed)
+            goto out;
         for (int i = 0; i < n; i++) {
-            if (cs[i].step == ST_SETTLED)
-                continue;
-            if (advance(se, &cs[i]))
-                goto out;
-            if (cs[i].step == ST_SETTLED)
-                sync_progress_add(se, 0, 0, 1, 0);
-            else if (se->auth_stop || sync_cancelled(se))
-                if (release(se, &cs[i], se->auth_stop ? "paused: 401" : "cancelled"))
-                    goto out;
+            open += rd.cs[i].step != ST_SETTLED;
+            ready += rd.cs[i].ready;
         }
+        if (open == 0)
+            break;
+        if (active > 0)
+            continue;
+        if (se->auth_stop || sync_cancelled(se)) {
+            /* Nothing running: the ops not started go back as they were. */
+            for (int i = 0; i < n; i++)
+                if (rd.cs[i].step != ST_SETTLED &&
+                    release(se, &rd.cs[i], se->auth_stop ? "paused: 401" : "cancelled"))
+                    goto out;
+            break;
+        }
+        if (ready == 0)
+            goto out;   /* cannot happen: an open op is running or ready */
     }
     rc = (int)(se->sum->pushed + se->sum->rejected + se->sum->conflicts - before);
 out:
-    for (int i = 0; cs && i < n; i++) {
-        if (cs[i].step != ST_SETTLED && cs[i].op.record_id)
-            store_op_retry_later(se->st, cs[i].op.op_id, sync_now(se), "interrupted");
-        ctx_clear(&cs[i]);
+    if (rd.failed || rc < 0) {
+        /* Let what is running end (or be aborted) before the requests go. */
+        rd.failed = 1;
+        while (remote_pump(se->rm, &rd.stream, 250) > 0)
+            ;
     }
-    free(cs);
-    free(reqs);
+    for (int i = 0; rd.cs && i < n; i++) {
+        if (rd.cs[i].step != ST_SETTLED && rd.cs[i].op.record_id)
+            store_op_retry_later(se->st, rd.cs[i].op.op_id, sync_now(se), "interrupted");
+        ctx_clear(&rd.cs[i]);
+    }
+    free(rd.cs);
     return rc;
 }
 
 int sync_push(sync_engine *se)
 {
-    int batch = se->max_connections * 8;
+    /* Rounds of many ops: each round ends with a tail where the last
+     * ops' answers are awaited on fewer connections. */
+    int batch = se->max_connections * 16;
 
     if (batch < 16)
         batch = 16;

@@ -29,6 +29,7 @@ struct remote_client {
     char (*errbuf)[CURL_ERROR_SIZE];
     struct curl_slist **hdrs;
     int nhandles;
+    int active;            /* handles busy */
     char *api_url;         /* without trailing '/' */
     char *auth_header;     /* "Authorization: Bearer …" */
     char *ca_file;
@@ -403,71 +404,142 @@ static void finish(remote_client *r, int i, CURLcode cc, sync_clock *clk, int64_
     r->busy[i] = NULL;
 }
 
+/* Hands free handles to the stream's next requests; the number started. */
+static int fill(remote_client *r, const remote_stream *s)
+{
+    int started = 0;
+
+    for (int i = 0; i < r->nhandles; i++) {
+        remote_req *req;
+
+        if (r->busy[i])
+            continue;
+        if (!(req = s->next(s->ud)))
+            break;
+        if (setup(r, i, req) || curl_multi_add_handle(r->multi, r->easy[i]) != CURLM_OK) {
+            req->status = 0;
+            snprintf(req->err, sizeof req->err, "could not start the request");
+            s->done(s->ud, req);
+            continue;
+        }
+        r->busy[i] = req;
+        r->active++;
+        started++;
+        SLOG(r->log, SYNC_LOG_DEBUG, "%s %s", req->method, req->url);
+    }
+    return started;
+}
+
+/* Finishes the transfers libcurl reports done; the number finished. */
+static int complete(remote_client *r, const remote_stream *s)
+{
+    CURLMsg *msg;
+    int left, finished = 0;
+
+    while ((msg = curl_multi_info_read(r->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        for (int i = 0; i < r->nhandles; i++)
+            if (r->busy[i] && r->easy[i] == msg->easy_handle) {
+                remote_req *req = r->busy[i];
+                finish(r, i, msg->data.result, s->clk, s->bytes);
+                r->active--;
+                finished++;
+                if (req->status <= 0)
+                    SLOG(r->log, SYNC_LOG_INFO, "%s %s: %s", req->method, req->url, req->err);
+                s->done(s->ud, req);
+                break;
+            }
+    }
+    return finished;
+}
+
+static void abort_all(remote_client *r, const remote_stream *s)
+{
+    for (int i = 0; i < r->nhandles; i++)
+        if (r->busy[i]) {
+            remote_req *req = r->busy[i];
+            req->status = 0;
+            req->cancelled = 1;
+            snprintf(req->err, sizeof req->err, "cancelled");
+            curl_multi_remove_handle(r->multi, r->easy[i]);
+            r->busy[i] = NULL;
+            r->active--;
+            s->done(s->ud, req);
+        }
+}
+
+int remote_pump(remote_client *r, const remote_stream *s, int timeout_ms)
+{
+    int waited = 0;
+
+    /* Bounded when not waiting: a fast server must not keep a caller that
+     * pumps between its own work from getting back to it. */
+    for (int round = 0; timeout_ms > 0 || round < 4; round++) {
+        int still = 0, moved;
+
+        if (r->cancel && atomic_load(r->cancel)) {
+            abort_all(r, s);
+            return 0;
+        }
+        moved = fill(r, s);
+        if (r->active > 0 && curl_multi_perform(r->multi, &still) != CURLM_OK)
+            SLOG(r->log, SYNC_LOG_WARN, "curl_multi_perform failed");
+        moved += complete(r, s);
+        if (moved)
+            continue;   /* answers free handles, and may bring new requests */
+        if (waited || timeout_ms <= 0 || r->active == 0)
+            break;
+        curl_multi_poll(r->multi, NULL, 0, timeout_ms, NULL);
+        waited = 1;
+    }
+    return r->active;
+}
+
+/* remote_run as a stream over an array. */
+typedef struct {
+    remote_req **reqs;
+    size_t n, next, answered;
+} batch;
+
+static remote_req *batch_next(void *ud)
+{
+    batch *b = ud;
+
+    return b->next < b->n ? b->reqs[b->next++] : NULL;
+}
+
+static void batch_done(void *ud, remote_req *req)
+{
+    batch *b = ud;
+
+    if (req->status > 0)
+        b->answered++;
+}
+
 int remote_run(remote_client *r, remote_req **reqs, size_t n, sync_clock *clk,
                int64_t *bytes)
 {
-    size_t next = 0, answered = 0;
-    int active = 0;
+    batch b = {reqs, n, 0, 0};
+    remote_stream s = {batch_next, batch_done, &b, clk, bytes};
 
     for (size_t k = 0; k < n; k++) {
         reqs[k]->status = 0;
         reqs[k]->cancelled = 0;
         reqs[k]->err[0] = '\0';
     }
-    while (next < n || active > 0) {
-        int still = 0, left;
-        CURLMsg *msg;
-
+    while (b.next < n || r->active > 0) {
         if (r->cancel && atomic_load(r->cancel)) {
-            for (int i = 0; i < r->nhandles; i++)
-                if (r->busy[i]) {
-                    r->busy[i]->cancelled = 1;
-                    snprintf(r->busy[i]->err, sizeof r->busy[i]->err, "cancelled");
-                    curl_multi_remove_handle(r->multi, r->easy[i]);
-                    r->busy[i] = NULL;
-                }
-            for (; next < n; next++) {
-                reqs[next]->cancelled = 1;
-                snprintf(reqs[next]->err, sizeof reqs[next]->err, "cancelled");
+            abort_all(r, &s);
+            for (; b.next < n; b.next++) {
+                reqs[b.next]->cancelled = 1;
+                snprintf(reqs[b.next]->err, sizeof reqs[b.next]->err, "cancelled");
             }
             break;
         }
-        /* Hand out free handles to waiting requests. */
-        for (int i = 0; i < r->nhandles && next < n; i++) {
-            if (r->busy[i])
-                continue;
-            remote_req *req = reqs[next++];
-            if (setup(r, i, req) ||
-                curl_multi_add_handle(r->multi, r->easy[i]) != CURLM_OK) {
-                snprintf(req->err, sizeof req->err, "could not start the request");
-                continue;
-            }
-            r->busy[i] = req;
-            active++;
-            SLOG(r->log, SYNC_LOG_DEBUG, "%s %s", req->method, req->url);
-        }
-        if (curl_multi_perform(r->multi, &still) != CURLM_OK)
-            SLOG(r->log, SYNC_LOG_WARN, "curl_multi_perform failed");
-        while ((msg = curl_multi_info_read(r->multi, &left))) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            for (int i = 0; i < r->nhandles; i++)
-                if (r->busy[i] && r->easy[i] == msg->easy_handle) {
-                    remote_req *req = r->busy[i];
-                    finish(r, i, msg->data.result, clk, bytes);
-                    active--;
-                    if (req->status > 0)
-                        answered++;
-                    else
-                        SLOG(r->log, SYNC_LOG_INFO, "%s %s: %s", req->method,
-                             req->url, req->err);
-                    break;
-                }
-        }
-        if (active > 0 && still > 0)
-            curl_multi_poll(r->multi, NULL, 0, 250, NULL);
+        remote_pump(r, &s, 250);
     }
-    return (int)answered;
+    return (int)b.answered;
 }
 
 int64_t remote_connects(const remote_client *r)

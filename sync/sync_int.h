@@ -209,6 +209,11 @@ typedef struct {
     int64_t sent_ms;          /* local wall time the request was sent */
     int64_t recv_ms;          /* local wall time its first byte came back */
     int64_t date_ms;          /* parsed Date, -1 if none */
+    /* the caller's bookkeeping (set after remote_req_set; remote.c never
+     * reads them): what the request is for, in a remote_stream */
+    void *owner;
+    int role;
+    size_t index;
 } remote_req;
 
 int remote_new(const remote_config *cfg, remote_client **out, char *err, size_t errlen);
@@ -232,6 +237,32 @@ void remote_req_clear(remote_req *req);
  */
 int remote_run(remote_client *r, remote_req **reqs, size_t n, sync_clock *clk,
                int64_t *bytes);
+
+/*
+ * A stream of requests whose next ones depend on earlier answers (a list
+ * page names the details to fetch; a fetched record decides its PUT), so
+ * that every connection is kept busy rather than waiting for a whole
+ * batch.  next() hands out the request to start next (NULL: none now);
+ * done() is told each request that finished (answered, failed, or
+ * cancelled), and may make more requests available to next().
+ */
+typedef struct {
+    remote_req *(*next)(void *ud);
+    void (*done)(void *ud, remote_req *req);
+    void *ud;
+    sync_clock *clk;      /* fed Date headers, or NULL */
+    int64_t *bytes;       /* bytes received are added, or NULL */
+} remote_stream;
+
+/*
+ * Starts requests on free connections, moves transfers along, and calls
+ * done() for each that finished; with timeout_ms > 0 it waits that long at
+ * most for something to happen when nothing did at once.  Never blocks
+ * with timeout_ms 0 (a caller busy with the store pumps between records).
+ * On cancel every transfer is aborted (done() sees cancelled set).
+ * Returns the number of transfers still running.
+ */
+int remote_pump(remote_client *r, const remote_stream *s, int timeout_ms);
 
 /* Connections the client has opened so far (keep-alive shows as few). */
 int64_t remote_connects(const remote_client *r);

@@ -218,8 +218,10 @@ static long list_requests(harness *h)
 
 /*
  * An interrupted pull resumes at its cursor instead of starting over: the
- * resumed walk fetches only the list pages the first one did not, and the
- * replica is whole afterwards.
+ * resumed walk fetches only the list pages the first one did not commit
+ * (the pages that were in flight, fetched but not yet applied, are
+ * fetched again: at most the pipeline's depth less one), and the replica
+ * is whole afterwards.
  */
 static void test_interrupted_pull_resumes(void **state)
 {
@@ -255,7 +257,8 @@ static void test_interrupted_pull_resumes(void **state)
     print_message("list pages: interrupted walk %ld, resumed %ld, whole %ld\n",
                   first, resumed, fresh);
     assert_true(fresh >= 2);
-    assert_int_equal(first + resumed, fresh);
+    assert_true(resumed < fresh);
+    assert_true(first + resumed <= fresh + 2);
 }
 
 
