@@ -186,7 +186,9 @@ static void cycle_done(syncctl *c, int rc, const sync_summary *sum)
     c->online = sum->online;
     c->auth_error = sum->auth_error;
     c->last_sync_ms = sum->finished_ms ? sum->finished_ms : now_w;
-    if (ok && !sum->auth_error)
+    /* A success is a cycle in which nothing failed: the remote answered,
+     * accepted our key, and sent nothing we had to skip. */
+    if (ok && !sum->auth_error && sum->errors == 0)
         c->last_success_ms = c->last_sync_ms;
     if (rc < 0 && !sum->last_error[0])
         snprintf(c->last_error, sizeof c->last_error, "local failure (the replica database)");

@@ -321,7 +321,7 @@ int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out)
     if (se->clk.known)
         store_state_set_int(se->st, SYNC_STATE_CLOCK, sync_clock_offset(&se->clk));
     store_state_set_int(se->st, "last_sync_ms", out->finished_ms);
-    if (rc == 0 && out->online && !out->auth_error && !cancelled)
+    if (rc == 0 && out->online && !out->auth_error && !cancelled && out->errors == 0)
         store_state_set_int(se->st, "last_success_ms", out->finished_ms);
     store_state_set(se->st, "last_error", out->last_error);
 

@@ -169,6 +169,7 @@ class HostileRemoteTest(unittest.TestCase):
                               {"notes": "hostile-%s-%f" % (srv.mode if srv else "tls", time.time())})
             self.assertEqual(r.status, 200)
             before = self.snapshot(agent)
+            success_before = agent.status()["last_success_at"]
             summary = agent.sync(timeout=90)
             self.assertFalse(summary.get("complete"), summary)
             self.assertEqual(summary.get("pushed"), 0, summary)
@@ -176,6 +177,8 @@ class HostileRemoteTest(unittest.TestCase):
             self.assertEqual(before, after, "the replica or the outbox changed")
             st = agent.status()
             self.assertTrue(st["last_error"], st)
+            # a cycle that got garbage is no success, whatever answered it
+            self.assertEqual(st["last_success_at"], success_before, st)
             if expect_error:
                 self.assertRegex(st["last_error"], expect_error)
             self.assertEqual(st["outbox"]["pending"], len(before["outbox"]), st)
