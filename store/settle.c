@@ -939,6 +939,67 @@ int store_op_user_retry(store *s, const char *op_id)
 /* A discarded create takes its record (and the record's other ops) with
  * it: the remote never had it.  Any other discarded op just leaves the
  * view, which is rebuilt without it. */
+/*
+ * A later update of the record was made on a view holding the discarded
+ * op's values, so those fields took them as their base (see outbox.c).
+ * With the op gone, the remote never held them: such a base goes back to
+ * the discarded op's own base, or the later op would look like it raced a
+ * remote change and be logged as a conflict with ourselves.
+ */
+static int unbase_later_ops(store *s, const store_op *gone)
+{
+    store_op *ops = NULL;
+    cJSON *gf = NULL, *gb = NULL;
+    int n = 0, rc;
+
+    rc = si_ops_of(s, gone->entity, gone->record_id, &ops, &n);
+    if (rc != STORE_OK)
+        return rc;
+    gf = cJSON_Parse(gone->fields);
+    gb = cJSON_Parse(gone->base_values);
+    if (!gf || !gb) {
+        rc = si_fail(s, STORE_CORRUPT, "op %s: bad JSON", gone->op_id);
+        goto out;
+    }
+    for (int i = 0; i < n && rc == STORE_OK; i++) {
+        cJSON *base;
+        int moved = 0;
+        if (ops[i].seq <= gone->seq || ops[i].kind != OP_UPDATE)
+            continue;
+        if (!(base = cJSON_Parse(ops[i].base_values))) {
+            rc = si_fail(s, STORE_CORRUPT, "op %s: bad JSON", ops[i].op_id);
+            break;
+        }
+        for (const cJSON *f = gf->child; f && rc == STORE_OK; f = f->next) {
+            const cJSON *cur = cJSON_GetObjectItemCaseSensitive(base, f->string);
+            const cJSON *orig = cJSON_GetObjectItemCaseSensitive(gb, f->string);
+            if (cur && orig && cJSON_Compare(cur, f, 1)) {
+                rc = si_jset(base, f->string, cJSON_Duplicate(orig, 1));
+                moved = 1;
+            }
+        }
+        if (rc == STORE_OK && moved) {
+            char *text = si_json_print(base);
+            sqlite3_stmt *st = text ? si_stmt(s, "UPDATE outbox SET base_values = ?2 "
+                                                 "WHERE op_id = ?1") : NULL;
+            if (!st) {
+                rc = text ? STORE_ERR : si_fail(s, STORE_NOMEM, "out of memory");
+            } else {
+                si_bind_text(st, 1, ops[i].op_id);
+                si_bind_text(st, 2, text);
+                rc = si_step_done(s, st, "rebase later op");
+            }
+            free(text);
+        }
+        cJSON_Delete(base);
+    }
+out:
+    cJSON_Delete(gf);
+    cJSON_Delete(gb);
+    store_ops_free(ops, n);
+    return rc;
+}
+
 static int user_discard(store *s, const char *op_id)
 {
     store_op op;
@@ -949,7 +1010,9 @@ static int user_discard(store *s, const char *op_id)
     if (op.kind == OP_CREATE) {
         rc = drop_record(s, op.entity, op.record_id);
     } else {
-        rc = si_op_delete(s, op.op_id);
+        rc = op.kind == OP_UPDATE ? unbase_later_ops(s, &op) : STORE_OK;
+        if (rc == STORE_OK)
+            rc = si_op_delete(s, op.op_id);
         if (rc == STORE_OK)
             rc = si_refresh(s, op.entity, op.record_id);
         if (rc == STORE_OK)

@@ -634,11 +634,48 @@ static void test_next_due_and_unclaim(void **state)
     assert_true(due <= T0);
 }
 
+/* An edit queued behind a tried op takes that op's value as its base; if
+ * the tried op is then rejected and discarded, the remote never held that
+ * value, and the later op's base goes back to what the remote does hold. */
+static void test_discard_moves_later_bases_back(void **state)
+{
+    fx *f = *state;
+    store *s = f->s;
+    store_op *ops = NULL;
+    cJSON *ob;
+    int n;
+    char first[37];
+
+    fx_seed(s);
+    assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", "{\"notes\":\"a\"}", T0), STORE_OK);
+    n = claim(s, T0, &ops);
+    assert_int_equal(n, 1);
+    snprintf(first, sizeof first, "%s", ops[0].op_id);
+    store_ops_free(ops, n);
+    assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", "{\"notes\":\"b\"}", T0 + 1), STORE_OK);
+    assert_int_equal(store_op_reject(s, first, "{\"code\":\"validation_error\"}"), STORE_OK);
+    ob = fx_outbox(s);
+    assert_int_equal(cJSON_GetArraySize(ob), 2);
+    assert_string_equal(fx_str(cJSON_GetObjectItem(cJSON_GetArrayItem(ob, 1), "base_values"),
+                               "notes"), "a");
+    cJSON_Delete(ob);
+
+    assert_int_equal(store_op_user_discard(s, first), STORE_OK);
+    ob = fx_outbox(s);
+    assert_int_equal(cJSON_GetArraySize(ob), 1);
+    assert_string_equal(fx_str(cJSON_GetObjectItem(cJSON_GetArrayItem(ob, 0), "base_values"),
+                               "notes"), "orig");
+    assert_string_equal(fx_str(cJSON_GetObjectItem(cJSON_GetArrayItem(ob, 0), "fields"),
+                               "notes"), "b");
+    cJSON_Delete(ob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_claim_order_per_record, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_next_due_and_unclaim, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_discard_moves_later_bases_back, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_claim_backoff_and_reopen, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_second_handle_keeps_inflight, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_create_before_reference_and_remap, fx_setup,
