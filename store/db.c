@@ -101,6 +101,33 @@ static const char *const migrations[] = {
     "CREATE INDEX conflicts_state ON conflicts(state);"
     "CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE pulls (gen INTEGER PRIMARY KEY AUTOINCREMENT);",
+    /*
+     * 2: lighter rows and fewer index entries per record, for the pull's
+     * sake (a record written by a pull updated ten B-trees and stored its
+     * JSON three times).  remote_same = 1: the remote version is the body
+     * itself (no pending edits), and remote_body is NULL.  Each filter
+     * index holds only the records that have its column; no index on
+     * seen_gen (eviction reads the rows once per complete walk, while
+     * every pull updated it).  No partial index may compare entity with a
+     * constant: statements that bind entity would then be prepared again
+     * at every execution (SQLite re-plans when such a binding changes).
+     */
+    "ALTER TABLE records ADD COLUMN remote_same INTEGER NOT NULL DEFAULT 0;"
+    "DROP INDEX records_seen;"
+    "DROP INDEX records_status;"
+    "CREATE INDEX records_status ON records(entity, status, id) WHERE status IS NOT NULL;"
+    "DROP INDEX records_customer;"
+    "CREATE INDEX records_customer ON records(entity, customer_id, id)"
+    "  WHERE customer_id IS NOT NULL;"
+    "DROP INDEX records_tech;"
+    "CREATE INDEX records_tech ON records(entity, technician_id, sched_day, id)"
+    "  WHERE technician_id IS NOT NULL;"
+    "DROP INDEX records_branch;"
+    "CREATE INDEX records_branch ON records(entity, branch_id, id) WHERE branch_id IS NOT NULL;"
+    "DROP INDEX records_sched;"
+    "CREATE INDEX records_sched ON records(entity, sched_day, id) WHERE sched_day IS NOT NULL;"
+    "DROP INDEX records_parent;"
+    "CREATE INDEX records_parent ON records(entity, parent_id) WHERE parent_id IS NOT NULL;",
 };
 
 int store_schema_version(void)

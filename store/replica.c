@@ -71,7 +71,7 @@ int si_rec_load(store *s, store_entity e, const char *id, si_rec *out)
 
     memset(out, 0, sizeof *out);
     st = si_stmt(s, "SELECT parent_id, body, remote_body, updated_at, etag, deleted_locally, "
-                    "seen_gen FROM records WHERE entity = ?1 AND id = ?2");
+                    "seen_gen, remote_same FROM records WHERE entity = ?1 AND id = ?2");
     if (!st)
         return STORE_ERR;
     sqlite3_bind_int(st, 1, (int)e);
@@ -92,7 +92,8 @@ int si_rec_load(store *s, store_entity e, const char *id, si_rec *out)
     out->id = strdup(id);
     out->parent_id = si_col_dup(st, 0, &oom);
     out->body = cJSON_Parse((const char *)sqlite3_column_text(st, 1));
-    out->remote_body = si_col_dup(st, 2, &oom);
+    /* remote_same: the remote version is the body itself */
+    out->remote_body = si_col_dup(st, sqlite3_column_int(st, 7) ? 1 : 2, &oom);
     out->updated_at = si_col_dup(st, 3, &oom);
     out->etag = si_col_dup(st, 4, &oom);
     out->deleted_locally = sqlite3_column_int(st, 5);
@@ -122,7 +123,7 @@ int si_rec_save(store *s, const si_rec *r)
     char *body = NULL, *summary = NULL;
     cJSON *sum;
     si_cols c;
-    int rc = STORE_OK;
+    int rc = STORE_OK, same;
 
     body = si_json_print(r->body);
     sum = si_summary(r->e, r->body);
@@ -134,12 +135,14 @@ int si_rec_save(store *s, const si_rec *r)
         goto out;
     }
     si_columns(r->e, r->body, r->parent_id, &c);
+    /* A record without pending edits stores its JSON once. */
+    same = r->remote_body && strcmp(r->remote_body, body) == 0;
     st = si_stmt(s,
                  "INSERT INTO records (entity, id, parent_id, body, remote_body, summary, status, "
                  "customer_id, contact_id, technician_id, branch_id, sched_day, created_at, "
                  "created_ms, name, number, updated_at, updated_ms, etag, deleted_locally, "
-                 "seen_gen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-                 "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) "
+                 "seen_gen, remote_same) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                 "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) "
                  "ON CONFLICT (entity, id) DO UPDATE SET parent_id = excluded.parent_id, "
                  "body = excluded.body, remote_body = excluded.remote_body, "
                  "summary = excluded.summary, status = excluded.status, "
@@ -149,7 +152,8 @@ int si_rec_save(store *s, const si_rec *r)
                  "created_ms = excluded.created_ms, name = excluded.name, "
                  "number = excluded.number, updated_at = excluded.updated_at, "
                  "updated_ms = excluded.updated_ms, etag = excluded.etag, "
-                 "deleted_locally = excluded.deleted_locally, seen_gen = excluded.seen_gen");
+                 "deleted_locally = excluded.deleted_locally, seen_gen = excluded.seen_gen, "
+                 "remote_same = excluded.remote_same");
     if (!st) {
         rc = STORE_ERR;
         goto out;
@@ -157,7 +161,7 @@ int si_rec_save(store *s, const si_rec *r)
     sqlite3_bind_int(st, 1, (int)r->e);
     if (si_bind_text(st, 2, r->id) || si_bind_text(st, 3, r->parent_id) ||
         sqlite3_bind_text(st, 4, body, -1, SQLITE_STATIC) != SQLITE_OK ||
-        si_bind_text(st, 5, r->remote_body) ||
+        si_bind_text(st, 5, same ? NULL : r->remote_body) ||
         (summary ? sqlite3_bind_text(st, 6, summary, -1, SQLITE_STATIC)
                  : sqlite3_bind_null(st, 6)) != SQLITE_OK ||
         si_bind_text(st, 7, c.status) || si_bind_text(st, 8, c.customer_id) ||
@@ -169,7 +173,7 @@ int si_rec_save(store *s, const si_rec *r)
         si_bind_text(st, 15, c.name) || si_bind_text(st, 16, c.number) ||
         si_bind_text(st, 17, r->updated_at) || bind_opt_ms(st, 18, r->updated_at) ||
         si_bind_text(st, 19, r->etag) || sqlite3_bind_int(st, 20, r->deleted_locally) ||
-        sqlite3_bind_int64(st, 21, r->seen_gen)) {
+        sqlite3_bind_int64(st, 21, r->seen_gen) || sqlite3_bind_int(st, 22, same)) {
         sqlite3_reset(st);
         rc = si_fail(s, STORE_NOMEM, "out of memory");
         goto out;
