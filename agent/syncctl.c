@@ -2,6 +2,7 @@
 #include "agent/syncctl.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,10 @@ static void *thread_main(void *arg)
             memset(&sum, 0, sizeof sum);
             sum.started_ms = wall_ms();
             rc = sync_cycle_run(c->se, sum.started_ms, &sum);
+            /* What a large pull allocated and freed (the engine's page
+             * cache, parsed pages) goes back to the system rather than
+             * staying resident until the next cycle. */
+            malloc_trim(0);
             if (!sum.finished_ms)
                 sum.finished_ms = wall_ms();
             log_info("sync: %s: pulled %lld, unchanged %lld, evicted %lld, pushed %lld, "

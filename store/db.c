@@ -690,6 +690,12 @@ out:
     return STORE_OK;
 }
 
+void store_release_memory(store *s)
+{
+    if (s && s->db)
+        sqlite3_db_release_memory(s->db);
+}
+
 void store_close(store *s)
 {
     if (!s)

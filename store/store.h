@@ -89,6 +89,14 @@ int store_tx_commit(store *s);
 int store_tx_rollback(store *s);
 
 /*
+ * Gives back the memory the handle holds only for speed (its page cache,
+ * up to 64 MiB while a large pull writes), e.g. at the end of a sync
+ * cycle, so that an idle daemon does not keep it resident.  Later reads
+ * fill the cache again as needed.
+ */
+void store_release_memory(store *s);
+
+/*
  * Called after a commit, once for each record whose local view changed
  * (what: "changed" or "deleted"); used by the agent's event stream.
  */

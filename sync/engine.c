@@ -326,6 +326,8 @@ int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out)
     store_state_set(se->st, "last_error", out->last_error);
 
     wake = next_wake(se);
+    /* Idle until the next cycle: the page cache is not worth keeping. */
+    store_release_memory(se->st);
     pthread_mutex_lock(&se->mu);
     se->wake_ms = wake;
     se->prog.running = 0;
