@@ -275,19 +275,40 @@ static enum MHD_Result dispatch(request *r, const char *url, const char *method_
     return records_dispatch(r, &rt, &q, method);
 }
 
+/* The verdict on a connection's peer, kept as its socket context. */
+static char peer_allowed, peer_refused;
+
 /* Whether the peer may talk to us (SO_PEERCRED on the connection's fd). */
-static int peer_ok(local_api *api, struct MHD_Connection *conn)
+static int peer_check(local_api *api, int fd)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     ctlsock_peer peer;
-    if (!ci || ctlsock_peer_get(ci->connect_fd, &peer) < 0)
+    if (ctlsock_peer_get(fd, &peer) < 0)
         return 0;
     if (ctlsock_peer_allowed(&peer, api->self, api->group))
         return 1;
     log_warn("local api: refused a client with uid %lu (pid %ld)", (unsigned long)peer.uid,
              (long)peer.pid);
     return 0;
+}
+
+/* A connection's peer cannot change: it is checked once, when it comes,
+ * not with a system call for every request on a kept-alive connection. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    const union MHD_ConnectionInfo *ci;
+
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+        return;
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    *socket_context = ci && peer_check(cls, ci->connect_fd) ? &peer_allowed : &peer_refused;
+}
+
+static int peer_ok(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci && ci->socket_context == &peer_allowed;
 }
 
 /* Forgets a body too large to keep; the answer will be 413. */
@@ -343,7 +364,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->api = api;
         r->conn = conn;
         *con_cls = r;
-        if (!peer_ok(api, conn))
+        if (!peer_ok(conn))
             return reply_error(r, 403, "Forbidden: this socket serves its owner only", NULL);
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY)
@@ -437,12 +458,13 @@ int local_api_start(int listen_fd, const char *db_path, gid_t group, syncctl *sc
     /* One internal polling thread: every handler runs there, one store
      * handle suffices, and suspended connections cost nothing. */
     a->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, a,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)LOCAL_API_MAX_CONNECTIONS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)LOCAL_API_IDLE_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LOCAL_API_MEMORY_LIMIT,
