@@ -49,6 +49,9 @@ enum MHD_Result reply_json(request *r, unsigned status, char *json_take)
     struct MHD_Response *resp;
     if (!json_take)
         return MHD_NO;
+    if (status == 200 && r->cache_key)
+        read_cache_put(r->api->cache, r->cache_key, r->cache_version, json_take,
+                       strlen(json_take));
     resp = MHD_create_response_from_buffer(strlen(json_take), json_take, MHD_RESPMEM_MUST_FREE);
     if (!resp)
         free(json_take);
@@ -198,12 +201,62 @@ out:
     return ret;
 }
 
-static enum MHD_Result records_dispatch(request *r, const api_route *rt, const api_query *q,
-                                        int method)
+/* Appends one GET argument to the cache key, lengths first, so that no
+ * two different argument lists make the same key. */
+static enum MHD_Result key_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    char **k = cls, *nk;
+    (void)kind;
+    if (!*k)
+        return MHD_NO;
+    if (asprintf(&nk, "%s&%zu:%s%zu:%s", *k, strlen(key), key, value ? strlen(value) : 0,
+                 value ? value : "") < 0)
+        nk = NULL;
+    free(*k);
+    *k = nk;
+    return nk ? MHD_YES : MHD_NO;
+}
+
+/*
+ * A GET answered from the cache when the replica has not changed since
+ * it was made: 1 (answer queued in *ret) or 0 (go on; r->cache_key is set
+ * when the answer should be kept).
+ */
+static int cached_get(request *r, const char *url, enum MHD_Result *ret)
+{
+    local_api *api = r->api;
+    const char *body;
+    char *key;
+    size_t len;
+
+    if (!api->cache || store_data_version(api->st, &r->cache_version) != STORE_OK)
+        return 0;
+    key = strdup(url);
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, key_arg, &key);
+    if (!key)
+        return 0;
+    body = read_cache_get(api->cache, key, r->cache_version, &len);
+    if (!body) {
+        r->cache_key = key;
+        return 0;
+    }
+    free(key);
+    *ret = queue(r, 200,
+                 MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY),
+                 "application/json");
+    return 1;
+}
+
+static enum MHD_Result records_dispatch(request *r, const char *url, const api_route *rt,
+                                        const api_query *q, int method)
 {
     char *js = NULL;
     enum MHD_Result ret;
     int rc;
+
+    if (method == M_GET && cached_get(r, url, &ret))
+        return ret;
 
     switch (rt->id) {
     case R_CUSTOMERS:
@@ -272,7 +325,7 @@ static enum MHD_Result dispatch(request *r, const char *url, const char *method_
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
     if (rt.id >= R_AGENT_STATUS)
         return agent_dispatch(r, &rt, &q, method);
-    return records_dispatch(r, &rt, &q, method);
+    return records_dispatch(r, url, &rt, &q, method);
 }
 
 /* The verdict on a connection's peer, kept as its socket context. */
@@ -405,6 +458,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     free(r->body);
+    free(r->cache_key);
     free(r);
     *con_cls = NULL;
 }
@@ -455,6 +509,7 @@ int local_api_start(int listen_fd, const char *db_path, gid_t group, syncctl *sc
         return -1;
     }
     store_set_change_hook(a->st, on_store_change, a);
+    a->cache = read_cache_new(LOCAL_API_CACHE_BYTES);
     /* One internal polling thread: every handler runs there, one store
      * handle suffices, and suspended connections cost nothing. */
     a->mhd = MHD_start_daemon(
@@ -473,6 +528,7 @@ int local_api_start(int listen_fd, const char *db_path, gid_t group, syncctl *sc
         snprintf(err, errlen, "cannot start the HTTP server on the socket");
         close(listen_fd);
         store_close(a->st);
+        read_cache_free(a->cache);
         free(a);
         return -1;
     }
@@ -491,5 +547,6 @@ void local_api_stop(local_api *a)
         close(fd);
     MHD_stop_daemon(a->mhd);
     store_close(a->st);
+    read_cache_free(a->cache);
     free(a);
 }

@@ -28,6 +28,7 @@ typedef struct local_api local_api;
 #define LOCAL_API_MAX_CONNECTIONS 64
 #define LOCAL_API_IDLE_TIMEOUT_S 60
 #define LOCAL_API_MEMORY_LIMIT (16 * 1024) /* per connection: headers, URL */
+#define LOCAL_API_CACHE_BYTES (4 * 1024 * 1024) /* GET answers kept (read_cache.h) */
 
 /*
  * Serves listen_fd (takes ownership: closed by local_api_stop).  group is

@@ -9,6 +9,7 @@
 
 #include "agent/api_request.h"
 #include "agent/local_api.h"
+#include "agent/read_cache.h"
 #include "store/store.h"
 
 struct local_api {
@@ -18,6 +19,7 @@ struct local_api {
     events_hub *hub;
     gid_t group;
     uid_t self;
+    read_cache *cache;          /* GET /api/v1 answers; NULL: none */
 };
 
 typedef struct request {
@@ -26,6 +28,9 @@ typedef struct request {
     char *body;                 /* request body, NUL-terminated */
     size_t len, cap;
     int too_large;
+    /* a GET /api/v1 whose 200 answer is kept for the next asker */
+    char *cache_key;
+    int64_t cache_version;
     /* POST /agent/sync?wait=true */
     syncctl_waiter waiter;
     int waiting;                /* registered with the controller */

@@ -696,6 +696,23 @@ void store_release_memory(store *s)
         sqlite3_db_release_memory(s->db);
 }
 
+int store_data_version(store *s, int64_t *version_out)
+{
+    sqlite3_stmt *st = si_stmt(s, "PRAGMA data_version");
+    int rc;
+
+    if (!st)
+        return STORE_ERR;
+    rc = sqlite3_step(st);
+    /* data_version moves with other connections' commits; this handle's
+     * own writes (committed or not) show in its change count.  Both only
+     * grow, so the sum moves when either does. */
+    if (rc == SQLITE_ROW)
+        *version_out = sqlite3_column_int64(st, 0) * 1000003 + sqlite3_total_changes64(s->db);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? STORE_OK : si_dberr(s, "data version");
+}
+
 void store_close(store *s)
 {
     if (!s)

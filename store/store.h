@@ -97,6 +97,13 @@ int store_tx_rollback(store *s);
 void store_release_memory(store *s);
 
 /*
+ * A number that changes whenever the database may have changed since the
+ * last call: a commit by this handle or by any other (another handle of
+ * this process, another process).  For caches of read answers.
+ */
+int store_data_version(store *s, int64_t *version_out);
+
+/*
  * Called after a commit, once for each record whose local view changed
  * (what: "changed" or "deleted"); used by the agent's event stream.
  */
