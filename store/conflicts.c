@@ -145,17 +145,9 @@ int store_conflicts_list(store *s, int open_only, char **json_out)
 
 int store_conflicts_open_count(store *s, int64_t *count_out)
 {
-    sqlite3_stmt *st = si_stmt(s, "SELECT count(*) FROM conflicts WHERE state = 'open'");
-    int rc;
-
     *count_out = 0;
-    if (!st)
-        return STORE_ERR;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *count_out = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? STORE_OK : si_dberr(s, "open conflicts");
+    return si_one_int(s, si_stmt(s, "SELECT count(*) FROM conflicts WHERE state = 'open'"),
+                      count_out, "open conflicts");
 }
 
 typedef struct {

@@ -259,6 +259,19 @@ uncached_fail:
     return NULL;
 }
 
+int si_one_int(store *s, sqlite3_stmt *st, int64_t *out, const char *what)
+{
+    int rc;
+
+    if (!st)
+        return STORE_ERR;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? STORE_OK : si_dberr(s, what);
+}
+
 int si_step_done(store *s, sqlite3_stmt *st, const char *what)
 {
     int rc = sqlite3_step(st);
@@ -698,19 +711,15 @@ void store_release_memory(store *s)
 
 int store_data_version(store *s, int64_t *version_out)
 {
-    sqlite3_stmt *st = si_stmt(s, "PRAGMA data_version");
-    int rc;
+    int64_t dv = 0;
+    int rc = si_one_int(s, si_stmt(s, "PRAGMA data_version"), &dv, "data version");
 
-    if (!st)
-        return STORE_ERR;
-    rc = sqlite3_step(st);
     /* data_version moves with other connections' commits; this handle's
      * own writes (committed or not) show in its change count.  Both only
      * grow, so the sum moves when either does. */
-    if (rc == SQLITE_ROW)
-        *version_out = sqlite3_column_int64(st, 0) * 1000003 + sqlite3_total_changes64(s->db);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? STORE_OK : si_dberr(s, "data version");
+    if (rc == STORE_OK)
+        *version_out = dv * 1000003 + sqlite3_total_changes64(s->db);
+    return rc;
 }
 
 void store_close(store *s)

@@ -423,17 +423,11 @@ int store_count(store *s, store_entity e, int64_t *count_out)
 {
     sqlite3_stmt *st = si_stmt(s, "SELECT count(*) FROM records WHERE entity = ?1 "
                                   "AND deleted_locally = 0");
-    int rc;
 
     *count_out = 0;
-    if (!st)
-        return STORE_ERR;
-    sqlite3_bind_int(st, 1, (int)e);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *count_out = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? STORE_OK : si_dberr(s, "count");
+    if (st)
+        sqlite3_bind_int(st, 1, (int)e);
+    return si_one_int(s, st, count_out, "count");
 }
 
 /* ---- lists ----------------------------------------------------------- */

@@ -66,6 +66,9 @@ int si_detail(cJSON *details, const char *field, const char *message);
  * the same SQL.
  */
 sqlite3_stmt *si_stmt(store *s, const char *sql);
+/* Runs st (bound), which yields one integer, into *out and resets it;
+ * NULL st (a failed si_stmt) is STORE_ERR. */
+int si_one_int(store *s, sqlite3_stmt *st, int64_t *out, const char *what);
 /* Runs st to completion (no rows expected) and resets it. */
 int si_step_done(store *s, sqlite3_stmt *st, const char *what);
 /* Binds text, or NULL for a NULL pointer. */
