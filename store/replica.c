@@ -645,17 +645,29 @@ out:
 /* ---- pulls --------------------------------------------------------------- */
 
 /* Checks a remote record; returns the parsed object or NULL (error set). */
-static cJSON *parse_remote(store *s, store_entity e, const char *json, int64_t *ms,
-                           int *has_ms)
+static cJSON *parse_remote(store *s, store_entity e, const char *json, const cJSON *item,
+                           int64_t *ms, int *has_ms)
 {
     char why[128];
     cJSON *j, *d = NULL;
-    const char *id, *field = NULL, *msg = NULL;
+    const char *id, *field = NULL, *msg = NULL, *dup;
     const cJSON *upd;
 
     *has_ms = 0;
-    j = si_json_parse(json, why, sizeof why);
-    if (!j) {
+    if (item) {
+        /* Already parsed by the caller: the same checks on a copy. */
+        j = cJSON_Duplicate(item, 1);
+        if (!j) {
+            si_fail(s, STORE_NOMEM, "out of memory");
+            return NULL;
+        }
+        if ((dup = si_json_dup_key(j))) {
+            snprintf(why, sizeof why, "duplicate key \"%.60s\"", dup);
+            field = "body";
+            msg = why;
+            goto bad;
+        }
+    } else if (!(j = si_json_parse(json, why, sizeof why))) {
         field = "body";
         msg = why;
         goto bad;
@@ -711,8 +723,9 @@ static int64_t max64(int64_t a, int64_t b)
  * Records without updated_at (contacts and assets may lack one) cannot be
  * ordered: they apply, unless their text is what we hold.
  */
-static int upsert(store *s, store_entity e, const char *json, const char *etag,
-                  const char *parent_id, int64_t generation, store_upsert_result *res)
+static int upsert(store *s, store_entity e, const char *json, const cJSON *item,
+                  const char *etag, const char *parent_id, int64_t generation,
+                  store_upsert_result *res)
 {
     si_rec r;
     cJSON *j;
@@ -720,10 +733,15 @@ static int upsert(store *s, store_entity e, const char *json, const char *etag,
     int64_t new_ms = 0, old_ms = 0;
     int has_ms, rc, ops, old_deleted;
 
-    j = parse_remote(s, e, json, &new_ms, &has_ms);
+    j = parse_remote(s, e, json, item, &new_ms, &has_ms);
     if (!j)
         return STORE_INVALID;
     norm = si_json_print(j);
+    if (norm && strlen(norm) > SI_MAX_JSON) {
+        free(norm);
+        cJSON_Delete(j);
+        return si_fail(s, STORE_INVALID, "remote record over %d bytes", SI_MAX_JSON);
+    }
     if (!norm) {
         cJSON_Delete(j);
         return si_fail(s, STORE_NOMEM, "out of memory");
@@ -832,9 +850,9 @@ out:
     return rc;
 }
 
-int store_remote_upsert(store *s, store_entity e, const char *json, const char *etag,
-                        const char *parent_id, int64_t generation,
-                        store_upsert_result *result_out)
+static int remote_upsert(store *s, store_entity e, const char *json, const cJSON *item,
+                         const char *etag, const char *parent_id, int64_t generation,
+                         store_upsert_result *result_out)
 {
     store_upsert_result res = UPSERT_UNCHANGED;
     int rc;
@@ -846,10 +864,26 @@ int store_remote_upsert(store *s, store_entity e, const char *json, const char *
     rc = si_tx_begin(s);
     if (rc != STORE_OK)
         return rc;
-    rc = si_tx_end(s, upsert(s, e, json, etag, parent_id, generation, &res));
+    rc = si_tx_end(s, upsert(s, e, json, item, etag, parent_id, generation, &res));
     if (rc == STORE_OK && result_out)
         *result_out = res;
     return rc;
+}
+
+int store_remote_upsert(store *s, store_entity e, const char *json, const char *etag,
+                        const char *parent_id, int64_t generation,
+                        store_upsert_result *result_out)
+{
+    return remote_upsert(s, e, json, NULL, etag, parent_id, generation, result_out);
+}
+
+int store_remote_upsert_item(store *s, store_entity e, const cJSON *rec, const char *etag,
+                             const char *parent_id, int64_t generation,
+                             store_upsert_result *result_out)
+{
+    if (!rec)
+        return si_fail(s, STORE_INVALID, "no record");
+    return remote_upsert(s, e, NULL, rec, etag, parent_id, generation, result_out);
 }
 
 int store_record_etag(store *s, store_entity e, const char *id, char **etag_out)

@@ -416,6 +416,15 @@ int store_remote_upsert(store *s, store_entity e, const char *json,
                         const char *etag, const char *parent_id,
                         int64_t generation, store_upsert_result *result_out);
 
+/*
+ * store_remote_upsert() of a record the caller has parsed already (the
+ * pull's answers): the same checks and rules, without printing it to text
+ * and parsing it again.  rec is neither changed nor kept.
+ */
+int store_remote_upsert_item(store *s, store_entity e, const cJSON *rec, const char *etag,
+                             const char *parent_id, int64_t generation,
+                             store_upsert_result *result_out);
+
 /* The stored ETag of a record, for If-None-Match; STORE_NOTFOUND if none. */
 int store_record_etag(store *s, store_entity e, const char *id, char **etag_out);
 

@@ -280,16 +280,12 @@ static void pump_between_records(pull_ctx *pc)
 static int upsert_record(sync_engine *se, pull_ctx *pc, store_entity e,
                          const cJSON *rec, const char *etag, const char *parent)
 {
-    char *text = cJSON_PrintUnformatted(rec);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
     store_upsert_result res = UPSERT_UNCHANGED;
     int rc;
 
-    if (!text)
-        return STORE_NOMEM;
-    rc = store_remote_upsert(se->st, e, text, etag && *etag ? etag : NULL,
-                             parent, pc->gen, &res);
-    free(text);
+    rc = store_remote_upsert_item(se->st, e, rec, etag && *etag ? etag : NULL, parent,
+                                  pc->gen, &res);
     count_upsert(se, rc, res, e, cJSON_IsString(id) ? id->valuestring : "?");
     pump_between_records(pc);
     return sync_store_fatal(rc) ? rc : STORE_OK;

@@ -70,6 +70,15 @@ static void test_upsert_rejects_bad_records(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(store_remote_upsert(s, ENT_CUSTOMER, bad[i], NULL, NULL, 1, &r),
                          STORE_INVALID);
+    /* The same checks on a record handed already parsed (the pull's way):
+     * all but the first and last, which are not a bad parsed record. */
+    for (size_t i = 1; i + 1 < sizeof bad / sizeof bad[0]; i++) {
+        cJSON *j = cJSON_Parse(bad[i]);
+        assert_non_null(j);
+        assert_int_equal(store_remote_upsert_item(s, ENT_CUSTOMER, j, NULL, NULL, 1, &r),
+                         STORE_INVALID);
+        cJSON_Delete(j);
+    }
     /* an id over 128 bytes */
     char *longid = fx_fmt("{\"id\":\"%0200d\",\"updated_at\":\"2024-01-01T00:00:00Z\"}", 1);
     assert_int_equal(store_remote_upsert(s, ENT_CUSTOMER, longid, NULL, NULL, 1, &r),
@@ -85,6 +94,20 @@ static void test_upsert_rejects_bad_records(void **state)
     huge[big] = '\0';
     assert_int_equal(store_remote_upsert(s, ENT_CUSTOMER, huge, NULL, NULL, 1, &r), STORE_INVALID);
     free(huge);
+    {
+        /* a parsed record whose text would pass 1 MiB */
+        cJSON *j = cJSON_CreateObject();
+        char *notes = malloc(big);
+        memset(notes, 'x', big - 1);
+        notes[big - 1] = '\0';
+        cJSON_AddStringToObject(j, "id", "c");
+        cJSON_AddStringToObject(j, "updated_at", "2024-01-01T00:00:00Z");
+        cJSON_AddStringToObject(j, "notes", notes);
+        assert_int_equal(store_remote_upsert_item(s, ENT_CUSTOMER, j, NULL, NULL, 1, &r),
+                         STORE_INVALID);
+        free(notes);
+        cJSON_Delete(j);
+    }
     assert_int_equal(store_count(s, ENT_CUSTOMER, &n), STORE_OK);
     assert_int_equal(n, 0);
     /* contacts may lack updated_at: they apply, and equal text is unchanged */
@@ -93,6 +116,12 @@ static void test_upsert_rejects_bad_records(void **state)
     assert_int_equal(r, UPSERT_APPLIED);
     assert_int_equal(store_remote_upsert(s, ENT_CONTACT, c, NULL, NULL, 1, &r), STORE_OK);
     assert_int_equal(r, UPSERT_UNCHANGED);
+    {
+        cJSON *j = cJSON_Parse(c);
+        assert_int_equal(store_remote_upsert_item(s, ENT_CONTACT, j, NULL, NULL, 1, &r), STORE_OK);
+        assert_int_equal(r, UPSERT_UNCHANGED);
+        cJSON_Delete(j);
+    }
 }
 
 /* Rebase: a newer remote version under pending edits keeps the edits. */
