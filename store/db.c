@@ -713,6 +713,12 @@ out:
     return STORE_OK;
 }
 
+void store_defer_checkpoints(store *s)
+{
+    if (s && s->db)
+        sqlite3_wal_autocheckpoint(s->db, 0);
+}
+
 void store_release_memory(store *s)
 {
     if (s && s->db)

@@ -97,6 +97,14 @@ int store_tx_rollback(store *s);
 void store_release_memory(store *s);
 
 /*
+ * Leaves WAL checkpoints to the other handles on the file, so that this
+ * handle's commits never wait for one: the local API's durable writes
+ * (the sync engine's handle, which commits at least once a cycle and a
+ * cycle follows every burst of local writes, checkpoints for both).
+ */
+void store_defer_checkpoints(store *s);
+
+/*
  * A number that changes whenever the database may have changed since the
  * last call: a commit by this handle or by any other (another handle of
  * this process, another process).  For caches of read answers.
