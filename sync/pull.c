@@ -43,6 +43,9 @@
 #define CURSOR_KEY "pull_cursor"
 #define PIPELINE 3      /* list pages in flight at once */
 #define PUMP_EVERY 8    /* records applied between two pumps of the client */
+/* A list page kept for If-None-Match, in the sync state: "ETag\nURL\nbody" */
+#define KEPT_KEY "list_page %d %lld"
+#define KEPT_MAX (64 * 1024)
 
 /* ---- a set of ids (open addressing) -------------------------------------- */
 
@@ -152,6 +155,9 @@ typedef struct {
     size_t ncust, cust_next;
     int kids_waiting;          /* child list requests ready to start */
     int pending;               /* requests not yet answered (or started) */
+    char *kept;                /* this page as the last walk read it, or NULL */
+    const char *kept_body;     /* into kept */
+    char *keep;                /* to keep with this page's commit, or NULL */
 } page;
 
 typedef struct {
@@ -560,6 +566,27 @@ static void list_answered(pull_ctx *pc, page *pg)
             pg->root = NULL;
         }
         retry = !pg->root;
+        /* Kept with the page's commit, for If-None-Match next time. */
+        if (pg->root && req->etag[0] &&
+            strlen(req->etag) + strlen(req->url) + req->resp_len + 3 < KEPT_MAX &&
+            asprintf(&pg->keep, "%s\n%s\n%s", req->etag, req->url, req->resp) < 0)
+            pg->keep = NULL;
+        break;
+    case RC_NOT_MODIFIED:
+        /* The page we kept is still the page: its members are read from it. */
+        if (pg->kept_body) {
+            pg->root = sv_parse(pg->kept_body, strlen(pg->kept_body), 1, err, sizeof err);
+            if (pg->root && sv_meta_get(pg->root, &m, err, sizeof err)) {
+                cJSON_Delete(pg->root);
+                pg->root = NULL;
+            }
+        }
+        if (!pg->root) {
+            /* Nothing usable kept: ask again, unconditionally. */
+            snprintf(err, sizeof err, "304 without a usable kept page");
+            req->if_none_match[0] = '\0';
+            retry = 1;
+        }
         break;
     case RC_AUTH:
         se->auth_stop = 1;
@@ -754,6 +781,8 @@ static void page_free(page *pg)
 {
     if (!pg)
         return;
+    free(pg->kept);
+    free(pg->keep);
     remote_req_clear(&pg->list);
     for (size_t i = 0; pg->det && i < pg->k; i++)
         remote_req_clear(&pg->det[i]);
@@ -762,6 +791,35 @@ static void page_free(page *pg)
     cust_items_free(pg->cust, pg->ncust);
     cJSON_Delete(pg->root);
     free(pg);
+}
+
+/*
+ * Lists carry no change feed, so a resync reads every list page again;
+ * where the server gave the page an ETag, the page is kept and asked for
+ * with If-None-Match, and a 304 costs no body.  A page kept for another
+ * URL (the scope or the date window moved) is not used.
+ */
+static void kept_page(pull_ctx *pc, page *pg, int phase, int64_t number)
+{
+    char key[64], *kept = NULL, *url, *body;
+    size_t elen;
+
+    snprintf(key, sizeof key, KEPT_KEY, phase, (long long)number);
+    if (store_state_get(pc->se->st, key, &kept) != STORE_OK || !kept)
+        return;
+    url = strchr(kept, '\n');
+    body = url ? strchr(url + 1, '\n') : NULL;
+    elen = url ? (size_t)(url - kept) : 0;
+    if (!body || elen == 0 || elen >= sizeof pg->list.if_none_match ||
+        (size_t)(body - url - 1) != strlen(pg->list.url) ||
+        memcmp(url + 1, pg->list.url, strlen(pg->list.url)) != 0) {
+        free(kept);
+        return;
+    }
+    memcpy(pg->list.if_none_match, kept, elen);
+    pg->list.if_none_match[elen] = '\0';
+    pg->kept = kept;
+    pg->kept_body = body + 1;
 }
 
 static int page_open(pull_ctx *pc, int phase, int64_t number)
@@ -780,6 +838,7 @@ static int page_open(pull_ctx *pc, int phase, int64_t number)
         return -1;
     }
     tag(&pg->list, pg, ROLE_LIST, 0);
+    kept_page(pc, pg, phase, number);
     pg->phase = phase;
     pg->number = number;
     pg->list_state = LIST_WAITING;
@@ -837,6 +896,14 @@ static int apply_page(pull_ctx *pc, page *pg)
         if (!sync_store_fatal(rc))
             rc = STORE_OK;
         sync_progress_add(se, 1, 0, 0, 0);
+    }
+    if (rc == STORE_OK && pg->keep) {
+        char key[64];
+
+        snprintf(key, sizeof key, KEPT_KEY, pg->phase, (long long)pg->number);
+        rc = store_state_set(se->st, key, pg->keep);
+        if (!sync_store_fatal(rc))
+            rc = STORE_OK;   /* not kept: the next walk reads it whole */
     }
     if (rc == STORE_OK)
         rc = save_cursor(se, pc, pg->phase, pg->number + 1);

@@ -727,6 +727,22 @@ class ProtocolTest(SimCase):
                 self.assertNotEqual(changed.headers["ETag"], etag)
                 self.assertEqual(changed.json()["data"]["notes"], "changed")
 
+    def test_list_page_etag_and_304(self):
+        path = "/api/v1/work-orders?per_page=5&page=2"
+        r = self.sim.api("GET", path)
+        etag = r.headers["ETag"]
+        self.assertRegex(etag, r'^"[^"]+"$')
+        r304 = self.sim.api("GET", path, headers={"If-None-Match": etag})
+        self.assertEqual((r304.status, r304.body), (304, b""))
+        # another page, or the same page with other items, has another tag
+        self.assertNotEqual(self.sim.api("GET", path.replace("page=2", "page=3"))
+                            .headers["ETag"], etag)
+        wid = r.json()["data"][0]["id"]
+        self.ok("PUT", "/api/v1/work-orders/" + wid, {"priority": "urgent"})
+        changed = self.sim.api("GET", path, headers={"If-None-Match": etag})
+        self.assertEqual(changed.status, 200)
+        self.assertNotEqual(changed.headers["ETag"], etag)
+
     def test_contact_write_changes_the_customer_etag(self):
         c = self.customer_with_contact()
         path = "/api/v1/customers/" + c["id"]

@@ -175,6 +175,9 @@ void list_respond(const struct sim_request *rq, struct sim_response *rs,
         !cJSON_AddNumberToObject(meta, "total_count", (double)total))
         goto fail;
     resp_json(rs, 200, root);
+    /* A page's ETag names its bytes, as a detail's does: a client that
+     * kept the page asks again with If-None-Match and gets a 304. */
+    resp_set_etag(rs, "list", total);
     return;
 fail:
     if (st)

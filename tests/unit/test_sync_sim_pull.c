@@ -133,8 +133,9 @@ static void test_initial_and_unchanged_sync(void **state)
     assert_true(p.records_total >= nwo);
     assert_true(p.records_done >= nwo);
 
-    /* Again, nothing changed remotely: every detail answers 304 and no
-     * contacts or assets list is fetched. */
+    /* Again, nothing changed remotely: every detail answers 304, so does
+     * every list page (kept from the first walk), no contacts or assets
+     * list is fetched, and no answer has a body. */
     assert_int_equal(h_http(h, "DELETE", "/__sim/stats", NULL, 0, NULL) / 100, 2);
     assert_int_equal(h_cycle(h, &s), 0);
     assert_true(s.complete);
@@ -147,6 +148,9 @@ static void test_initial_and_unchanged_sync(void **state)
     assert_true(h_stat(stats, "GET /api/v1/customers/{id}", "304") > 0);
     assert_int_equal(h_stat(stats, "GET /api/v1/customers/{id}/contacts", NULL), 0);
     assert_int_equal(h_stat(stats, "GET /api/v1/customers/{id}/assets", NULL), 0);
+    assert_int_equal(h_stat(stats, "GET /api/v1/work-orders", "200"), 0);
+    assert_true(h_stat(stats, "GET /api/v1/work-orders", "304") > 0);
+    assert_int_equal((long)cJSON_GetObjectItem(stats, "bytes_out")->valuedouble, 0);
     print_message("second sync: %ld requests, %ld bytes out\n",
                   (long)cJSON_GetObjectItem(stats, "requests")->valuedouble,
                   (long)cJSON_GetObjectItem(stats, "bytes_out")->valuedouble);
