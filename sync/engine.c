@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sync/sync_int.h"
+#include "sync/remote.h"
 
 static void free_config(sync_engine *se)
 {
@@ -38,8 +38,8 @@ static int apply_config(sync_engine *se, const sync_config *cfg, char *err,
                         size_t errlen)
 {
     sync_engine tmp;
-    remote_config rc;
-    remote_client *rm = NULL;
+    sync_remote_config rc;
+    sync_remote_client *rm = NULL;
     const char *env;
 
     memset(&tmp, 0, sizeof tmp);
@@ -63,11 +63,11 @@ static int apply_config(sync_engine *se, const sync_config *cfg, char *err,
     rc.request_timeout_ms = cfg->request_timeout_ms;
     rc.cancel = &se->cancel;
     rc.log = &se->log;
-    if (remote_new(&rc, &rm, err, errlen)) {
+    if (sync_remote_new(&rc, &rm, err, errlen)) {
         free_config(&tmp);
         return -1;
     }
-    remote_free(se->rm);
+    sync_remote_free(se->rm);
     free_config(se);
     se->rm = rm;
     se->api_url = tmp.api_url;
@@ -161,7 +161,7 @@ void sync_engine_free(sync_engine *se)
 {
     if (!se)
         return;
-    remote_free(se->rm);
+    sync_remote_free(se->rm);
     store_close(se->st);
     free_config(se);
     pthread_mutex_destroy(&se->mu);
@@ -177,7 +177,7 @@ int sync_engine_reconfigure(sync_engine *se, const sync_config *cfg,
 void sync_engine_cancel(sync_engine *se)
 {
     atomic_store(&se->cancel, 1);
-    remote_wakeup(se->rm);
+    sync_remote_wakeup(se->rm);
 }
 
 int sync_cancelled(sync_engine *se)
@@ -255,13 +255,13 @@ int sync_store_fatal(int rc)
            rc == STORE_CORRUPT || rc == STORE_NEWER_SCHEMA;
 }
 
-int sync_run(sync_engine *se, remote_req **reqs, size_t n)
+int sync_run(sync_engine *se, sync_remote_req **reqs, size_t n)
 {
     int answered;
 
     if (n == 0)
         return 0;
-    answered = remote_run(se->rm, reqs, n, &se->clk, &se->sum->bytes_down);
+    answered = sync_remote_run(se->rm, reqs, n, &se->clk, &se->sum->bytes_down);
     if (answered > 0)
         se->sum->online = 1;
     return answered;

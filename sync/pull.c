@@ -36,7 +36,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sync/sync_int.h"
+#include "sync/remote.h"
 
 #define PAGE_SIZE 100
 #define LIST_TRIES 3
@@ -123,14 +123,14 @@ typedef struct {
     char query[600];           /* filters, escaped, "" or "a=b&c=d" */
 } walk;
 
-/* What a request of a page is for (remote_req.role). */
+/* What a request of a page is for (sync_remote_req.role). */
 enum { ROLE_LIST = 1, ROLE_DETAIL, ROLE_CUSTOMER, ROLE_KID };
 
 /* One customer to bring in: its detail and its contacts and assets. */
 typedef struct {
     char id[160];
-    remote_req det;
-    remote_req kid[2];         /* contacts, assets: the page being fetched */
+    sync_remote_req det;
+    sync_remote_req kid[2];         /* contacts, assets: the page being fetched */
     cJSON *items[2];           /* the children gathered, all pages */
     int64_t page[2], pages[2];
     int kids_ok[2];
@@ -144,12 +144,12 @@ enum { LIST_WAITING, LIST_RUNNING, LIST_OK, LIST_FAILED };
 typedef struct {
     int phase;                 /* index of its walk */
     int64_t number;
-    remote_req list;
+    sync_remote_req list;
     int list_state, list_tries;
     cJSON *root;               /* the list answer, once read */
     size_t k;                  /* valid members */
     const char **ids;          /* k ids, into root */
-    remote_req *det;           /* work orders: k details */
+    sync_remote_req *det;           /* work orders: k details */
     size_t det_next;           /* next detail to start */
     cust_item *cust;           /* customers first seen on this page */
     size_t ncust, cust_next;
@@ -179,7 +179,7 @@ typedef struct {
     int broken;                /* a list page failed for good: open no more */
     int stopping;              /* start nothing more */
     int since_pump;
-    remote_stream stream;
+    sync_remote_stream stream;
 } pull_ctx;
 
 static const char *const kid_path[2] = {"contacts", "assets"};
@@ -203,8 +203,8 @@ static int build_walks(sync_engine *se, int64_t now, walk w[2], int *nw,
     *nw = 0;
     day_string(server_now - (int64_t)se->days_back * 86400000, from);
     day_string(server_now + (int64_t)se->days_ahead * 86400000, to);
-    if ((se->technician_id && remote_escape(se->technician_id, tech, sizeof tech)) ||
-        (se->branch_id && remote_escape(se->branch_id, branch, sizeof branch)))
+    if ((se->technician_id && sync_remote_escape(se->technician_id, tech, sizeof tech)) ||
+        (se->branch_id && sync_remote_escape(se->branch_id, branch, sizeof branch)))
         return -1;
     if (se->technician_id) {
         w[*nw].ent = ENT_WORK_ORDER;
@@ -231,7 +231,7 @@ static int build_walks(sync_engine *se, int64_t now, walk w[2], int *nw,
 }
 
 /* Fills req with If-None-Match from the stored ETag, if any. */
-static void set_inm(sync_engine *se, store_entity e, const char *id, remote_req *req)
+static void set_inm(sync_engine *se, store_entity e, const char *id, sync_remote_req *req)
 {
     char *etag = NULL;
 
@@ -242,17 +242,17 @@ static void set_inm(sync_engine *se, store_entity e, const char *id, remote_req 
 }
 
 static int detail_req(sync_engine *se, store_entity e, const char *id,
-                      remote_req *req)
+                      sync_remote_req *req)
 {
     char esc[400], path[512];
 
-    if (remote_escape(id, esc, sizeof esc))
+    if (sync_remote_escape(id, esc, sizeof esc))
         return -1;
     snprintf(path, sizeof path, "/%s/%s",
              e == ENT_CUSTOMER ? "customers" : "work-orders", esc);
-    if (remote_req_set(se->rm, req, "GET", path))
+    if (sync_remote_req_set(se->rm, req, "GET", path))
         return -1;
-    req->max_body = REMOTE_MAX_BODY_DETAIL;
+    req->max_body = SYNC_REMOTE_MAX_BODY_DETAIL;
     set_inm(se, e, id, req);
     return 0;
 }
@@ -279,7 +279,7 @@ static void pump_between_records(pull_ctx *pc)
     if (++pc->since_pump < PUMP_EVERY)
         return;
     pc->since_pump = 0;
-    remote_pump(pc->se->rm, &pc->stream, 0);
+    sync_remote_pump(pc->se->rm, &pc->stream, 0);
 }
 
 /* Upserts the "data" object of a parsed detail answer. */
@@ -312,28 +312,28 @@ static int keep_seen(sync_engine *se, pull_ctx *pc, store_entity e, const char *
  * Returns a store rc; sets *parsed to the answer's root for 200s.
  */
 static int apply_detail(sync_engine *se, pull_ctx *pc, store_entity e,
-                        const char *id, remote_req *req, cJSON **parsed)
+                        const char *id, sync_remote_req *req, cJSON **parsed)
 {
     char err[256];
     cJSON *root;
     const cJSON *data, *rid;
 
     *parsed = NULL;
-    switch (remote_classify(req)) {
-    case RC_NOT_MODIFIED:
+    switch (sync_remote_classify(req)) {
+    case SYNC_REMOTE_NOT_MODIFIED:
         se->sum->unchanged++;
         return keep_seen(se, pc, e, id);
-    case RC_NOT_FOUND:
+    case SYNC_REMOTE_NOT_FOUND:
         /* Listed a moment ago, gone now: deleted remotely. */
         se->sum->deleted_remotely++;
         {
             int rc = store_remote_gone(se->st, e, id);
             return rc == STORE_NOTFOUND ? STORE_OK : rc;
         }
-    case RC_AUTH:
+    case SYNC_REMOTE_AUTH:
         se->auth_stop = 1;
         return keep_seen(se, pc, e, id);
-    case RC_OK:
+    case SYNC_REMOTE_OK:
         root = sv_parse(req->resp, req->resp_len, 0, err, sizeof err);
         data = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
         if (root && sv_record_ok(e, data, 1, err, sizeof err) == 0) {
@@ -354,7 +354,7 @@ static int apply_detail(sync_engine *se, pull_ctx *pc, store_entity e,
          * pull.  Transient trouble is expected on a poor link: info only. */
         se->sum->errors++;
         if (req->status)
-            SLOG(&se->log, remote_classify(req) == RC_TRANSIENT ? SYNC_LOG_INFO
+            SLOG(&se->log, sync_remote_classify(req) == SYNC_REMOTE_TRANSIENT ? SYNC_LOG_INFO
                                                                 : SYNC_LOG_WARN,
                  "pull: %s %s: HTTP %ld; old copy kept", store_entity_name(e), id,
                  req->status);
@@ -402,9 +402,9 @@ static void cust_items_free(cust_item *it, size_t n)
     if (!it)
         return;
     for (size_t i = 0; i < n; i++) {
-        remote_req_clear(&it[i].det);
-        remote_req_clear(&it[i].kid[0]);
-        remote_req_clear(&it[i].kid[1]);
+        sync_remote_req_clear(&it[i].det);
+        sync_remote_req_clear(&it[i].kid[0]);
+        sync_remote_req_clear(&it[i].kid[1]);
         cJSON_Delete(it[i].items[0]);
         cJSON_Delete(it[i].items[1]);
         cJSON_Delete(it[i].detail);
@@ -461,7 +461,7 @@ static int save_cursor(sync_engine *se, pull_ctx *pc, int phase, int64_t next_pa
 
 static int open_pages(pull_ctx *pc);
 
-static void tag(remote_req *req, page *pg, int role, size_t index)
+static void tag(sync_remote_req *req, page *pg, int role, size_t index)
 {
     req->owner = pg;
     req->role = role;
@@ -474,11 +474,11 @@ static int queue_kid(pull_ctx *pc, page *pg, size_t i, int c)
     cust_item *it = &pg->cust[i];
     char esc[400], path[600];
 
-    if (remote_escape(it->id, esc, sizeof esc))
+    if (sync_remote_escape(it->id, esc, sizeof esc))
         return -1;
     snprintf(path, sizeof path, "/customers/%s/%s?page=%lld&per_page=%d", esc,
              kid_path[c], (long long)it->page[c], PAGE_SIZE);
-    if (remote_req_set(pc->se->rm, &it->kid[c], "GET", path))
+    if (sync_remote_req_set(pc->se->rm, &it->kid[c], "GET", path))
         return -1;
     tag(&it->kid[c], pg, ROLE_KID, i * 2 + (size_t)c);
     it->kid_waiting[c] = 1;
@@ -553,13 +553,13 @@ static int members(pull_ctx *pc, page *pg)
 static void list_answered(pull_ctx *pc, page *pg)
 {
     sync_engine *se = pc->se;
-    remote_req *req = &pg->list;
+    sync_remote_req *req = &pg->list;
     char err[320] = "";
     sv_meta m = {0, 0, 0};
     int retry = 0;
 
-    switch (remote_classify(req)) {
-    case RC_OK:
+    switch (sync_remote_classify(req)) {
+    case SYNC_REMOTE_OK:
         pg->root = sv_parse(req->resp, req->resp_len, 1, err, sizeof err);
         if (pg->root && sv_meta_get(pg->root, &m, err, sizeof err)) {
             cJSON_Delete(pg->root);
@@ -572,7 +572,7 @@ static void list_answered(pull_ctx *pc, page *pg)
             asprintf(&pg->keep, "%s\n%s\n%s", req->etag, req->url, req->resp) < 0)
             pg->keep = NULL;
         break;
-    case RC_NOT_MODIFIED:
+    case SYNC_REMOTE_NOT_MODIFIED:
         /* The page we kept is still the page: its members are read from it. */
         if (pg->kept_body) {
             pg->root = sv_parse(pg->kept_body, strlen(pg->kept_body), 1, err, sizeof err);
@@ -588,13 +588,13 @@ static void list_answered(pull_ctx *pc, page *pg)
             retry = 1;
         }
         break;
-    case RC_AUTH:
+    case SYNC_REMOTE_AUTH:
         se->auth_stop = 1;
         snprintf(err, sizeof err, "401");
         break;
-    case RC_CANCELLED:
+    case SYNC_REMOTE_CANCELLED:
         break;
-    case RC_TRANSIENT:
+    case SYNC_REMOTE_TRANSIENT:
         snprintf(err, sizeof err, "%s (status %ld)", req->err, req->status);
         retry = 1;
         break;
@@ -615,7 +615,7 @@ static void list_answered(pull_ctx *pc, page *pg)
     if (!pg->root) {
         pg->list_state = LIST_FAILED;
         pc->broken = 1;
-        if (!sync_cancelled(se) && remote_classify(req) != RC_CANCELLED) {
+        if (!sync_cancelled(se) && sync_remote_classify(req) != SYNC_REMOTE_CANCELLED) {
             se->sum->errors++;
             sync_set_error(se, "pull: list page %lld failed: %s", (long long)pg->number, err);
         }
@@ -629,7 +629,7 @@ static void list_answered(pull_ctx *pc, page *pg)
         pc->complete = 0;   /* the list moved under the walk */
     }
     pc->total_pages[pg->phase] = m.total_pages;
-    remote_req_clear(req);
+    sync_remote_req_clear(req);
     if (members(pc, pg)) {
         /* Out of memory: this page cannot be walked. */
         pg->list_state = LIST_FAILED;
@@ -642,12 +642,12 @@ static void list_answered(pull_ctx *pc, page *pg)
 static void customer_answered(pull_ctx *pc, page *pg, size_t i)
 {
     cust_item *it = &pg->cust[i];
-    remote_req *req = &it->det;
+    sync_remote_req *req = &it->det;
     const cJSON *data;
     char err[256];
 
     pg->pending--;
-    if (remote_classify(req) != RC_OK || pc->stopping)
+    if (sync_remote_classify(req) != SYNC_REMOTE_OK || pc->stopping)
         return;   /* apply_detail says what it was, and keeps the old copy */
     it->detail = sv_parse(req->resp, req->resp_len, 0, err, sizeof err);
     data = it->detail ? cJSON_GetObjectItemCaseSensitive(it->detail, "data") : NULL;
@@ -675,27 +675,27 @@ static void kid_answered(pull_ctx *pc, page *pg, size_t i, int c)
 {
     sync_engine *se = pc->se;
     cust_item *it = &pg->cust[i];
-    remote_req *req = &it->kid[c];
+    sync_remote_req *req = &it->kid[c];
     cJSON *root = NULL, *data, *item;
     char err[256];
     sv_meta m;
 
     pg->pending--;
-    if (remote_classify(req) == RC_AUTH)
+    if (sync_remote_classify(req) == SYNC_REMOTE_AUTH)
         se->auth_stop = 1;
-    if (remote_classify(req) == RC_OK)
+    if (sync_remote_classify(req) == SYNC_REMOTE_OK)
         root = sv_parse(req->resp, req->resp_len, 1, err, sizeof err);
     else
         snprintf(err, sizeof err, "status %ld %s", req->status, req->err);
     if (!root || sv_meta_get(root, &m, err, sizeof err)) {
-        if (remote_classify(req) != RC_CANCELLED) {
+        if (sync_remote_classify(req) != SYNC_REMOTE_CANCELLED) {
             SLOG(&se->log, SYNC_LOG_INFO, "pull: %s of customer %s: %s", kid_path[c],
                  it->id, err);
             se->sum->errors++;
         }
         it->kids_ok[c] = 0;
         cJSON_Delete(root);
-        remote_req_clear(req);
+        sync_remote_req_clear(req);
         return;
     }
     data = cJSON_GetObjectItemCaseSensitive(root, "data");
@@ -706,7 +706,7 @@ static void kid_answered(pull_ctx *pc, page *pg, size_t i, int c)
             break;
         }
     cJSON_Delete(root);
-    remote_req_clear(req);
+    sync_remote_req_clear(req);
     /* Bounded: a server claiming endless pages is not followed. */
     it->pages[c] = m.total_pages < SYNC_MAX_CHILD_PAGES ? m.total_pages : SYNC_MAX_CHILD_PAGES;
     it->page[c]++;
@@ -715,7 +715,7 @@ static void kid_answered(pull_ctx *pc, page *pg, size_t i, int c)
         it->kids_ok[c] = 0;
 }
 
-static void pull_done(void *ud, remote_req *req)
+static void pull_done(void *ud, sync_remote_req *req)
 {
     pull_ctx *pc = ud;
     page *pg = req->owner;
@@ -743,7 +743,7 @@ static void pull_done(void *ud, remote_req *req)
  * list comes first, then customers (whose child lists make the longest
  * chain), their child lists, and the work orders' details last.
  */
-static remote_req *pull_next(void *ud)
+static sync_remote_req *pull_next(void *ud)
 {
     pull_ctx *pc = ud;
 
@@ -783,9 +783,9 @@ static void page_free(page *pg)
         return;
     free(pg->kept);
     free(pg->keep);
-    remote_req_clear(&pg->list);
+    sync_remote_req_clear(&pg->list);
     for (size_t i = 0; pg->det && i < pg->k; i++)
-        remote_req_clear(&pg->det[i]);
+        sync_remote_req_clear(&pg->det[i]);
     free(pg->det);
     free(pg->ids);
     cust_items_free(pg->cust, pg->ncust);
@@ -833,7 +833,7 @@ static int page_open(pull_ctx *pc, int phase, int64_t number)
     snprintf(path, sizeof path, "/%s?%s%spage=%lld&per_page=%d",
              w->ent == ENT_CUSTOMER ? "customers" : "work-orders", w->query,
              w->query[0] ? "&" : "", (long long)number, PAGE_SIZE);
-    if (remote_req_set(pc->se->rm, &pg->list, "GET", path)) {
+    if (sync_remote_req_set(pc->se->rm, &pg->list, "GET", path)) {
         free(pg);
         return -1;
     }
@@ -918,7 +918,7 @@ static int apply_page(pull_ctx *pc, page *pg)
 static void stop_pipeline(pull_ctx *pc)
 {
     pc->stopping = 1;
-    while (remote_pump(pc->se->rm, &pc->stream, 250) > 0)
+    while (sync_remote_pump(pc->se->rm, &pc->stream, 250) > 0)
         ;
     for (int p = 0; p < pc->npages; p++)
         page_free(pc->pages[p]);
@@ -994,7 +994,7 @@ int sync_pull(sync_engine *se)
         if (pg->list_state == LIST_FAILED)
             goto interrupted;   /* this page's list could not be read */
         if (pg->list_state != LIST_OK || pg->pending > 0) {
-            remote_pump(se->rm, &pc.stream, 250);
+            sync_remote_pump(se->rm, &pc.stream, 250);
             continue;
         }
         rc = apply_page(&pc, pg);

@@ -28,7 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sync/sync_int.h"
+#include "sync/remote.h"
 
 #define MAX_ROUNDS 1000
 
@@ -39,7 +39,7 @@ typedef enum {
 typedef struct {
     store_op op;
     op_step step;
-    remote_req req;
+    sync_remote_req req;
     char parent[160];        /* contact: the customer id (escaped ids built later) */
     char server_id[160];     /* create: the remote's id */
     int64_t page;            /* contact fetch: list page */
@@ -59,7 +59,7 @@ static int path_record(const op_ctx *c, const char *id, char *out, size_t len)
 {
     char esc[400];
 
-    if (remote_escape(id, esc, sizeof esc))
+    if (sync_remote_escape(id, esc, sizeof esc))
         return -1;
     return snprintf(out, len, "/%s/%s", coll_name(c->op.entity), esc) >= (int)len ? -1 : 0;
 }
@@ -68,7 +68,7 @@ static int path_contacts(const op_ctx *c, int64_t page, char *out, size_t len)
 {
     char esc[400];
 
-    if (remote_escape(c->parent, esc, sizeof esc))
+    if (sync_remote_escape(c->parent, esc, sizeof esc))
         return -1;
     if (page > 0)
         return snprintf(out, len, "/customers/%s/contacts?page=%lld&per_page=100",
@@ -78,7 +78,7 @@ static int path_contacts(const op_ctx *c, int64_t page, char *out, size_t len)
 
 /* The server's error object of an answer, or one made up from the status;
  * a string the caller frees. */
-static char *error_json(const remote_req *req)
+static char *error_json(const sync_remote_req *req)
 {
     cJSON *root = NULL, *err, *made = NULL;
     char *text = NULL, msg[300];
@@ -299,9 +299,9 @@ static int create_done(sync_engine *se, op_ctx *c, const cJSON *rec, const char 
 
 static int set_req(sync_engine *se, op_ctx *c, const char *method, const char *path)
 {
-    if (remote_req_set(se->rm, &c->req, method, path))
+    if (sync_remote_req_set(se->rm, &c->req, method, path))
         return -1;
-    c->req.max_body = REMOTE_MAX_BODY_DETAIL;
+    c->req.max_body = SYNC_REMOTE_MAX_BODY_DETAIL;
     return 0;
 }
 
@@ -317,7 +317,7 @@ static int start_fetch(sync_engine *se, op_ctx *c, const char *id, op_step step)
             return -1;
         if (set_req(se, c, "GET", path))
             return -1;
-        c->req.max_body = REMOTE_MAX_BODY_LIST;
+        c->req.max_body = SYNC_REMOTE_MAX_BODY_LIST;
         return 0;
     }
     if (path_record(c, id, path, sizeof path))
@@ -465,10 +465,10 @@ static int start_search(sync_engine *se, op_ctx *c)
     char esc[800], path[900];
     int rc = -1;
 
-    if (cJSON_IsString(name) && remote_escape(name->valuestring, esc, sizeof esc) == 0) {
+    if (cJSON_IsString(name) && sync_remote_escape(name->valuestring, esc, sizeof esc) == 0) {
         snprintf(path, sizeof path, "/customers?search=%s&per_page=100", esc);
         rc = set_req(se, c, "GET", path);
-        c->req.max_body = REMOTE_MAX_BODY_LIST;
+        c->req.max_body = SYNC_REMOTE_MAX_BODY_LIST;
         c->step = ST_SEARCH;
     }
     cJSON_Delete(fields);
@@ -498,19 +498,19 @@ static const char *search_match(const op_ctx *c, const cJSON *root)
  * push must stop (store failure). */
 static int advance(sync_engine *se, op_ctx *c)
 {
-    remote_class rc = remote_classify(&c->req);
+    sync_remote_class rc = sync_remote_classify(&c->req);
     char why[300], err[256];
     cJSON *root = NULL;
     const cJSON *rec = NULL;
     int more = 0, r = 0;
 
-    if (rc == RC_CANCELLED)
+    if (rc == SYNC_REMOTE_CANCELLED)
         return release(se, c, "cancelled");
-    if (rc == RC_AUTH) {
+    if (rc == SYNC_REMOTE_AUTH) {
         se->auth_stop = 1;
         return release(se, c, "HTTP 401: API key refused");
     }
-    if (rc == RC_TRANSIENT) {
+    if (rc == SYNC_REMOTE_TRANSIENT) {
         if (c->req.status)
             snprintf(why, sizeof why, "HTTP %ld", c->req.status);
         else
@@ -520,7 +520,7 @@ static int advance(sync_engine *se, op_ctx *c)
 
     switch (c->step) {
     case ST_POST:
-        if (rc == RC_OK) {
+        if (rc == SYNC_REMOTE_OK) {
             const cJSON *id;
             root = sv_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
             rec = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
@@ -538,7 +538,7 @@ static int advance(sync_engine *se, op_ctx *c)
             /* The 201 did not carry the full record: read it. */
             c->page = 0;
             r = start_fetch(se, c, c->server_id, ST_POST_FETCH) ? -2 : 0;
-        } else if (rc == RC_CONFLICT && c->op.entity == ENT_CUSTOMER) {
+        } else if (rc == SYNC_REMOTE_CONFLICT && c->op.entity == ENT_CUSTOMER) {
             free(c->conflict_err);
             c->conflict_err = error_json(&c->req);
             r = start_search(se, c) ? reject(se, c, c->conflict_err) : 0;
@@ -547,7 +547,7 @@ static int advance(sync_engine *se, op_ctx *c)
         }
         break;
     case ST_SEARCH:
-        if (rc == RC_OK &&
+        if (rc == SYNC_REMOTE_OK &&
             (root = sv_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err))) {
             const char *id = search_match(c, root);
             if (id) {
@@ -559,14 +559,14 @@ static int advance(sync_engine *se, op_ctx *c)
                 r = start_fetch(se, c, c->server_id, ST_POST_FETCH) ? -2 : 0;
                 break;
             }
-        } else if (rc == RC_OK) {
+        } else if (rc == SYNC_REMOTE_OK) {
             r = retry_later(se, c, "search answered with a bad body");
             break;
         }
         r = reject(se, c, c->conflict_err);
         break;
     case ST_POST_FETCH:
-        if (rc == RC_OK) {
+        if (rc == SYNC_REMOTE_OK) {
             root = fetched_record(se, c, c->server_id, &rec, &more);
             if (!rec && more) {
                 c->page++;
@@ -580,9 +580,9 @@ static int advance(sync_engine *se, op_ctx *c)
         }
         break;
     case ST_FETCH:
-        if (rc == RC_NOT_FOUND) {
+        if (rc == SYNC_REMOTE_NOT_FOUND) {
             r = gone(se, c);
-        } else if (rc == RC_OK) {
+        } else if (rc == SYNC_REMOTE_OK) {
             root = fetched_record(se, c, c->op.record_id, &rec, &more);
             if (rec) {
                 r = merge_and_put(se, c, rec) ? -2 : 0;
@@ -601,7 +601,7 @@ static int advance(sync_engine *se, op_ctx *c)
         }
         break;
     case ST_PUT:
-        if (rc == RC_OK) {
+        if (rc == SYNC_REMOTE_OK) {
             root = sv_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
             rec = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
             if (!rec || sv_record_ok(c->op.entity, rec, 1, err, sizeof err)) {
@@ -610,14 +610,14 @@ static int advance(sync_engine *se, op_ctx *c)
                 break;
             }
             r = done(se, c, rec, c->req.etag);
-        } else if (rc == RC_NOT_FOUND) {
+        } else if (rc == SYNC_REMOTE_NOT_FOUND) {
             r = gone(se, c);
         } else {
             r = reject(se, c, NULL);
         }
         break;
     case ST_DELETE:
-        if (rc == RC_OK || rc == RC_NOT_FOUND)
+        if (rc == SYNC_REMOTE_OK || rc == SYNC_REMOTE_NOT_FOUND)
             r = done(se, c, NULL, NULL);
         else
             r = reject(se, c, NULL);
@@ -633,7 +633,7 @@ static int advance(sync_engine *se, op_ctx *c)
 
 static void ctx_clear(op_ctx *c)
 {
-    remote_req_clear(&c->req);
+    sync_remote_req_clear(&c->req);
     store_op_release(&c->op);
     free(c->conflict_err);
     sync_merge_result_free(&c->mr);
@@ -652,10 +652,10 @@ typedef struct {
     op_ctx *cs;
     int n, next;
     int failed;             /* a store failure: stop */
-    remote_stream stream;
+    sync_remote_stream stream;
 } round_ctx;
 
-static remote_req *round_next(void *ud)
+static sync_remote_req *round_next(void *ud)
 {
     round_ctx *rd = ud;
 
@@ -673,7 +673,7 @@ static remote_req *round_next(void *ud)
     return NULL;
 }
 
-static void round_done(void *ud, remote_req *req)
+static void round_done(void *ud, sync_remote_req *req)
 {
     round_ctx *rd = ud;
     sync_engine *se = rd->se;
@@ -727,7 +727,7 @@ static int run_round(sync_engine *se, store_op *ops, int n)
             goto out;
     }
     for (;;) {
-        int active = remote_pump(se->rm, &rd.stream, 250), open = 0, ready = 0;
+        int active = sync_remote_pump(se->rm, &rd.stream, 250), open = 0, ready = 0;
 
         if (rd.failed)
             goto out;
@@ -755,7 +755,7 @@ out:
     if (rd.failed || rc < 0) {
         /* Let what is running end (or be aborted) before the requests go. */
         rd.failed = 1;
-        while (remote_pump(se->rm, &rd.stream, 250) > 0)
+        while (sync_remote_pump(se->rm, &rd.stream, 250) > 0)
             ;
     }
     for (int i = 0; rd.cs && i < n; i++) {

@@ -20,12 +20,12 @@
 
 #include <curl/curl.h>
 
-#include "sync/sync_int.h"
+#include "sync/remote.h"
 
-struct remote_client {
+struct sync_remote_client {
     CURLM *multi;
     CURL **easy;           /* pool, max_connections handles */
-    remote_req **busy;     /* request on each handle, NULL if free */
+    sync_remote_req **busy;     /* request on each handle, NULL if free */
     char (*errbuf)[CURL_ERROR_SIZE];
     struct curl_slist **hdrs;
     int nhandles;
@@ -47,7 +47,7 @@ static void curl_init_once(void)
     curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
 }
 
-void remote_free(remote_client *r)
+void sync_remote_free(sync_remote_client *r)
 {
     if (!r)
         return;
@@ -76,9 +76,9 @@ void remote_free(remote_client *r)
     free(r);
 }
 
-int remote_new(const remote_config *cfg, remote_client **out, char *err, size_t errlen)
+int sync_remote_new(const sync_remote_config *cfg, sync_remote_client **out, char *err, size_t errlen)
 {
-    remote_client *r = NULL;
+    sync_remote_client *r = NULL;
     size_t len;
     int n = cfg->max_connections > 0 ? cfg->max_connections : 8;
     int rc = -1;
@@ -144,17 +144,17 @@ int remote_new(const remote_config *cfg, remote_client **out, char *err, size_t 
 nomem:
     snprintf(err, errlen, "out of memory");
 out:
-    remote_free(r);
+    sync_remote_free(r);
     return rc;
 }
 
-void remote_wakeup(remote_client *r)
+void sync_remote_wakeup(sync_remote_client *r)
 {
     if (r && r->multi)
         curl_multi_wakeup(r->multi);
 }
 
-void remote_req_clear(remote_req *req)
+void sync_remote_req_clear(sync_remote_req *req)
 {
     free(req->url);
     free(req->body);
@@ -162,12 +162,12 @@ void remote_req_clear(remote_req *req)
     memset(req, 0, sizeof *req);
 }
 
-int remote_req_set(remote_client *r, remote_req *req, const char *method,
+int sync_remote_req_set(sync_remote_client *r, sync_remote_req *req, const char *method,
                    const char *path)
 {
     size_t len = strlen(r->api_url) + strlen(path) + 1;
 
-    remote_req_clear(req);
+    sync_remote_req_clear(req);
     req->method = method;
     req->retry_after_ms = -1;
     req->date_ms = -1;
@@ -178,7 +178,7 @@ int remote_req_set(remote_client *r, remote_req *req, const char *method,
     return 0;
 }
 
-int remote_escape(const char *s, char *out, size_t outlen)
+int sync_remote_escape(const char *s, char *out, size_t outlen)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
@@ -205,8 +205,8 @@ int remote_escape(const char *s, char *out, size_t outlen)
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
-    remote_req *req = ud;
-    size_t n = size * nmemb, cap = req->max_body ? req->max_body : REMOTE_MAX_BODY_LIST;
+    sync_remote_req *req = ud;
+    size_t n = size * nmemb, cap = req->max_body ? req->max_body : SYNC_REMOTE_MAX_BODY_LIST;
 
     if (req->resp_len + n > cap) {
         req->too_large = 1;
@@ -253,7 +253,7 @@ static int header_value(const char *line, size_t len, const char *name,
 
 static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 {
-    remote_req *req = ud;
+    sync_remote_req *req = ud;
     size_t n = size * nmemb;
     char ra[64];
 
@@ -278,13 +278,13 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln,
                        curl_off_t ult, curl_off_t uln)
 {
-    remote_client *r = ud;
+    sync_remote_client *r = ud;
     (void)dlt, (void)dln, (void)ult, (void)uln;
     /* Non-zero aborts the transfer: a cancel is honoured mid-transfer. */
     return r->cancel && atomic_load(r->cancel) ? 1 : 0;
 }
 
-static int setup(remote_client *r, int i, remote_req *req)
+static int setup(sync_remote_client *r, int i, sync_remote_req *req)
 {
     CURL *e = r->easy[i];
     struct curl_slist *h = NULL, *t;
@@ -359,10 +359,10 @@ out:
     return rc;
 }
 
-static void finish(remote_client *r, int i, CURLcode cc, sync_clock *clk, int64_t *bytes)
+static void finish(sync_remote_client *r, int i, CURLcode cc, sync_clock *clk, int64_t *bytes)
 {
     CURL *e = r->easy[i];
-    remote_req *req = r->busy[i];
+    sync_remote_req *req = r->busy[i];
     curl_off_t total = 0, pre = 0, first = 0;
     long status = 0, nconn = 0;
     int64_t now = sync_wall_ms();
@@ -383,7 +383,7 @@ static void finish(remote_client *r, int i, CURLcode cc, sync_clock *clk, int64_
         req->status = 0;
         if (req->too_large)
             snprintf(req->err, sizeof req->err, "response body over %zu bytes",
-                     req->max_body ? req->max_body : (size_t)REMOTE_MAX_BODY_LIST);
+                     req->max_body ? req->max_body : (size_t)SYNC_REMOTE_MAX_BODY_LIST);
         else if (cc == CURLE_ABORTED_BY_CALLBACK)
             req->cancelled = 1, snprintf(req->err, sizeof req->err, "cancelled");
         else
@@ -405,12 +405,12 @@ static void finish(remote_client *r, int i, CURLcode cc, sync_clock *clk, int64_
 }
 
 /* Hands free handles to the stream's next requests; the number started. */
-static int fill(remote_client *r, const remote_stream *s)
+static int fill(sync_remote_client *r, const sync_remote_stream *s)
 {
     int started = 0;
 
     for (int i = 0; i < r->nhandles; i++) {
-        remote_req *req;
+        sync_remote_req *req;
 
         if (r->busy[i])
             continue;
@@ -431,7 +431,7 @@ static int fill(remote_client *r, const remote_stream *s)
 }
 
 /* Finishes the transfers libcurl reports done; the number finished. */
-static int complete(remote_client *r, const remote_stream *s)
+static int complete(sync_remote_client *r, const sync_remote_stream *s)
 {
     CURLMsg *msg;
     int left, finished = 0;
@@ -441,7 +441,7 @@ static int complete(remote_client *r, const remote_stream *s)
             continue;
         for (int i = 0; i < r->nhandles; i++)
             if (r->busy[i] && r->easy[i] == msg->easy_handle) {
-                remote_req *req = r->busy[i];
+                sync_remote_req *req = r->busy[i];
                 finish(r, i, msg->data.result, s->clk, s->bytes);
                 r->active--;
                 finished++;
@@ -454,11 +454,11 @@ static int complete(remote_client *r, const remote_stream *s)
     return finished;
 }
 
-static void abort_all(remote_client *r, const remote_stream *s)
+static void abort_all(sync_remote_client *r, const sync_remote_stream *s)
 {
     for (int i = 0; i < r->nhandles; i++)
         if (r->busy[i]) {
-            remote_req *req = r->busy[i];
+            sync_remote_req *req = r->busy[i];
             req->status = 0;
             req->cancelled = 1;
             snprintf(req->err, sizeof req->err, "cancelled");
@@ -469,7 +469,7 @@ static void abort_all(remote_client *r, const remote_stream *s)
         }
 }
 
-int remote_pump(remote_client *r, const remote_stream *s, int timeout_ms)
+int sync_remote_pump(sync_remote_client *r, const sync_remote_stream *s, int timeout_ms)
 {
     int waited = 0;
 
@@ -496,20 +496,20 @@ int remote_pump(remote_client *r, const remote_stream *s, int timeout_ms)
     return r->active;
 }
 
-/* remote_run as a stream over an array. */
+/* sync_remote_run as a stream over an array. */
 typedef struct {
-    remote_req **reqs;
+    sync_remote_req **reqs;
     size_t n, next, answered;
 } batch;
 
-static remote_req *batch_next(void *ud)
+static sync_remote_req *batch_next(void *ud)
 {
     batch *b = ud;
 
     return b->next < b->n ? b->reqs[b->next++] : NULL;
 }
 
-static void batch_done(void *ud, remote_req *req)
+static void batch_done(void *ud, sync_remote_req *req)
 {
     batch *b = ud;
 
@@ -517,11 +517,11 @@ static void batch_done(void *ud, remote_req *req)
         b->answered++;
 }
 
-int remote_run(remote_client *r, remote_req **reqs, size_t n, sync_clock *clk,
+int sync_remote_run(sync_remote_client *r, sync_remote_req **reqs, size_t n, sync_clock *clk,
                int64_t *bytes)
 {
     batch b = {reqs, n, 0, 0};
-    remote_stream s = {batch_next, batch_done, &b, clk, bytes};
+    sync_remote_stream s = {batch_next, batch_done, &b, clk, bytes};
 
     for (size_t k = 0; k < n; k++) {
         reqs[k]->status = 0;
@@ -537,35 +537,35 @@ int remote_run(remote_client *r, remote_req **reqs, size_t n, sync_clock *clk,
             }
             break;
         }
-        remote_pump(r, &s, 250);
+        sync_remote_pump(r, &s, 250);
     }
     return (int)b.answered;
 }
 
-int64_t remote_connects(const remote_client *r)
+int64_t sync_remote_connects(const sync_remote_client *r)
 {
     return r->connects;
 }
 
-remote_class remote_classify(const remote_req *req)
+sync_remote_class sync_remote_classify(const sync_remote_req *req)
 {
     long s = req->status;
 
     if (req->cancelled)
-        return RC_CANCELLED;
+        return SYNC_REMOTE_CANCELLED;
     if (s == 0)
-        return RC_TRANSIENT;
+        return SYNC_REMOTE_TRANSIENT;
     if (s >= 200 && s < 300)
-        return RC_OK;
+        return SYNC_REMOTE_OK;
     if (s == 304)
-        return RC_NOT_MODIFIED;
+        return SYNC_REMOTE_NOT_MODIFIED;
     if (s == 401)
-        return RC_AUTH;
+        return SYNC_REMOTE_AUTH;
     if (s == 404)
-        return RC_NOT_FOUND;
+        return SYNC_REMOTE_NOT_FOUND;
     if (s == 409)
-        return RC_CONFLICT;
+        return SYNC_REMOTE_CONFLICT;
     if (s == 408 || s == 429 || s >= 500 || (s >= 300 && s < 400))
-        return RC_TRANSIENT;
-    return RC_REJECTED;
+        return SYNC_REMOTE_TRANSIENT;
+    return SYNC_REMOTE_REJECTED;
 }

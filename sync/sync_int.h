@@ -169,120 +169,9 @@ int sv_meta_get(const cJSON *root, sv_meta *m, char *err, size_t errlen);
 int sv_record_ok(store_entity e, const cJSON *rec, int detail, char *err,
                  size_t errlen);
 
-/* ---- remote client (remote.c) ------------------------------------------ */
-
-#define REMOTE_MAX_BODY_LIST   (16u << 20)
-#define REMOTE_MAX_BODY_DETAIL (4u << 20)
-
-typedef struct remote_client remote_client;
-
-typedef struct {
-    const char *api_url;
-    const char *api_key;
-    const char *ca_file;
-    int max_connections;
-    long connect_timeout_ms;
-    long request_timeout_ms;
-    atomic_int *cancel;       /* checked between and during transfers */
-    const sync_logger *log;
-} remote_config;
-
-/* One HTTP exchange.  Fill the request part, run it, read the rest. */
-typedef struct {
-    /* request */
-    const char *method;       /* "GET", "POST", "PUT", "DELETE" (static) */
-    char *url;                /* full URL, owned (remote_req_clear frees) */
-    char *body;               /* request body, owned; NULL if none */
-    char if_none_match[192];  /* "" if none */
-    char idempotency_key[64]; /* "" if none */
-    size_t max_body;          /* 0: REMOTE_MAX_BODY_LIST */
-    /* answer */
-    long status;              /* 0: no answer (transport error, cancelled) */
-    int cancelled;
-    int too_large;
-    char err[256];            /* transport error text, "" if none */
-    char *resp;               /* body, NUL-terminated; NULL if empty */
-    size_t resp_len, resp_cap;
-    char etag[192];           /* "" if none */
-    char date[64];            /* raw Date header, "" if none */
-    int64_t retry_after_ms;   /* -1 if none */
-    int64_t sent_ms;          /* local wall time the request was sent */
-    int64_t recv_ms;          /* local wall time its first byte came back */
-    int64_t date_ms;          /* parsed Date, -1 if none */
-    /* the caller's bookkeeping (set after remote_req_set; remote.c never
-     * reads them): what the request is for, in a remote_stream */
-    void *owner;
-    int role;
-    size_t index;
-} remote_req;
-
-int remote_new(const remote_config *cfg, remote_client **out, char *err, size_t errlen);
-void remote_free(remote_client *r);
-/* Wakes a remote_run blocked in poll (any thread). */
-void remote_wakeup(remote_client *r);
-
-/* Prepares req as method on api_url + path (path already escaped).
- * Frees what the request held before.  0 or -1 (memory). */
-int remote_req_set(remote_client *r, remote_req *req, const char *method,
-                   const char *path);
-/* Frees the request's owned buffers and clears it. */
-void remote_req_clear(remote_req *req);
-
-/*
- * Runs the requests concurrently (up to max_connections at a time) over
- * the client's kept-alive connections and returns when all have answered,
- * failed, or (cancel flag) been aborted.  Fills each request's answer.
- * Returns the number of requests that got an HTTP answer.  Date headers
- * are fed to clk if not NULL; bytes received are added to *bytes.
- */
-int remote_run(remote_client *r, remote_req **reqs, size_t n, sync_clock *clk,
-               int64_t *bytes);
-
-/*
- * A stream of requests whose next ones depend on earlier answers (a list
- * page names the details to fetch; a fetched record decides its PUT), so
- * that every connection is kept busy rather than waiting for a whole
- * batch.  next() hands out the request to start next (NULL: none now);
- * done() is told each request that finished (answered, failed, or
- * cancelled), and may make more requests available to next().
- */
-typedef struct {
-    remote_req *(*next)(void *ud);
-    void (*done)(void *ud, remote_req *req);
-    void *ud;
-    sync_clock *clk;      /* fed Date headers, or NULL */
-    int64_t *bytes;       /* bytes received are added, or NULL */
-} remote_stream;
-
-/*
- * Starts requests on free connections, moves transfers along, and calls
- * done() for each that finished; with timeout_ms > 0 it waits that long at
- * most for something to happen when nothing did at once.  Never blocks
- * with timeout_ms 0 (a caller busy with the store pumps between records).
- * On cancel every transfer is aborted (done() sees cancelled set).
- * Returns the number of transfers still running.
- */
-int remote_pump(remote_client *r, const remote_stream *s, int timeout_ms);
-
-/* Connections the client has opened so far (keep-alive shows as few). */
-int64_t remote_connects(const remote_client *r);
-
-/* Percent-encodes s for a path segment or query value into out. 0 or -1
- * if it does not fit. */
-int remote_escape(const char *s, char *out, size_t outlen);
-
-/* Classes of answers, for push and pull. */
-typedef enum {
-    RC_OK = 0,        /* 2xx */
-    RC_NOT_MODIFIED,  /* 304 */
-    RC_TRANSIENT,     /* no answer, timeout, 408, 429, 5xx, 3xx, too large */
-    RC_AUTH,          /* 401 */
-    RC_NOT_FOUND,     /* 404 */
-    RC_CONFLICT,      /* 409 */
-    RC_REJECTED,      /* other 4xx: 400, 403, 422, ... */
-    RC_CANCELLED,
-} remote_class;
-remote_class remote_classify(const remote_req *req);
+/* The remote client (remote.c); its interface is sync/remote.h. */
+typedef struct sync_remote_client sync_remote_client;
+typedef struct sync_remote_req sync_remote_req;
 
 /* ---- the engine (engine.c) --------------------------------------------- */
 
@@ -296,7 +185,7 @@ struct sync_engine {
 
     sync_logger log;
     store *st;
-    remote_client *rm;
+    sync_remote_client *rm;
     sync_clock clk;
     uint64_t rng;
     atomic_int cancel;
@@ -329,7 +218,7 @@ void sync_emit(sync_engine *se, const char *type, const char *json);
  * failing, as opposed to one record's state)? */
 int sync_store_fatal(int rc);
 /* Runs a batch on the engine's client, feeding clock and summary. */
-int sync_run(sync_engine *se, remote_req **reqs, size_t n);
+int sync_run(sync_engine *se, sync_remote_req **reqs, size_t n);
 
 /* pull.c: walks the scope into the store. 0, or -1 on a store failure. */
 int sync_pull(sync_engine *se);

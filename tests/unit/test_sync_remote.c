@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <microhttpd.h>
 
-#include "sync/sync_int.h"
+#include "sync/remote.h"
 #include "tests/unit/test_sync_harness.h"
 
 typedef struct {
@@ -98,7 +98,7 @@ static int srv_start(srv *s)
 
 typedef struct {
     srv a, b;
-    remote_client *rm;
+    sync_remote_client *rm;
     atomic_int cancel;
     sync_logger log;
     sync_clock clk;
@@ -108,7 +108,7 @@ typedef struct {
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    remote_config rc;
+    sync_remote_config rc;
     char url[128], err[256];
 
     if (!f || srv_start(&f->a) || srv_start(&f->b))
@@ -124,7 +124,7 @@ static int setup(void **state)
     rc.max_connections = 4;
     rc.cancel = &f->cancel;
     rc.log = &f->log;
-    if (remote_new(&rc, &f->rm, err, sizeof err))
+    if (sync_remote_new(&rc, &f->rm, err, sizeof err))
         return -1;
     *state = f;
     return 0;
@@ -133,7 +133,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    remote_free(f->rm);
+    sync_remote_free(f->rm);
     MHD_stop_daemon(f->a.d);
     MHD_stop_daemon(f->b.d);
     h_teardown(&f->h);
@@ -141,24 +141,24 @@ static int teardown(void **state)
     return 0;
 }
 
-static void run1(fx *f, remote_req *req)
+static void run1(fx *f, sync_remote_req *req)
 {
-    remote_req *one = req;
-    remote_run(f->rm, &one, 1, &f->clk, NULL);
+    sync_remote_req *one = req;
+    sync_remote_run(f->rm, &one, 1, &f->clk, NULL);
 }
 
 static void test_headers_etag_date(void **state)
 {
     fx *f = *state;
-    remote_req req;
+    sync_remote_req req;
 
     memset(&req, 0, sizeof req);
-    assert_int_equal(remote_req_set(f->rm, &req, "POST", "/things"), 0);
+    assert_int_equal(sync_remote_req_set(f->rm, &req, "POST", "/things"), 0);
     req.body = strdup("{\"a\":1}");
     snprintf(req.idempotency_key, sizeof req.idempotency_key, "op-42");
     run1(f, &req);
     assert_int_equal(req.status, 200);
-    assert_int_equal(remote_classify(&req), RC_OK);
+    assert_int_equal(sync_remote_classify(&req), SYNC_REMOTE_OK);
     assert_string_equal(f->a.auth, "Bearer secret-key-123");
     assert_string_equal(f->a.ua, "fieldsync/" FIELDSYNC_VERSION);
     assert_non_null(strstr(f->a.ae, "gzip"));
@@ -168,88 +168,88 @@ static void test_headers_etag_date(void **state)
     /* A server clock 32 years behind shows in the estimate. */
     assert_true(sync_clock_offset(&f->clk) < -1000000000000LL);
     assert_non_null(strstr(req.resp, "x-1"));
-    remote_req_clear(&req);
+    sync_remote_req_clear(&req);
 }
 
 /* A redirect is an answer, never followed: the other host sees nothing. */
 static void test_redirect_not_followed(void **state)
 {
     fx *f = *state;
-    remote_req req;
+    sync_remote_req req;
 
     memset(&req, 0, sizeof req);
-    assert_int_equal(remote_req_set(f->rm, &req, "GET", "/redirect"), 0);
+    assert_int_equal(sync_remote_req_set(f->rm, &req, "GET", "/redirect"), 0);
     run1(f, &req);
     assert_int_equal(req.status, 302);
-    assert_int_equal(remote_classify(&req), RC_TRANSIENT);
+    assert_int_equal(sync_remote_classify(&req), SYNC_REMOTE_TRANSIENT);
     assert_int_equal(f->b.hits, 0);
-    remote_req_clear(&req);
+    sync_remote_req_clear(&req);
 }
 
 /* Over the cap: this request fails, the next one on the client works. */
 static void test_body_cap(void **state)
 {
     fx *f = *state;
-    remote_req big, ok;
-    remote_req *both[2] = {&big, &ok};
+    sync_remote_req big, ok;
+    sync_remote_req *both[2] = {&big, &ok};
 
     memset(&big, 0, sizeof big);
     memset(&ok, 0, sizeof ok);
-    assert_int_equal(remote_req_set(f->rm, &big, "GET", "/big"), 0);
-    big.max_body = REMOTE_MAX_BODY_DETAIL;
-    assert_int_equal(remote_req_set(f->rm, &ok, "GET", "/fine"), 0);
-    remote_run(f->rm, both, 2, NULL, NULL);
+    assert_int_equal(sync_remote_req_set(f->rm, &big, "GET", "/big"), 0);
+    big.max_body = SYNC_REMOTE_MAX_BODY_DETAIL;
+    assert_int_equal(sync_remote_req_set(f->rm, &ok, "GET", "/fine"), 0);
+    sync_remote_run(f->rm, both, 2, NULL, NULL);
     assert_int_equal(big.status, 0);
     assert_true(big.too_large);
     assert_non_null(strstr(big.err, "over"));
     assert_null(strstr(big.err, "secret-key"));
     assert_int_equal(ok.status, 200);
-    remote_req_clear(&big);
-    remote_req_clear(&ok);
+    sync_remote_req_clear(&big);
+    sync_remote_req_clear(&ok);
 }
 
 static void test_retry_after_read(void **state)
 {
     fx *f = *state;
-    remote_req req;
+    sync_remote_req req;
 
     memset(&req, 0, sizeof req);
-    assert_int_equal(remote_req_set(f->rm, &req, "GET", "/busy"), 0);
+    assert_int_equal(sync_remote_req_set(f->rm, &req, "GET", "/busy"), 0);
     run1(f, &req);
     assert_int_equal(req.status, 429);
-    assert_int_equal(remote_classify(&req), RC_TRANSIENT);
+    assert_int_equal(sync_remote_classify(&req), SYNC_REMOTE_TRANSIENT);
     assert_int_equal(req.retry_after_ms, 7000);
-    remote_req_clear(&req);
+    sync_remote_req_clear(&req);
 }
 
 /* No answer at all (nothing listens): a transient failure, no status. */
 static void test_connection_refused(void **state)
 {
     fx *f = *state;
-    remote_client *rm;
-    remote_config rc;
-    remote_req req, *one = &req;
+    sync_remote_client *rm;
+    sync_remote_config rc;
+    sync_remote_req req, *one = &req;
     char err[256];
 
     memset(&rc, 0, sizeof rc);
     rc.api_url = "http://127.0.0.1:1/api/v1";
     rc.api_key = "k";
     rc.log = &f->log;
-    assert_int_equal(remote_new(&rc, &rm, err, sizeof err), 0);
+    assert_int_equal(sync_remote_new(&rc, &rm, err, sizeof err), 0);
     memset(&req, 0, sizeof req);
-    assert_int_equal(remote_req_set(rm, &req, "GET", "/x"), 0);
-    assert_int_equal(remote_run(rm, &one, 1, NULL, NULL), 0);
+    assert_int_equal(sync_remote_req_set(rm, &req, "GET", "/x"), 0);
+    assert_int_equal(sync_remote_run(rm, &one, 1, NULL, NULL), 0);
     assert_int_equal(req.status, 0);
-    assert_int_equal(remote_classify(&req), RC_TRANSIENT);
+    assert_int_equal(sync_remote_classify(&req), SYNC_REMOTE_TRANSIENT);
     assert_true(req.err[0]);
-    remote_req_clear(&req);
-    remote_free(rm);
+    sync_remote_req_clear(&req);
+    sync_remote_free(rm);
     /* A key with a line break, or no scheme, is refused up front. */
     rc.api_key = "k\r\nX-Evil: 1";
-    assert_int_equal(remote_new(&rc, &rm, err, sizeof err), -1);
+    assert_int_equal(sync_remote_new(&rc, &rm, err, sizeof err), -1);
     rc.api_key = "k";
     rc.api_url = "ftp://example.com/";
-    assert_int_equal(remote_new(&rc, &rm, err, sizeof err), -1);
+    assert_int_equal(sync_remote_new(&rc, &rm, err, sizeof err), -1);
 }
 
 /* 200 GETs with max_connections 4 against the simulator: a handful of
@@ -258,9 +258,9 @@ static void test_keepalive_reuse(void **state)
 {
     fx *f = *state;
     const char *const args[] = {"--seed", "5", NULL};
-    remote_client *rm;
-    remote_config rc;
-    remote_req reqs[200], *ptrs[200];
+    sync_remote_client *rm;
+    sync_remote_config rc;
+    sync_remote_req reqs[200], *ptrs[200];
     char err[256], path[64];
     int ok = 0;
 
@@ -270,26 +270,26 @@ static void test_keepalive_reuse(void **state)
     rc.api_key = "sim-key";
     rc.max_connections = 4;
     rc.log = &f->log;
-    assert_int_equal(remote_new(&rc, &rm, err, sizeof err), 0);
+    assert_int_equal(sync_remote_new(&rc, &rm, err, sizeof err), 0);
     memset(reqs, 0, sizeof reqs);
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < 100; i++) {
             snprintf(path, sizeof path, "/work-orders/wo-%05d", i + 1);
-            assert_int_equal(remote_req_set(rm, &reqs[round * 100 + i], "GET", path), 0);
+            assert_int_equal(sync_remote_req_set(rm, &reqs[round * 100 + i], "GET", path), 0);
             ptrs[i] = &reqs[round * 100 + i];
         }
         /* Two batches: connections survive from one to the next. */
-        remote_run(rm, ptrs, 100, NULL, NULL);
+        sync_remote_run(rm, ptrs, 100, NULL, NULL);
     }
     for (int i = 0; i < 200; i++) {
         ok += reqs[i].status == 200;
-        remote_req_clear(&reqs[i]);
+        sync_remote_req_clear(&reqs[i]);
     }
     print_message("200 GETs, max_connections 4: %lld connections opened\n",
-                  (long long)remote_connects(rm));
+                  (long long)sync_remote_connects(rm));
     assert_int_equal(ok, 200);
-    assert_true(remote_connects(rm) <= 4);
-    remote_free(rm);
+    assert_true(sync_remote_connects(rm) <= 4);
+    sync_remote_free(rm);
 }
 
 /* The port the simulator listens on. */
@@ -319,15 +319,15 @@ static int established_to(int port)
 
 /* A cancel from another thread ends transfers in progress at once. */
 typedef struct {
-    remote_client *rm;
-    remote_req *reqs[4];
+    sync_remote_client *rm;
+    sync_remote_req *reqs[4];
     int64_t returned_ms;
 } runner;
 
 static void *run_thread(void *ud)
 {
     runner *r = ud;
-    remote_run(r->rm, r->reqs, 4, NULL, NULL);
+    sync_remote_run(r->rm, r->reqs, 4, NULL, NULL);
     r->returned_ms = sync_mono_ms();
     return NULL;
 }
@@ -336,9 +336,9 @@ static void test_cancel_is_prompt(void **state)
 {
     fx *f = *state;
     const char *const args[] = {"--seed", "5", NULL};
-    remote_client *rm;
-    remote_config rc;
-    remote_req reqs[4];
+    sync_remote_client *rm;
+    sync_remote_config rc;
+    sync_remote_req reqs[4];
     runner r;
     pthread_t t;
     char err[256];
@@ -352,12 +352,12 @@ static void test_cancel_is_prompt(void **state)
     rc.max_connections = 4;
     rc.cancel = &f->cancel;
     rc.log = &f->log;
-    assert_int_equal(remote_new(&rc, &rm, err, sizeof err), 0);
+    assert_int_equal(sync_remote_new(&rc, &rm, err, sizeof err), 0);
     memset(reqs, 0, sizeof reqs);
     memset(&r, 0, sizeof r);
     r.rm = rm;
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(remote_req_set(rm, &reqs[i], "GET", "/work-orders/wo-00001"), 0);
+        assert_int_equal(sync_remote_req_set(rm, &reqs[i], "GET", "/work-orders/wo-00001"), 0);
         r.reqs[i] = &reqs[i];
     }
     assert_int_equal(pthread_create(&t, NULL, run_thread, &r), 0);
@@ -372,16 +372,16 @@ static void test_cancel_is_prompt(void **state)
     print_message("cancel: waited %lld ms for the connections\n",
                   (long long)(cancelled_at - (deadline - 5000)));
     atomic_store(&f->cancel, 1);
-    remote_wakeup(rm);
+    sync_remote_wakeup(rm);
     pthread_join(t, NULL);
     print_message("cancel: transfers ended %lld ms after the cancel\n",
                   (long long)(r.returned_ms - cancelled_at));
     assert_true(r.returned_ms - cancelled_at < 1000);
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(remote_classify(&reqs[i]), RC_CANCELLED);
-        remote_req_clear(&reqs[i]);
+        assert_int_equal(sync_remote_classify(&reqs[i]), SYNC_REMOTE_CANCELLED);
+        sync_remote_req_clear(&reqs[i]);
     }
-    remote_free(rm);
+    sync_remote_free(rm);
     h_faults(&f->h, NULL);
 }
 

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "sync/sync_int.h"
+#include "sync/remote.h"
 
 static int rec_ok(store_entity e, const char *json, int detail)
 {
@@ -136,14 +136,14 @@ static void test_escape(void **st)
 {
     char out[64];
     (void)st;
-    assert_int_equal(remote_escape("Acme & Sons/Ltd", out, sizeof out), 0);
+    assert_int_equal(sync_remote_escape("Acme & Sons/Ltd", out, sizeof out), 0);
     assert_string_equal(out, "Acme%20%26%20Sons%2FLtd");
-    assert_int_equal(remote_escape("tech-001", out, sizeof out), 0);
+    assert_int_equal(sync_remote_escape("tech-001", out, sizeof out), 0);
     assert_string_equal(out, "tech-001");
-    assert_int_equal(remote_escape("\xc3\xa9", out, sizeof out), 0);
+    assert_int_equal(sync_remote_escape("\xc3\xa9", out, sizeof out), 0);
     assert_string_equal(out, "%C3%A9");
-    assert_int_equal(remote_escape("abcdefgh", out, 8), -1);
-    assert_int_equal(remote_escape("  ", out, 6), -1);
+    assert_int_equal(sync_remote_escape("abcdefgh", out, 8), -1);
+    assert_int_equal(sync_remote_escape("  ", out, 6), -1);
 }
 
 int main(void)
