@@ -334,9 +334,9 @@ static int apply_detail(sync_engine *se, pull_ctx *pc, store_entity e,
         se->auth_stop = 1;
         return keep_seen(se, pc, e, id);
     case SYNC_REMOTE_OK:
-        root = sv_parse(req->resp, req->resp_len, 0, err, sizeof err);
+        root = sync_body_parse(req->resp, req->resp_len, 0, err, sizeof err);
         data = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
-        if (root && sv_record_ok(e, data, 1, err, sizeof err) == 0) {
+        if (root && sync_record_ok(e, data, 1, err, sizeof err) == 0) {
             rid = cJSON_GetObjectItemCaseSensitive(data, "id");
             if (strcmp(rid->valuestring, id) == 0) {
                 *parsed = root;
@@ -383,7 +383,7 @@ static int apply_children(sync_engine *se, pull_ctx *pc, cust_item *it)
         if (!it->kids_ok[c])
             continue;
         cJSON_ArrayForEach(item, it->items[c]) {
-            if (sv_record_ok(kid_ent[c], item, 0, err, sizeof err)) {
+            if (sync_record_ok(kid_ent[c], item, 0, err, sizeof err)) {
                 se->sum->errors++;
                 SLOG(&se->log, SYNC_LOG_WARN, "pull: %s of customer %s skipped: %s",
                      store_entity_name(kid_ent[c]), it->id, err);
@@ -493,7 +493,7 @@ static int add_customer(pull_ctx *pc, page *pg, size_t max, const char *id)
     cust_item *it;
     int r;
 
-    if (!id || !sv_id_ok(id) || pg->ncust >= max)
+    if (!id || !sync_id_ok(id) || pg->ncust >= max)
         return 0;
     r = idset_add(&pc->customers_done, id);
     if (r <= 0)
@@ -524,7 +524,7 @@ static int members(pull_ctx *pc, page *pg)
     if (!pg->ids || !pg->det || !pg->cust)
         return -1;
     cJSON_ArrayForEach(item, items) {
-        if (sv_record_ok(w->ent, item, 0, err, sizeof err)) {
+        if (sync_record_ok(w->ent, item, 0, err, sizeof err)) {
             /* An unreadable member could be evicted by mistake: no
              * eviction at the end of this walk. */
             pc->complete = 0;
@@ -555,13 +555,13 @@ static void list_answered(pull_ctx *pc, page *pg)
     sync_engine *se = pc->se;
     sync_remote_req *req = &pg->list;
     char err[320] = "";
-    sv_meta m = {0, 0, 0};
+    sync_list_meta m = {0, 0, 0};
     int retry = 0;
 
     switch (sync_remote_classify(req)) {
     case SYNC_REMOTE_OK:
-        pg->root = sv_parse(req->resp, req->resp_len, 1, err, sizeof err);
-        if (pg->root && sv_meta_get(pg->root, &m, err, sizeof err)) {
+        pg->root = sync_body_parse(req->resp, req->resp_len, 1, err, sizeof err);
+        if (pg->root && sync_list_meta_get(pg->root, &m, err, sizeof err)) {
             cJSON_Delete(pg->root);
             pg->root = NULL;
         }
@@ -575,8 +575,8 @@ static void list_answered(pull_ctx *pc, page *pg)
     case SYNC_REMOTE_NOT_MODIFIED:
         /* The page we kept is still the page: its members are read from it. */
         if (pg->kept_body) {
-            pg->root = sv_parse(pg->kept_body, strlen(pg->kept_body), 1, err, sizeof err);
-            if (pg->root && sv_meta_get(pg->root, &m, err, sizeof err)) {
+            pg->root = sync_body_parse(pg->kept_body, strlen(pg->kept_body), 1, err, sizeof err);
+            if (pg->root && sync_list_meta_get(pg->root, &m, err, sizeof err)) {
                 cJSON_Delete(pg->root);
                 pg->root = NULL;
             }
@@ -649,9 +649,9 @@ static void customer_answered(pull_ctx *pc, page *pg, size_t i)
     pg->pending--;
     if (sync_remote_classify(req) != SYNC_REMOTE_OK || pc->stopping)
         return;   /* apply_detail says what it was, and keeps the old copy */
-    it->detail = sv_parse(req->resp, req->resp_len, 0, err, sizeof err);
+    it->detail = sync_body_parse(req->resp, req->resp_len, 0, err, sizeof err);
     data = it->detail ? cJSON_GetObjectItemCaseSensitive(it->detail, "data") : NULL;
-    if (!data || sv_record_ok(ENT_CUSTOMER, data, 1, err, sizeof err) ||
+    if (!data || sync_record_ok(ENT_CUSTOMER, data, 1, err, sizeof err) ||
         strcmp(cJSON_GetObjectItemCaseSensitive(data, "id")->valuestring, it->id)) {
         cJSON_Delete(it->detail);
         it->detail = NULL;
@@ -678,16 +678,16 @@ static void kid_answered(pull_ctx *pc, page *pg, size_t i, int c)
     sync_remote_req *req = &it->kid[c];
     cJSON *root = NULL, *data, *item;
     char err[256];
-    sv_meta m;
+    sync_list_meta m;
 
     pg->pending--;
     if (sync_remote_classify(req) == SYNC_REMOTE_AUTH)
         se->auth_stop = 1;
     if (sync_remote_classify(req) == SYNC_REMOTE_OK)
-        root = sv_parse(req->resp, req->resp_len, 1, err, sizeof err);
+        root = sync_body_parse(req->resp, req->resp_len, 1, err, sizeof err);
     else
         snprintf(err, sizeof err, "status %ld %s", req->status, req->err);
-    if (!root || sv_meta_get(root, &m, err, sizeof err)) {
+    if (!root || sync_list_meta_get(root, &m, err, sizeof err)) {
         if (sync_remote_classify(req) != SYNC_REMOTE_CANCELLED) {
             SLOG(&se->log, SYNC_LOG_INFO, "pull: %s of customer %s: %s", kid_path[c],
                  it->id, err);

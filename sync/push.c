@@ -378,14 +378,14 @@ static cJSON *fetched_record(sync_engine *se, op_ctx *c, const char *id,
     char err[256];
     cJSON *root;
     const cJSON *data, *item;
-    sv_meta m;
+    sync_list_meta m;
 
     *rec = NULL;
     *more = 0;
     if (c->op.entity != ENT_CONTACT) {
-        root = sv_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
+        root = sync_body_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
         data = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
-        if (data && sv_record_ok(c->op.entity, data, 1, err, sizeof err) == 0 &&
+        if (data && sync_record_ok(c->op.entity, data, 1, err, sizeof err) == 0 &&
             strcmp(cJSON_GetObjectItemCaseSensitive(data, "id")->valuestring, id) == 0) {
             *rec = data;
             return root;
@@ -395,8 +395,8 @@ static cJSON *fetched_record(sync_engine *se, op_ctx *c, const char *id,
         cJSON_Delete(root);
         return NULL;
     }
-    root = sv_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err);
-    if (!root || sv_meta_get(root, &m, err, sizeof err)) {
+    root = sync_body_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err);
+    if (!root || sync_list_meta_get(root, &m, err, sizeof err)) {
         SLOG(&se->log, SYNC_LOG_WARN, "push: contacts of %s: bad answer: %s",
              c->parent, err);
         cJSON_Delete(root);
@@ -405,7 +405,7 @@ static cJSON *fetched_record(sync_engine *se, op_ctx *c, const char *id,
     cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "data")) {
         const cJSON *iid = cJSON_GetObjectItemCaseSensitive(item, "id");
         if (cJSON_IsString(iid) && strcmp(iid->valuestring, id) == 0) {
-            if (sv_record_ok(ENT_CONTACT, item, 1, err, sizeof err) == 0) {
+            if (sync_record_ok(ENT_CONTACT, item, 1, err, sizeof err) == 0) {
                 *rec = item;
                 return root;
             }
@@ -485,7 +485,7 @@ static const char *search_match(const op_ctx *c, const cJSON *root)
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(item, "name");
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
         if (cJSON_IsString(name) && cJSON_IsString(n) && cJSON_IsString(id) &&
-            sv_id_ok(id->valuestring) && strcasecmp(n->valuestring, name->valuestring) == 0) {
+            sync_id_ok(id->valuestring) && strcasecmp(n->valuestring, name->valuestring) == 0) {
             found = id->valuestring;
             break;
         }
@@ -522,16 +522,16 @@ static int advance(sync_engine *se, op_ctx *c)
     case ST_POST:
         if (rc == SYNC_REMOTE_OK) {
             const cJSON *id;
-            root = sv_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
+            root = sync_body_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
             rec = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
             id = cJSON_GetObjectItemCaseSensitive(rec, "id");
-            if (!cJSON_IsString(id) || !sv_id_ok(id->valuestring)) {
+            if (!cJSON_IsString(id) || !sync_id_ok(id->valuestring)) {
                 /* Unknown outcome: the retry reuses the idempotency key. */
                 r = retry_later(se, c, "create answered with a bad body");
                 break;
             }
             snprintf(c->server_id, sizeof c->server_id, "%s", id->valuestring);
-            if (sv_record_ok(c->op.entity, rec, 1, err, sizeof err) == 0) {
+            if (sync_record_ok(c->op.entity, rec, 1, err, sizeof err) == 0) {
                 r = create_done(se, c, rec, c->req.etag);
                 break;
             }
@@ -548,7 +548,7 @@ static int advance(sync_engine *se, op_ctx *c)
         break;
     case ST_SEARCH:
         if (rc == SYNC_REMOTE_OK &&
-            (root = sv_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err))) {
+            (root = sync_body_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err))) {
             const char *id = search_match(c, root);
             if (id) {
                 snprintf(c->server_id, sizeof c->server_id, "%s", id);
@@ -590,7 +590,7 @@ static int advance(sync_engine *se, op_ctx *c)
                 c->page++;
                 r = start_fetch(se, c, c->op.record_id, ST_FETCH) ? -2 : 0;
             } else if (c->op.entity == ENT_CONTACT && c->req.resp &&
-                       (root = sv_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err))) {
+                       (root = sync_body_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err))) {
                 /* A readable list without it: the contact is gone. */
                 r = gone(se, c);
             } else {
@@ -602,9 +602,9 @@ static int advance(sync_engine *se, op_ctx *c)
         break;
     case ST_PUT:
         if (rc == SYNC_REMOTE_OK) {
-            root = sv_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
+            root = sync_body_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
             rec = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
-            if (!rec || sv_record_ok(c->op.entity, rec, 1, err, sizeof err)) {
+            if (!rec || sync_record_ok(c->op.entity, rec, 1, err, sizeof err)) {
                 /* The PUT may have landed; the retry's merge will see it. */
                 r = retry_later(se, c, "update answered with a bad body");
                 break;

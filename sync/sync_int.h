@@ -140,18 +140,18 @@ int sync_json_equal(const cJSON *a, const cJSON *b);
 /* ---- validation of remote bodies (validate.c) --------------------------- */
 
 /* An id we accept from the remote: 1..128 bytes of [A-Za-z0-9._~:@-]. */
-int sv_id_ok(const char *id);
+int sync_id_ok(const char *id);
 
 /*
  * Parses a response body: a JSON object with "data" an array (want_array)
  * or an object.  Returns the root (caller deletes) or NULL with err set.
  */
-cJSON *sv_parse(const char *body, size_t len, int want_array, char *err,
+cJSON *sync_body_parse(const char *body, size_t len, int want_array, char *err,
                 size_t errlen);
 
 typedef struct {
     int64_t current_page, total_pages, total_count;
-} sv_meta;
+} sync_list_meta;
 
 /* Most list pages read for one customer's contacts or assets (100 each). */
 #define SYNC_MAX_CHILD_PAGES 100
@@ -159,14 +159,14 @@ typedef struct {
 #define SYNC_MAX_LIST_PAGES 1000000
 
 /* Reads "meta" of a list answer; -1 with err if absent or wrong types. */
-int sv_meta_get(const cJSON *root, sv_meta *m, char *err, size_t errlen);
+int sync_list_meta_get(const cJSON *root, sync_list_meta *m, char *err, size_t errlen);
 
 /*
  * Checks one record: an object, no duplicate keys, a valid string id,
  * known fields of the right JSON types, and (detail=1, or contacts which
  * only come in lists) a parsable updated_at.  0 or -1 with err.
  */
-int sv_record_ok(store_entity e, const cJSON *rec, int detail, char *err,
+int sync_record_ok(store_entity e, const cJSON *rec, int detail, char *err,
                  size_t errlen);
 
 /* The remote client (remote.c); its interface is sync/remote.h. */

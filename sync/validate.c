@@ -73,7 +73,7 @@ static int type_of(const cJSON *v)
     return 0;
 }
 
-int sv_id_ok(const char *id)
+int sync_id_ok(const char *id)
 {
     size_t n = 0;
 
@@ -90,7 +90,7 @@ int sv_id_ok(const char *id)
     return n > 0;
 }
 
-cJSON *sv_parse(const char *body, size_t len, int want_array, char *err,
+cJSON *sync_body_parse(const char *body, size_t len, int want_array, char *err,
                 size_t errlen)
 {
     cJSON *root;
@@ -127,7 +127,7 @@ static int get_count(const cJSON *meta, const char *name, int64_t *out)
     return 0;
 }
 
-int sv_meta_get(const cJSON *root, sv_meta *m, char *err, size_t errlen)
+int sync_list_meta_get(const cJSON *root, sync_list_meta *m, char *err, size_t errlen)
 {
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "meta");
 
@@ -142,7 +142,7 @@ int sv_meta_get(const cJSON *root, sv_meta *m, char *err, size_t errlen)
     return 0;
 }
 
-int sv_record_ok(store_entity e, const cJSON *rec, int detail, char *err,
+int sync_record_ok(store_entity e, const cJSON *rec, int detail, char *err,
                  size_t errlen)
 {
     const field_rule *rules = rules_of(e);
@@ -163,7 +163,7 @@ int sv_record_ok(store_entity e, const cJSON *rec, int detail, char *err,
             }
     }
     id = cJSON_GetObjectItemCaseSensitive(rec, "id");
-    if (!cJSON_IsString(id) || !sv_id_ok(id->valuestring)) {
+    if (!cJSON_IsString(id) || !sync_id_ok(id->valuestring)) {
         snprintf(err, errlen, "missing or malformed id");
         return -1;
     }
@@ -182,7 +182,7 @@ int sv_record_ok(store_entity e, const cJSON *rec, int detail, char *err,
                                   strcmp(r->name, "contact") == 0 ||
                                   strcmp(r->name, "branch") == 0)) {
             const cJSON *rid = cJSON_GetObjectItemCaseSensitive(v, "id");
-            if (!cJSON_IsString(rid) || !sv_id_ok(rid->valuestring)) {
+            if (!cJSON_IsString(rid) || !sync_id_ok(rid->valuestring)) {
                 snprintf(err, errlen, "%.128s: \"%s\" without a valid id",
                          id->valuestring, r->name);
                 return -1;

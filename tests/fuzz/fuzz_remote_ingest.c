@@ -5,8 +5,8 @@
  * Input: one selector byte, then the body.  The selector's low bits pick
  * the entity (customer, contact, asset, work order), the next two the
  * path, the next two the conflict policy:
- *   0  a detail answer during a pull        sv_parse, sv_record_ok, store_remote_upsert
- *   1  a list page                          sv_parse, sv_meta_get, each item checked;
+ *   0  a detail answer during a pull        sync_body_parse, sync_record_ok, store_remote_upsert
+ *   1  a list page                          sync_body_parse, sync_list_meta_get, each item checked;
  *                                           contacts and assets stored under cust-001
  *   2  the remote record fetched to push    the same checks, store_write_view, sync_merge,
  *      a local update                       then store_op_hold or store_op_done
@@ -77,9 +77,9 @@ static void upsert(store_entity e, const cJSON *rec, const char *parent, int64_t
 static void pull_detail(store_entity e, const char *body, size_t len, int64_t gen)
 {
     char err[256];
-    cJSON *root = sv_parse(body, len, 0, err, sizeof err);
+    cJSON *root = sync_body_parse(body, len, 0, err, sizeof err);
     const cJSON *d = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
-    if (root && sv_record_ok(e, d, 1, err, sizeof err) == 0)
+    if (root && sync_record_ok(e, d, 1, err, sizeof err) == 0)
         upsert(e, d, e == ENT_CONTACT || e == ENT_ASSET ? "cust-001" : NULL, gen);
     cJSON_Delete(root);
 }
@@ -87,15 +87,15 @@ static void pull_detail(store_entity e, const char *body, size_t len, int64_t ge
 static void pull_list(store_entity e, const char *body, size_t len, int64_t gen)
 {
     char err[256];
-    sv_meta m;
+    sync_list_meta m;
     const cJSON *item;
-    cJSON *root = sv_parse(body, len, 1, err, sizeof err);
+    cJSON *root = sync_body_parse(body, len, 1, err, sizeof err);
     if (!root)
         return;
-    if (sv_meta_get(root, &m, err, sizeof err) == 0) {
+    if (sync_list_meta_get(root, &m, err, sizeof err) == 0) {
         cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "data")) {
             int child = e == ENT_CONTACT || e == ENT_ASSET;
-            if (sv_record_ok(e, item, child, err, sizeof err) != 0)
+            if (sync_record_ok(e, item, child, err, sizeof err) != 0)
                 continue;
             if (child)
                 upsert(e, item, "cust-001", gen);
@@ -140,22 +140,22 @@ static void push_update(store_entity e, sync_policy pol, const char *body, size_
         e = ENT_CUSTOMER; /* assets are read-only */
     fz_claimed_update(st, e, seed_id(e), edits[e], now_ms - 5000, &op);
     if (e == ENT_CONTACT) {
-        sv_meta m;
+        sync_list_meta m;
         const cJSON *item;
-        root = sv_parse(body, len, 1, err, sizeof err);
-        if (root && sv_meta_get(root, &m, err, sizeof err) == 0)
+        root = sync_body_parse(body, len, 1, err, sizeof err);
+        if (root && sync_list_meta_get(root, &m, err, sizeof err) == 0)
             cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "data")) {
                 const cJSON *iid = cJSON_GetObjectItemCaseSensitive(item, "id");
                 if (cJSON_IsString(iid) && strcmp(iid->valuestring, op.record_id) == 0) {
-                    if (sv_record_ok(e, item, 1, err, sizeof err) == 0)
+                    if (sync_record_ok(e, item, 1, err, sizeof err) == 0)
                         rec = item;
                     break;
                 }
             }
     } else {
-        root = sv_parse(body, len, 0, err, sizeof err);
+        root = sync_body_parse(body, len, 0, err, sizeof err);
         rec = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
-        if (rec && (sv_record_ok(e, rec, 1, err, sizeof err) != 0 ||
+        if (rec && (sync_record_ok(e, rec, 1, err, sizeof err) != 0 ||
                     strcmp(cJSON_GetObjectItemCaseSensitive(rec, "id")->valuestring,
                            op.record_id) != 0))
             rec = NULL;
@@ -231,12 +231,12 @@ static void push_create(store_entity e, const char *body, size_t len)
         abort();
     }
     claim_one(&op);
-    root = sv_parse(body, len, 0, err, sizeof err);
+    root = sync_body_parse(body, len, 0, err, sizeof err);
     rec = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
     id = cJSON_GetObjectItemCaseSensitive(rec, "id");
-    if (cJSON_IsString(id) && sv_id_ok(id->valuestring)) {
+    if (cJSON_IsString(id) && sync_id_ok(id->valuestring)) {
         char *rj = NULL;
-        if (sv_record_ok(e, rec, 1, err, sizeof err) == 0)
+        if (sync_record_ok(e, rec, 1, err, sizeof err) == 0)
             rj = cJSON_PrintUnformatted(rec);
         /* Without a full record push.c fetches it; the id alone settles. */
         rc = store_op_create_done(st, op.op_id, id->valuestring, rj, NULL);

@@ -20,7 +20,7 @@ static int rec_ok(store_entity e, const char *json, int detail)
     int rc;
 
     assert_non_null(r);
-    rc = sv_record_ok(e, r, detail, err, sizeof err);
+    rc = sync_record_ok(e, r, detail, err, sizeof err);
     cJSON_Delete(r);
     return rc;
 }
@@ -31,22 +31,22 @@ static void test_envelope(void **st)
     const char *list = "{\"data\":[],\"meta\":{\"current_page\":1,\"total_pages\":0,\"total_count\":0}}";
     const char *trunc = "{\"data\":{\"id\":\"wo-1\",\"upda";
     cJSON *r;
-    sv_meta m;
+    sync_list_meta m;
     (void)st;
 
-    r = sv_parse(list, strlen(list), 1, err, sizeof err);
+    r = sync_body_parse(list, strlen(list), 1, err, sizeof err);
     assert_non_null(r);
-    assert_int_equal(sv_meta_get(r, &m, err, sizeof err), 0);
+    assert_int_equal(sync_list_meta_get(r, &m, err, sizeof err), 0);
     assert_int_equal(m.total_pages, 0);
     cJSON_Delete(r);
     /* A list where an object is wanted, and the other way round. */
-    assert_null(sv_parse(list, strlen(list), 0, err, sizeof err));
-    assert_null(sv_parse("{\"data\":{}}", 11, 1, err, sizeof err));
-    assert_null(sv_parse(trunc, strlen(trunc), 0, err, sizeof err));
+    assert_null(sync_body_parse(list, strlen(list), 0, err, sizeof err));
+    assert_null(sync_body_parse("{\"data\":{}}", 11, 1, err, sizeof err));
+    assert_null(sync_body_parse(trunc, strlen(trunc), 0, err, sizeof err));
     assert_non_null(strstr(err, "truncated"));
-    assert_null(sv_parse("", 0, 0, err, sizeof err));
-    assert_null(sv_parse("[1,2]", 5, 1, err, sizeof err));
-    assert_null(sv_parse("<html>502</html>", 16, 0, err, sizeof err));
+    assert_null(sync_body_parse("", 0, 0, err, sizeof err));
+    assert_null(sync_body_parse("[1,2]", 5, 1, err, sizeof err));
+    assert_null(sync_body_parse("<html>502</html>", 16, 0, err, sizeof err));
 }
 
 static void test_meta(void **st)
@@ -62,10 +62,10 @@ static void test_meta(void **st)
     };
     (void)st;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        cJSON *r = sv_parse(bad[i], strlen(bad[i]), 1, err, sizeof err);
-        sv_meta m;
+        cJSON *r = sync_body_parse(bad[i], strlen(bad[i]), 1, err, sizeof err);
+        sync_list_meta m;
         assert_non_null(r);
-        assert_int_equal(sv_meta_get(r, &m, err, sizeof err), -1);
+        assert_int_equal(sync_list_meta_get(r, &m, err, sizeof err), -1);
         cJSON_Delete(r);
     }
 }
@@ -74,19 +74,19 @@ static void test_ids(void **st)
 {
     char longid[200];
     (void)st;
-    assert_true(sv_id_ok("wo-12345"));
-    assert_true(sv_id_ok("cust_001.a:b@c~d"));
-    assert_false(sv_id_ok(""));
-    assert_false(sv_id_ok(NULL));
-    assert_false(sv_id_ok("../etc/passwd"));
-    assert_false(sv_id_ok("a b"));
-    assert_false(sv_id_ok("a?x=1"));
-    assert_false(sv_id_ok("a\nb"));
+    assert_true(sync_id_ok("wo-12345"));
+    assert_true(sync_id_ok("cust_001.a:b@c~d"));
+    assert_false(sync_id_ok(""));
+    assert_false(sync_id_ok(NULL));
+    assert_false(sync_id_ok("../etc/passwd"));
+    assert_false(sync_id_ok("a b"));
+    assert_false(sync_id_ok("a?x=1"));
+    assert_false(sync_id_ok("a\nb"));
     memset(longid, 'a', sizeof longid - 1);
     longid[sizeof longid - 1] = '\0';
-    assert_false(sv_id_ok(longid));
+    assert_false(sync_id_ok(longid));
     longid[128] = '\0';
-    assert_true(sv_id_ok(longid));
+    assert_true(sync_id_ok(longid));
 }
 
 static void test_records(void **st)
