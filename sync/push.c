@@ -494,15 +494,153 @@ static const char *search_match(const op_ctx *c, const cJSON *root)
     return found;
 }
 
-/* Advances one op by the answer to its last request.  0, or -1 when the
- * push must stop (store failure). */
+/* The op's next request could not be built (memory, ids): try later. */
+static int unbuildable(sync_engine *se, op_ctx *c)
+{
+    return retry_later(se, c, "could not build the request");
+}
+
+/* A create's POST answered. */
+static int step_post(sync_engine *se, op_ctx *c, sync_remote_class rc)
+{
+    char err[256];
+    cJSON *root;
+    const cJSON *rec, *id;
+    int r;
+
+    if (rc == SYNC_REMOTE_CONFLICT && c->op.entity == ENT_CUSTOMER) {
+        free(c->conflict_err);
+        c->conflict_err = error_json(&c->req);
+        return start_search(se, c) ? reject(se, c, c->conflict_err) : 0;
+    }
+    if (rc != SYNC_REMOTE_OK)
+        return reject(se, c, NULL);
+    root = sync_body_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
+    rec = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
+    id = cJSON_GetObjectItemCaseSensitive(rec, "id");
+    if (!cJSON_IsString(id) || !sync_id_ok(id->valuestring)) {
+        /* Unknown outcome: the retry reuses the idempotency key. */
+        r = retry_later(se, c, "create answered with a bad body");
+    } else {
+        snprintf(c->server_id, sizeof c->server_id, "%s", id->valuestring);
+        if (sync_record_ok(c->op.entity, rec, 1, err, sizeof err) == 0) {
+            r = create_done(se, c, rec, c->req.etag);
+        } else {
+            /* The 201 did not carry the full record: read it. */
+            c->page = 0;
+            r = start_fetch(se, c, c->server_id, ST_POST_FETCH) ? unbuildable(se, c) : 0;
+        }
+    }
+    cJSON_Delete(root);
+    return r;
+}
+
+/* The search after a customer create's 409 answered. */
+static int step_search(sync_engine *se, op_ctx *c, sync_remote_class rc)
+{
+    char err[256];
+    cJSON *root = NULL;
+    const char *id;
+    int r;
+
+    if (rc != SYNC_REMOTE_OK)
+        return reject(se, c, c->conflict_err);
+    if (!(root = sync_body_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err)))
+        return retry_later(se, c, "search answered with a bad body");
+    if ((id = search_match(c, root))) {
+        snprintf(c->server_id, sizeof c->server_id, "%s", id);
+        SLOG(&se->log, SYNC_LOG_INFO, "push: customer create %s matched existing %s by name",
+             c->op.record_id, id);
+        c->page = 0;
+        r = start_fetch(se, c, c->server_id, ST_POST_FETCH) ? unbuildable(se, c) : 0;
+    } else {
+        r = reject(se, c, c->conflict_err);
+    }
+    cJSON_Delete(root);
+    return r;
+}
+
+/* The fetch of a record just created answered. */
+static int step_post_fetch(sync_engine *se, op_ctx *c, sync_remote_class rc)
+{
+    cJSON *root;
+    const cJSON *rec = NULL;
+    int more = 0, r;
+
+    if (rc != SYNC_REMOTE_OK)
+        return create_done(se, c, NULL, NULL);
+    root = fetched_record(se, c, c->server_id, &rec, &more);
+    if (!rec && more) {
+        c->page++;
+        r = start_fetch(se, c, c->server_id, ST_POST_FETCH) ? unbuildable(se, c) : 0;
+    } else {
+        /* Created: settle even without the record (the pull brings it). */
+        r = create_done(se, c, rec, c->op.entity == ENT_CONTACT ? NULL : c->req.etag);
+    }
+    cJSON_Delete(root);
+    return r;
+}
+
+/* An update's fetch of the remote record answered. */
+static int step_fetch(sync_engine *se, op_ctx *c, sync_remote_class rc)
+{
+    char err[256];
+    cJSON *root, *list;
+    const cJSON *rec = NULL;
+    int more = 0, r;
+
+    if (rc == SYNC_REMOTE_NOT_FOUND)
+        return gone(se, c);
+    if (rc != SYNC_REMOTE_OK)
+        return reject(se, c, NULL);
+    root = fetched_record(se, c, c->op.record_id, &rec, &more);
+    if (rec) {
+        r = merge_and_put(se, c, rec) ? unbuildable(se, c) : 0;
+    } else if (more) {
+        c->page++;
+        r = start_fetch(se, c, c->op.record_id, ST_FETCH) ? unbuildable(se, c) : 0;
+    } else if (c->op.entity == ENT_CONTACT && c->req.resp &&
+               (list = sync_body_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err))) {
+        /* A readable list without it: the contact is gone. */
+        cJSON_Delete(list);
+        r = gone(se, c);
+    } else {
+        r = retry_later(se, c, "fetch answered with a bad body");
+    }
+    cJSON_Delete(root);
+    return r;
+}
+
+/* An update's PUT answered. */
+static int step_put(sync_engine *se, op_ctx *c, sync_remote_class rc)
+{
+    char err[256];
+    cJSON *root;
+    const cJSON *rec;
+    int r;
+
+    if (rc == SYNC_REMOTE_NOT_FOUND)
+        return gone(se, c);
+    if (rc != SYNC_REMOTE_OK)
+        return reject(se, c, NULL);
+    root = sync_body_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
+    rec = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
+    if (!rec || sync_record_ok(c->op.entity, rec, 1, err, sizeof err))
+        /* The PUT may have landed; the retry's merge will see it. */
+        r = retry_later(se, c, "update answered with a bad body");
+    else
+        r = done(se, c, rec, c->req.etag);
+    cJSON_Delete(root);
+    return r;
+}
+
+/* Advances one op by the answer to its last request: the answers every
+ * step treats alike first, then the step's own.  0, or -1 when the push
+ * must stop (store failure). */
 static int advance(sync_engine *se, op_ctx *c)
 {
     sync_remote_class rc = sync_remote_classify(&c->req);
-    char why[300], err[256];
-    cJSON *root = NULL;
-    const cJSON *rec = NULL;
-    int more = 0, r = 0;
+    char why[300];
 
     if (rc == SYNC_REMOTE_CANCELLED)
         return release(se, c, "cancelled");
@@ -517,118 +655,24 @@ static int advance(sync_engine *se, op_ctx *c)
             snprintf(why, sizeof why, "%s", c->req.err);
         return retry_later(se, c, why);
     }
-
     switch (c->step) {
     case ST_POST:
-        if (rc == SYNC_REMOTE_OK) {
-            const cJSON *id;
-            root = sync_body_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
-            rec = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
-            id = cJSON_GetObjectItemCaseSensitive(rec, "id");
-            if (!cJSON_IsString(id) || !sync_id_ok(id->valuestring)) {
-                /* Unknown outcome: the retry reuses the idempotency key. */
-                r = retry_later(se, c, "create answered with a bad body");
-                break;
-            }
-            snprintf(c->server_id, sizeof c->server_id, "%s", id->valuestring);
-            if (sync_record_ok(c->op.entity, rec, 1, err, sizeof err) == 0) {
-                r = create_done(se, c, rec, c->req.etag);
-                break;
-            }
-            /* The 201 did not carry the full record: read it. */
-            c->page = 0;
-            r = start_fetch(se, c, c->server_id, ST_POST_FETCH) ? -2 : 0;
-        } else if (rc == SYNC_REMOTE_CONFLICT && c->op.entity == ENT_CUSTOMER) {
-            free(c->conflict_err);
-            c->conflict_err = error_json(&c->req);
-            r = start_search(se, c) ? reject(se, c, c->conflict_err) : 0;
-        } else {
-            r = reject(se, c, NULL);
-        }
-        break;
+        return step_post(se, c, rc);
     case ST_SEARCH:
-        if (rc == SYNC_REMOTE_OK &&
-            (root = sync_body_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err))) {
-            const char *id = search_match(c, root);
-            if (id) {
-                snprintf(c->server_id, sizeof c->server_id, "%s", id);
-                SLOG(&se->log, SYNC_LOG_INFO,
-                     "push: customer create %s matched existing %s by name",
-                     c->op.record_id, id);
-                c->page = 0;
-                r = start_fetch(se, c, c->server_id, ST_POST_FETCH) ? -2 : 0;
-                break;
-            }
-        } else if (rc == SYNC_REMOTE_OK) {
-            r = retry_later(se, c, "search answered with a bad body");
-            break;
-        }
-        r = reject(se, c, c->conflict_err);
-        break;
+        return step_search(se, c, rc);
     case ST_POST_FETCH:
-        if (rc == SYNC_REMOTE_OK) {
-            root = fetched_record(se, c, c->server_id, &rec, &more);
-            if (!rec && more) {
-                c->page++;
-                r = start_fetch(se, c, c->server_id, ST_POST_FETCH) ? -2 : 0;
-                break;
-            }
-            /* Created: settle even without the record (the pull brings it). */
-            r = create_done(se, c, rec, c->op.entity == ENT_CONTACT ? NULL : c->req.etag);
-        } else {
-            r = create_done(se, c, NULL, NULL);
-        }
-        break;
+        return step_post_fetch(se, c, rc);
     case ST_FETCH:
-        if (rc == SYNC_REMOTE_NOT_FOUND) {
-            r = gone(se, c);
-        } else if (rc == SYNC_REMOTE_OK) {
-            root = fetched_record(se, c, c->op.record_id, &rec, &more);
-            if (rec) {
-                r = merge_and_put(se, c, rec) ? -2 : 0;
-            } else if (more) {
-                c->page++;
-                r = start_fetch(se, c, c->op.record_id, ST_FETCH) ? -2 : 0;
-            } else if (c->op.entity == ENT_CONTACT && c->req.resp &&
-                       (root = sync_body_parse(c->req.resp, c->req.resp_len, 1, err, sizeof err))) {
-                /* A readable list without it: the contact is gone. */
-                r = gone(se, c);
-            } else {
-                r = retry_later(se, c, "fetch answered with a bad body");
-            }
-        } else {
-            r = reject(se, c, NULL);
-        }
-        break;
+        return step_fetch(se, c, rc);
     case ST_PUT:
-        if (rc == SYNC_REMOTE_OK) {
-            root = sync_body_parse(c->req.resp, c->req.resp_len, 0, err, sizeof err);
-            rec = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
-            if (!rec || sync_record_ok(c->op.entity, rec, 1, err, sizeof err)) {
-                /* The PUT may have landed; the retry's merge will see it. */
-                r = retry_later(se, c, "update answered with a bad body");
-                break;
-            }
-            r = done(se, c, rec, c->req.etag);
-        } else if (rc == SYNC_REMOTE_NOT_FOUND) {
-            r = gone(se, c);
-        } else {
-            r = reject(se, c, NULL);
-        }
-        break;
+        return step_put(se, c, rc);
     case ST_DELETE:
-        if (rc == SYNC_REMOTE_OK || rc == SYNC_REMOTE_NOT_FOUND)
-            r = done(se, c, NULL, NULL);
-        else
-            r = reject(se, c, NULL);
-        break;
+        return rc == SYNC_REMOTE_OK || rc == SYNC_REMOTE_NOT_FOUND ? done(se, c, NULL, NULL)
+                                                                   : reject(se, c, NULL);
     case ST_SETTLED:
         break;
     }
-    cJSON_Delete(root);
-    if (r == -2)   /* could not build the next request (memory, ids) */
-        r = retry_later(se, c, "could not build the request");
-    return r;
+    return 0;
 }
 
 static void ctx_clear(op_ctx *c)
