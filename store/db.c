@@ -128,6 +128,20 @@ static const char *const migrations[] = {
     "CREATE INDEX records_sched ON records(entity, sched_day, id) WHERE sched_day IS NOT NULL;"
     "DROP INDEX records_parent;"
     "CREATE INDEX records_parent ON records(entity, parent_id) WHERE parent_id IS NOT NULL;",
+    /*
+     * 3: the revalidation schedule's knowledge of each record (see
+     * store/revalidate.c): its own table, so the records' rows (written
+     * by every pull) stay as they are.
+     */
+    "CREATE TABLE revalidation ("
+    "  entity INTEGER NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  checked_ms INTEGER,"
+    "  first_ms INTEGER,"
+    "  seen_updated_ms INTEGER,"
+    "  changes INTEGER NOT NULL DEFAULT 0,"
+    "  summary TEXT,"
+    "  PRIMARY KEY (entity, id)) WITHOUT ROWID;",
 };
 
 int store_schema_version(void)

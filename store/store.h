@@ -517,4 +517,60 @@ cJSON *store_write_view(store_entity e, const cJSON *record, const cJSON *names)
  */
 int store_apply_fields(store *s, store_entity e, cJSON *record, const cJSON *fields);
 
+/* ---- revalidation: what the schedule knows of each record ----------------- */
+
+/*
+ * For the sync engine's revalidation schedule (DESIGN §5): when each
+ * record's local copy was last confirmed against the remote's detail
+ * ("checked"), how often its updated_at has been seen to move, and the
+ * last list summary seen for it (a change hint).  Kept in its own table,
+ * keyed by entity and id; rows of records no longer stored are dropped by
+ * store_reval_prune().
+ */
+typedef struct {
+    store_entity entity;      /* ENT_WORK_ORDER or ENT_CUSTOMER */
+    char *id;
+    char *status;             /* work order: its status; else NULL */
+    char *technician_id;      /* work order: its technician's id; else NULL */
+    char *customer_id;        /* work order: its customer's id; else NULL */
+    char sched_day[11];       /* work order: YYYY-MM-DD (UTC) scheduled; "" if none */
+    int64_t updated_ms;       /* the remote version's updated_at */
+    int64_t checked_ms;       /* last confirmed against the detail; -1 never */
+    int64_t first_ms;         /* first confirmed; -1 never */
+    int64_t changes;          /* updated_at moves seen between two checks */
+} store_reval_row;
+
+/*
+ * Every work order and customer known remotely (a record created here and
+ * not yet pushed has no remote version to check), with its schedule data.
+ * *rows_out is an array of *n_out rows to free with store_reval_rows_free().
+ */
+int store_reval_rows(store *s, store_reval_row **rows_out, size_t *n_out);
+void store_reval_rows_free(store_reval_row *rows, size_t n);
+
+/*
+ * The record's stored copy was just confirmed against (or replaced by) the
+ * remote's detail at now_ms: checked_ms = now_ms, and a change is counted
+ * when its updated_at differs from the one of the previous check.  Call in
+ * the transaction that stored the answer.  STORE_NOTFOUND if not stored.
+ */
+int store_reval_checked(store *s, store_entity e, const char *id, int64_t now_ms);
+
+/*
+ * A list summary of the record was seen; hash names its content.  Sets
+ * *changed to 1 when it differs from the last one seen (0 the first time:
+ * nothing to compare with), and keeps it.
+ */
+int store_reval_summary(store *s, store_entity e, const char *id, const char *hash,
+                        int *changed);
+
+/*
+ * When the record was last confirmed (-1 if never).  A contact or asset
+ * has no detail of its own: it was confirmed with its customer.
+ */
+int store_reval_checked_at(store *s, store_entity e, const char *id, int64_t *ms_out);
+
+/* Drops the schedule rows of records no longer stored. */
+int store_reval_prune(store *s);
+
 #endif /* FIELDSYNC_STORE_H */
