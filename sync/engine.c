@@ -86,6 +86,16 @@ static int apply_config(sync_engine *se, const sync_config *cfg, char *err,
         se->backoff_scale = strtod(env, NULL);
     if (se->backoff_scale <= 0)
         se->backoff_scale = 1.0;
+    se->interval_s = cfg->interval_s > 0 ? cfg->interval_s : 60;
+    se->request_budget = cfg->request_budget > 0 ? cfg->request_budget : 300;
+    se->max_age_s = cfg->max_age_s > 0 ? cfg->max_age_s : 86400;
+    sync_pace_configure(&se->pace, se->interval_s, se->request_budget, se->max_age_s,
+                        se->backoff_scale);
+    {
+        sync_remote_pacer hooks;
+        sync_pace_hooks(&se->pace, &hooks);
+        sync_remote_set_pacer(se->rm, &hooks);
+    }
     sync_log_init(&se->log, cfg->log_fn, cfg->log_ud, cfg->log_level);
     return 0;
 }
@@ -136,6 +146,9 @@ int sync_engine_new(const sync_config *cfg, const char *db_path,
     se->wake_ms = INT64_MAX;
     sync_log_init(&se->log, cfg->log_fn, cfg->log_ud, cfg->log_level);
     sync_rand_seed(&se->rng, 0);
+    sync_pace_init(&se->pace, &se->rng, &se->mu);
+    se->phase_seed = sync_rand_next(&se->rng);
+    se->sweep_next = -1;
     if (apply_config(se, cfg, err, errlen))
         goto out;
     if (store_open(db_path, &se->st, err, errlen) != STORE_OK)
@@ -281,10 +294,34 @@ static int64_t next_wake(sync_engine *se)
     return wake;
 }
 
-int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out)
+void sync_scope_id(const sync_engine *se, char *out, size_t len)
+{
+    snprintf(out, len, "%s|%s|%s", se->api_url, se->technician_id ? se->technician_id : "",
+             se->branch_id ? se->branch_id : "");
+}
+
+/* A scheduled cycle walks the whole scope until one walk of this scope
+ * has finished, and resumes a walk that was interrupted. */
+static int walk_needed(sync_engine *se)
+{
+    char *cur = NULL, *walked = NULL, id[1200];
+    int need;
+
+    sync_scope_id(se, id, sizeof id);
+    if (store_state_get(se->st, "pull_cursor", &cur) != STORE_OK ||
+        store_state_get(se->st, SYNC_STATE_WALKED, &walked) != STORE_OK)
+        need = 1;
+    else
+        need = (cur && *cur) || !walked || strcmp(walked, id) != 0;
+    free(cur);
+    free(walked);
+    return need;
+}
+
+static int run_cycle(sync_engine *se, int64_t now_ms, int scheduled, sync_summary *out)
 {
     int rc = 0, cancelled;
-    int64_t wake;
+    int64_t wake, requests0;
 
     memset(out, 0, sizeof *out);
     atomic_store(&se->cancel, 0);
@@ -299,16 +336,22 @@ int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out)
     se->prog.phase = "push";
     pthread_mutex_unlock(&se->mu);
 
+    requests0 = se->pace.requests;
     rc = sync_push(se);
     if (rc == 0 && !se->auth_stop && !sync_cancelled(se)) {
         sync_progress_set(se, "pull");
-        rc = sync_pull(se);
+        rc = scheduled && !walk_needed(se) ? sync_revalidate(se) : sync_pull(se);
     }
     if (rc == 0 && !se->auth_stop && !sync_cancelled(se)) {
         sync_progress_set(se, "push");
         rc = sync_push(se);
     }
     cancelled = sync_cancelled(se);
+    /* A scheduled cycle with nothing due asks nothing: the remote is as
+     * reachable as the last answer said. */
+    if (se->pace.requests == requests0 && !cancelled)
+        out->online = se->last_online;
+    se->last_online = out->online;
     out->auth_error = se->auth_stop;
     if (out->auth_error && !out->last_error[0])
         snprintf(out->last_error, sizeof out->last_error,
@@ -344,4 +387,48 @@ int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out)
          (long long)out->retried, (long long)out->errors,
          out->auth_error ? " auth_error" : "", cancelled ? " cancelled" : "");
     return rc;
+}
+
+int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out)
+{
+    return run_cycle(se, now_ms, 0, out);
+}
+
+int sync_cycle_run_scheduled(sync_engine *se, int64_t now_ms, sync_summary *out)
+{
+    return run_cycle(se, now_ms, 1, out);
+}
+
+static void fill_freshness(int64_t now_ms, int64_t p50, int64_t p95, int64_t oldest,
+                           int64_t n, sync_freshness *f)
+{
+    f->records = n;
+    if (n == 0) {
+        f->p50_s = f->p95_s = f->max_s = -1;
+        return;
+    }
+    f->p50_s = now_ms > p50 ? (now_ms - p50) / 1000 : 0;
+    f->p95_s = now_ms > p95 ? (now_ms - p95) / 1000 : 0;
+    f->max_s = now_ms > oldest ? (now_ms - oldest) / 1000 : 0;
+}
+
+void sync_status_get(sync_engine *se, int64_t now_ms, sync_status *out)
+{
+    int64_t mono = sync_mono_ms();
+
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&se->mu);
+    out->requests_last_hour = sync_pace_last_hour(&se->pace, mono);
+    out->request_budget = se->request_budget;
+    out->budget_factor = se->pace.factor;
+    out->rate_limited = sync_pace_limited(&se->pace, mono);
+    out->etag = se->pace.cap_etag;
+    out->gzip = se->pace.cap_gzip;
+    out->rate_limit_headers = se->pace.cap_rl;
+    fill_freshness(now_ms, se->fresh_hot.p50, se->fresh_hot.p95, se->fresh_hot.oldest,
+                   se->fresh_hot.n, &out->hot);
+    fill_freshness(now_ms, se->fresh_all.p50, se->fresh_all.p95, se->fresh_all.oldest,
+                   se->fresh_all.n, &out->all);
+    out->max_age_unmet = se->max_age_unmet;
+    pthread_mutex_unlock(&se->mu);
 }

@@ -118,10 +118,7 @@ static int idset_add(idset *s, const char *id)
 
 /* ---- the walk ----------------------------------------------------------- */
 
-typedef struct {
-    store_entity ent;          /* ENT_WORK_ORDER or ENT_CUSTOMER */
-    char query[600];           /* filters, escaped, "" or "a=b&c=d" */
-} walk;
+typedef sync_walk walk;
 
 /* What a request of a page is for (sync_remote_req.role). */
 enum { ROLE_LIST = 1, ROLE_DETAIL, ROLE_CUSTOMER, ROLE_KID };
@@ -194,8 +191,8 @@ static void day_string(int64_t ms, char out[16])
     strftime(out, 16, "%Y-%m-%d", &tm);
 }
 
-static int build_walks(sync_engine *se, int64_t now, walk w[2], int *nw,
-                       char *scope, size_t scopelen)
+int sync_build_walks(sync_engine *se, int64_t now, sync_walk w[2], int *nw,
+                     char *scope, size_t scopelen)
 {
     char tech[400], branch[400], from[16], to[16];
     int64_t server_now = now + sync_clock_offset(&se->clk);
@@ -307,6 +304,18 @@ static int keep_seen(sync_engine *se, pull_ctx *pc, store_entity e, const char *
     return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
+/* After rc (a store rc) stored or confirmed a detail: the record was
+ * checked now, for the revalidation schedule. */
+static int checked(sync_engine *se, store_entity e, const char *id, int rc)
+{
+    if (rc == STORE_OK) {
+        rc = store_reval_checked(se->st, e, id, sync_now(se));
+        if (rc == STORE_NOTFOUND)
+            rc = STORE_OK;
+    }
+    return rc;
+}
+
 /*
  * Applies one detail answer (of a work order or customer listed in scope).
  * Returns a store rc; sets *parsed to the answer's root for 200s.
@@ -322,7 +331,7 @@ static int apply_detail(sync_engine *se, pull_ctx *pc, store_entity e,
     switch (sync_remote_classify(req)) {
     case SYNC_REMOTE_NOT_MODIFIED:
         se->sum->unchanged++;
-        return keep_seen(se, pc, e, id);
+        return checked(se, e, id, keep_seen(se, pc, e, id));
     case SYNC_REMOTE_NOT_FOUND:
         /* Listed a moment ago, gone now: deleted remotely. */
         se->sum->deleted_remotely++;
@@ -340,7 +349,7 @@ static int apply_detail(sync_engine *se, pull_ctx *pc, store_entity e,
             rid = cJSON_GetObjectItemCaseSensitive(data, "id");
             if (strcmp(rid->valuestring, id) == 0) {
                 *parsed = root;
-                return upsert_record(se, pc, e, data, req->etag, NULL);
+                return checked(se, e, id, upsert_record(se, pc, e, data, req->etag, NULL));
             }
             snprintf(err, sizeof err, "answer is about another record");
         }
@@ -425,9 +434,10 @@ static int apply_customers(sync_engine *se, pull_ctx *pc, cust_item *it, size_t 
              * so an ETag stored after a failed contacts page would leave
              * those contacts stale until the customer changed again. */
             int kids_whole = it[i].kids_ok[0] && it[i].kids_ok[1];
-            rc = upsert_record(se, pc, ENT_CUSTOMER,
-                               cJSON_GetObjectItemCaseSensitive(it[i].detail, "data"),
-                               kids_whole ? it[i].det.etag : NULL, NULL);
+            rc = checked(se, ENT_CUSTOMER, it[i].id,
+                         upsert_record(se, pc, ENT_CUSTOMER,
+                                       cJSON_GetObjectItemCaseSensitive(it[i].detail, "data"),
+                                       kids_whole ? it[i].det.etag : NULL, NULL));
             if (rc == STORE_OK)
                 rc = apply_children(se, pc, &it[i]);
         } else {
@@ -877,6 +887,28 @@ static int open_pages(pull_ctx *pc)
     return 0;
 }
 
+/* The page's list summaries, as the revalidation schedule's change hints
+ * start from them (the walk fetched every detail: they are current). */
+static int keep_summaries(sync_engine *se, pull_ctx *pc, page *pg)
+{
+    const cJSON *item;
+    store_entity e = pc->w[pg->phase].ent;
+
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(pg->root, "data")) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
+        char hash[17];
+        int changed, rc;
+
+        if (!cJSON_IsString(id) || !sync_id_ok(id->valuestring))
+            continue;
+        sync_summary_hash(item, hash);
+        rc = store_reval_summary(se->st, e, id->valuestring, hash, 1, &changed);
+        if (sync_store_fatal(rc))
+            return rc;
+    }
+    return STORE_OK;
+}
+
 /* Applies the oldest page, complete, in one transaction with the cursor. */
 static int apply_page(pull_ctx *pc, page *pg)
 {
@@ -897,6 +929,8 @@ static int apply_page(pull_ctx *pc, page *pg)
             rc = STORE_OK;
         sync_progress_add(se, 1, 0, 0, 0);
     }
+    if (rc == STORE_OK)
+        rc = keep_summaries(se, pc, pg);
     if (rc == STORE_OK && pg->keep) {
         char key[64];
 
@@ -956,7 +990,7 @@ int sync_pull(sync_engine *se)
     pc.stream.ud = &pc;
     pc.stream.clk = &se->clk;
     pc.stream.bytes = &se->sum->bytes_down;
-    if (build_walks(se, sync_now(se), pc.w, &pc.nw, pc.scope, sizeof pc.scope)) {
+    if (sync_build_walks(se, sync_now(se), pc.w, &pc.nw, pc.scope, sizeof pc.scope)) {
         sync_set_error(se, "pull: scope ids too long");
         return 0;
     }
@@ -1006,10 +1040,18 @@ int sync_pull(sync_engine *se)
         memmove(pc.pages, pc.pages + 1, (size_t)--pc.npages * sizeof pc.pages[0]);
         page_free(pg);
     }
-    /* The walk is over: forget the cursor; evict if it saw everything. */
+    /* The walk is over: forget the cursor; evict if it saw everything.
+     * From now on the schedule keeps this scope fresh (revalidate.c). */
     rc = store_state_set(se->st, CURSOR_KEY, "");
     if (rc == STORE_OK && pc.complete)
         rc = evict_all(se, &pc);
+    if (rc == STORE_OK) {
+        char id[1200];
+        sync_scope_id(se, id, sizeof id);
+        rc = store_state_set(se->st, SYNC_STATE_WALKED, id);
+    }
+    if (rc == STORE_OK)
+        rc = store_reval_prune(se->st);
     se->sum->complete = pc.complete;
     goto out;
 interrupted:

@@ -37,6 +37,9 @@ struct sync_remote_client {
     atomic_int *cancel;
     const sync_logger *log;
     int64_t connects;      /* connections opened, over the client's life */
+    sync_remote_pacer pacer;
+    int have_pacer;
+    int64_t paced_ms;      /* the pacer's last "not yet": how long */
 };
 
 static int curl_ready;
@@ -148,10 +151,26 @@ out:
     return rc;
 }
 
+void sync_remote_set_pacer(sync_remote_client *r, const sync_remote_pacer *p)
+{
+    r->have_pacer = p != NULL;
+    if (p)
+        r->pacer = *p;
+}
+
 void sync_remote_wakeup(sync_remote_client *r)
 {
     if (r && r->multi)
         curl_multi_wakeup(r->multi);
+}
+
+/* What an answer's headers fill: unknown until they come. */
+static void clear_answer_headers(sync_remote_req *req)
+{
+    req->etag[0] = req->date[0] = '\0';
+    req->retry_after_ms = -1;
+    req->gzip = 0;
+    req->rl_limit = req->rl_remaining = req->rl_reset_ms = req->rl_window_ms = -1;
 }
 
 void sync_remote_req_clear(sync_remote_req *req)
@@ -169,8 +188,8 @@ int sync_remote_req_set(sync_remote_client *r, sync_remote_req *req, const char 
 
     sync_remote_req_clear(req);
     req->method = method;
-    req->retry_after_ms = -1;
     req->date_ms = -1;
+    clear_answer_headers(req);
     req->url = malloc(len);
     if (!req->url)
         return -1;
@@ -251,6 +270,77 @@ static int header_value(const char *line, size_t len, const char *name,
     return 1;
 }
 
+/* A non-negative integer at p, or -1. */
+static int64_t num_at(const char *p)
+{
+    char *end;
+    long long v;
+
+    while (*p == ' ' || *p == '\t' || *p == '"')
+        p++;
+    if (*p < '0' || *p > '9')
+        return -1;
+    v = strtoll(p, &end, 10);
+    return v < 0 ? -1 : (int64_t)v;
+}
+
+/* The integer after key= (key alone, not the tail of a longer key) in a
+ * structured-field list such as "limit=10, remaining=3, reset=1" or
+ * "\"default\";r=3;t=1", or -1. */
+static int64_t param(const char *v, const char *key)
+{
+    size_t kl = strlen(key);
+
+    for (const char *p = v; (p = strstr(p, key)); p += kl) {
+        int starts = p == v || strchr(" ,;\t", p[-1]) != NULL;
+        if (starts && p[kl] == '=')
+            return num_at(p + kl + 1);
+    }
+    return -1;
+}
+
+/* X-RateLimit-Reset is seconds from now, or (by some vendors) a Unix time. */
+static int64_t reset_ms(int64_t v)
+{
+    int64_t now_s = sync_wall_ms() / 1000;
+
+    if (v > 1000000000)
+        return v > now_s ? (v - now_s) * 1000 : 0;
+    return v * 1000;
+}
+
+/* Reads the rate-limit headers of both conventions into req. */
+static void ratelimit_header(const char *line, size_t n, sync_remote_req *req)
+{
+    char v[256];
+    int64_t x;
+
+    if (header_value(line, n, "X-RateLimit-Limit", v, sizeof v) ||
+        header_value(line, n, "RateLimit-Limit", v, sizeof v)) {
+        req->rl_limit = num_at(v);
+    } else if (header_value(line, n, "X-RateLimit-Remaining", v, sizeof v) ||
+               header_value(line, n, "RateLimit-Remaining", v, sizeof v)) {
+        req->rl_remaining = num_at(v);
+    } else if (header_value(line, n, "X-RateLimit-Reset", v, sizeof v) ||
+               header_value(line, n, "RateLimit-Reset", v, sizeof v)) {
+        if ((x = num_at(v)) >= 0)
+            req->rl_reset_ms = reset_ms(x);
+    } else if (header_value(line, n, "RateLimit-Policy", v, sizeof v)) {
+        /* "10;w=1" (draft 7) or "\"default\";q=10;w=1" (later drafts). */
+        x = param(v, "q");
+        req->rl_limit = x >= 0 ? x : num_at(v);
+        if ((x = param(v, "w")) >= 0)
+            req->rl_window_ms = x * 1000;
+    } else if (header_value(line, n, "RateLimit", v, sizeof v)) {
+        if ((x = param(v, "limit")) >= 0)
+            req->rl_limit = x;
+        if ((x = param(v, "remaining")) >= 0 || (x = param(v, "r")) >= 0)
+            req->rl_remaining = x;
+        if ((x = param(v, "reset")) >= 0 || (x = param(v, "t")) >= 0)
+            req->rl_reset_ms = x * 1000;
+    }
+}
+
 static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 {
     sync_remote_req *req = ud;
@@ -259,8 +349,11 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 
     /* A new status line (after a 100 Continue): forget earlier headers. */
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-        req->etag[0] = req->date[0] = '\0';
-        req->retry_after_ms = -1;
+        clear_answer_headers(req);
+        return n;
+    }
+    if (header_value(line, n, "Content-Encoding", ra, sizeof ra)) {
+        req->gzip = strcasecmp(ra, "gzip") == 0;
         return n;
     }
     if (header_value(line, n, "ETag", req->etag, sizeof req->etag))
@@ -271,7 +364,11 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
         int64_t d;
         if (sync_retry_after_parse(ra, sync_wall_ms(), &d) == 0)
             req->retry_after_ms = d;
+        return n;
     }
+    if (n > 9 && (strncasecmp(line, "RateLimit", 9) == 0 ||
+                  strncasecmp(line, "X-RateLimit", 11) == 0))
+        ratelimit_header(line, n, req);
     return n;
 }
 
@@ -298,8 +395,9 @@ static int setup(sync_remote_client *r, int i, sync_remote_req *req)
     req->resp_len = req->resp_cap = 0;
     req->status = 0;
     req->cancelled = req->too_large = 0;
-    req->err[0] = req->etag[0] = req->date[0] = '\0';
-    req->retry_after_ms = req->date_ms = -1;
+    req->err[0] = '\0';
+    req->date_ms = -1;
+    clear_answer_headers(req);
 
 #define ADD(s) do { if (!(t = curl_slist_append(h, (s)))) goto out; h = t; } while (0)
     ADD(r->auth_header);
@@ -414,6 +512,8 @@ static int fill(sync_remote_client *r, const sync_remote_stream *s)
 
         if (r->busy[i])
             continue;
+        if (r->have_pacer && (r->paced_ms = r->pacer.delay_ms(r->pacer.ud)) > 0)
+            break;
         if (!(req = s->next(s->ud)))
             break;
         if (setup(r, i, req) || curl_multi_add_handle(r->multi, r->easy[i]) != CURLM_OK) {
@@ -425,6 +525,8 @@ static int fill(sync_remote_client *r, const sync_remote_stream *s)
         r->busy[i] = req;
         r->active++;
         started++;
+        if (r->have_pacer)
+            r->pacer.started(r->pacer.ud, req);
         SLOG(r->log, SYNC_LOG_DEBUG, "%s %s", req->method, req->url);
     }
     return started;
@@ -444,6 +546,8 @@ static int complete(sync_remote_client *r, const sync_remote_stream *s)
                 sync_remote_req *req = r->busy[i];
                 finish(r, i, msg->data.result, s->clk, s->bytes);
                 r->active--;
+                if (r->have_pacer)
+                    r->pacer.answered(r->pacer.ud, req);
                 finished++;
                 if (req->status <= 0)
                     SLOG(r->log, SYNC_LOG_INFO, "%s %s: %s", req->method, req->url, req->err);
@@ -465,6 +569,8 @@ static void abort_all(sync_remote_client *r, const sync_remote_stream *s)
             curl_multi_remove_handle(r->multi, r->easy[i]);
             r->busy[i] = NULL;
             r->active--;
+            if (r->have_pacer)
+                r->pacer.answered(r->pacer.ud, req);
             s->done(s->ud, req);
         }
 }
@@ -476,21 +582,27 @@ int sync_remote_pump(sync_remote_client *r, const sync_remote_stream *s, int tim
     /* Bounded when not waiting: a fast server must not keep a caller that
      * pumps between its own work from getting back to it. */
     for (int round = 0; timeout_ms > 0 || round < 4; round++) {
-        int still = 0, moved;
+        int still = 0, moved, wait = timeout_ms;
 
         if (r->cancel && atomic_load(r->cancel)) {
             abort_all(r, s);
             return 0;
         }
+        r->paced_ms = 0;
         moved = fill(r, s);
         if (r->active > 0 && curl_multi_perform(r->multi, &still) != CURLM_OK)
             SLOG(r->log, SYNC_LOG_WARN, "curl_multi_perform failed");
         moved += complete(r, s);
         if (moved)
             continue;   /* answers free handles, and may bring new requests */
-        if (waited || timeout_ms <= 0 || r->active == 0)
+        /* Held back by the pacer: wait for the moment it names (or an
+         * answer), not longer; with nothing running, that wait is a
+         * sleep a cancel still interrupts (curl_multi_wakeup). */
+        if (r->paced_ms > 0 && r->paced_ms < wait)
+            wait = (int)r->paced_ms;
+        if (waited || timeout_ms <= 0 || (r->active == 0 && r->paced_ms <= 0))
             break;
-        curl_multi_poll(r->multi, NULL, 0, timeout_ms, NULL);
+        curl_multi_poll(r->multi, NULL, 0, wait, NULL);
         waited = 1;
     }
     return r->active;

@@ -51,6 +51,13 @@ struct sync_remote_req {
     int64_t sent_ms;          /* local wall time the request was sent */
     int64_t recv_ms;          /* local wall time its first byte came back */
     int64_t date_ms;          /* parsed Date, -1 if none */
+    int gzip;                 /* the body came gzipped */
+    /*
+     * The remote's quota as this answer states it, from the IETF draft's
+     * RateLimit / RateLimit-Policy or the common X-RateLimit-*; -1 where
+     * not said.  reset: ms until the quota is whole again.
+     */
+    int64_t rl_limit, rl_remaining, rl_reset_ms, rl_window_ms;
     /* the caller's bookkeeping (set after sync_remote_req_set; remote.c never
      * reads them): what the request is for, in a sync_remote_stream */
     void *owner;
@@ -105,6 +112,9 @@ typedef struct {
  * Returns the number of transfers still running.
  */
 int sync_remote_pump(sync_remote_client *r, const sync_remote_stream *s, int timeout_ms);
+
+/* Installs the pacer (sync_int.h) every request of the client goes through. */
+void sync_remote_set_pacer(sync_remote_client *r, const sync_remote_pacer *p);
 
 /* Connections the client has opened so far (keep-alive shows as few). */
 int64_t sync_remote_connects(const sync_remote_client *r);

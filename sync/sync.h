@@ -59,6 +59,18 @@ typedef struct {
      * FIELDSYNC_TEST_BACKOFF_SCALE when that is set.
      */
     double backoff_scale;
+    /*
+     * The revalidation schedule (DESIGN §5, docs/SYNC.md); every time
+     * constant of it derives from these three.  0 means the default.
+     *   interval_s: how often the hot set is looked at (default 60);
+     *   request_budget: requests per hour spent revalidating what the
+     *     replica holds (default 300), a ceiling, not a target;
+     *   max_age_s: the longest a record goes unchecked while the budget
+     *     allows (default 86400).
+     */
+    int interval_s;
+    int request_budget;
+    int max_age_s;
 } sync_config;
 
 /* What one cycle did. */
@@ -119,6 +131,37 @@ int sync_engine_reconfigure(sync_engine *se, const sync_config *cfg,
  * not be reached) or -1 on a local failure (the store).
  */
 int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out);
+
+/*
+ * Runs one scheduled cycle: push what is ready, then spend the request
+ * budget where it matters (docs/SYNC.md): the hot work orders' list, list
+ * summaries of the window as change hints, and the details that are due,
+ * most important and most overdue first; records new to the scope are
+ * fetched at once.  The first cycle (or one after the scope changed) walks
+ * the whole scope as sync_cycle_run() does.  Meant to be run every
+ * interval_s; returns as sync_cycle_run().
+ */
+int sync_cycle_run_scheduled(sync_engine *se, int64_t now_ms, sync_summary *out);
+
+/* Age since the last check (seconds) over a set of records; -1 if empty. */
+typedef struct {
+    int64_t p50_s, p95_s, max_s;
+    int64_t records;
+} sync_freshness;
+
+/* What the agent shows of the remote and of the replica's freshness. */
+typedef struct {
+    int64_t requests_last_hour;  /* every request to the remote, budgeted or not */
+    int request_budget;          /* as configured */
+    double budget_factor;        /* (0, 1]: below 1 after 429s, recovering */
+    int rate_limited;            /* a 429 or a quota running low holds us back */
+    int etag, gzip, rate_limit_headers;  /* what the remote was seen to offer */
+    sync_freshness hot, all;     /* as of the call */
+    int max_age_unmet;           /* the budget cannot check everything within max_age */
+} sync_status;
+
+/* Fills out (any thread); now_ms: the wall clock. */
+void sync_status_get(sync_engine *se, int64_t now_ms, sync_status *out);
 
 /*
  * Asks a running cycle to stop soon: transfers in progress are aborted at

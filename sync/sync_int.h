@@ -169,9 +169,78 @@ int sync_list_meta_get(const cJSON *root, sync_list_meta *m, char *err, size_t e
 int sync_record_ok(store_entity e, const cJSON *rec, int detail, char *err,
                  size_t errlen);
 
+
 /* The remote client (remote.c); its interface is sync/remote.h. */
 typedef struct sync_remote_client sync_remote_client;
 typedef struct sync_remote_req sync_remote_req;
+
+/*
+ * Pacing: asked before every request starts, told when it starts and when
+ * it answers, so that one place can hold every request of the engine to
+ * the remote's limits (pace.c).  delay_ms() returns 0 when a request may
+ * start now, else how long to wait.  Without a pacer requests start as
+ * soon as a connection is free.
+ */
+typedef struct {
+    int64_t (*delay_ms)(void *ud);
+    void (*started)(void *ud, const sync_remote_req *req);
+    void (*answered)(void *ud, const sync_remote_req *req);
+    void *ud;
+} sync_remote_pacer;
+
+/* ---- pacing and the request budget (pace.c) ----------------------------- */
+
+#define SYNC_PACE_MINUTES 60   /* requests counted per minute, for the last hour */
+
+/*
+ * Everything the engine knows of the remote's patience, and the budget's
+ * token bucket.  Times are monotonic ms.  Changed on the cycle's thread,
+ * read by status from any thread, under mu.
+ */
+typedef struct {
+    /* from the configuration */
+    int64_t interval_ms, max_age_ms;
+    int budget;                  /* requests per hour */
+    double scale;                /* backoff scale (tests) */
+    /* the remote's limits */
+    int64_t pause_until;         /* nothing starts before (429, quota spent) */
+    int64_t next_start;          /* spacing while the quota runs low */
+    int consec_429;
+    double factor;               /* budget multiplier after 429s, (0, 1] */
+    int64_t factor_at;
+    int64_t rl_limit, rl_remaining, rl_window_ms, rl_reset_at, rl_seen_at;
+    int in_flight;
+    int64_t last_429;            /* -1: none */
+    /* the budget: tokens are requests; every request started spends one */
+    double tokens;
+    int64_t tokens_at;
+    /* counting */
+    int64_t minute_count[SYNC_PACE_MINUTES];
+    int64_t minute_of[SYNC_PACE_MINUTES];
+    int64_t requests, answers_429;
+    int cap_etag, cap_gzip, cap_rl;
+    uint64_t *rng;
+    pthread_mutex_t *mu;         /* the engine's: status reads from other threads */
+} sync_pace;
+
+/* mu guards the figures; the accessors below take it themselves, except
+ * sync_pace_last_hour() and sync_pace_limited() (caller holds it). */
+void sync_pace_init(sync_pace *p, uint64_t *rng, pthread_mutex_t *mu);
+/* Takes interval, budget, max_age from the engine's configuration. */
+void sync_pace_configure(sync_pace *p, int interval_s, int budget, int max_age_s,
+                         double scale);
+/* The client's hooks (remote.h), over p. */
+void sync_pace_hooks(sync_pace *p, sync_remote_pacer *out);
+/* Budget tokens at now (monotonic ms), refilled at the budget's rate
+ * times the 429 factor, up to the bucket's capacity. */
+double sync_pace_tokens(sync_pace *p, int64_t now);
+/* The bucket's capacity: the largest burst after an outage. */
+double sync_pace_capacity(const sync_pace *p);
+/* Requests per ms the budget allows now (after 429s: less). */
+double sync_pace_rate(sync_pace *p, int64_t now);
+int64_t sync_pace_last_hour(const sync_pace *p, int64_t now);
+/* Held back by the remote now: paused, or spacing a low quota. */
+int sync_pace_limited(const sync_pace *p, int64_t now);
 
 /* ---- the engine (engine.c) --------------------------------------------- */
 
@@ -196,6 +265,19 @@ struct sync_engine {
     pthread_mutex_t mu;        /* guards prog and wake_ms */
     sync_progress prog;
     int64_t wake_ms;
+
+    /* the revalidation schedule (revalidate.c) */
+    int interval_s, request_budget, max_age_s;
+    sync_pace pace;
+    uint64_t phase_seed;       /* this agent's random phase */
+    int64_t sweep_next;        /* monotonic ms: the next sweep page is due */
+    /* for status, under mu: the check times at the quantiles of age, so
+     * that ages at any later moment are now minus these */
+    struct {
+        int64_t p50, p95, oldest, n;   /* wall ms; n = 0: none */
+    } fresh_hot, fresh_all;
+    int max_age_unmet;
+    int last_online;           /* the last cycle that asked reached the remote */
 
     /* the running cycle */
     int64_t cycle_now0;        /* caller's now_ms at start */
@@ -222,6 +304,29 @@ int sync_run(sync_engine *se, sync_remote_req **reqs, size_t n);
 
 /* pull.c: walks the scope into the store. 0, or -1 on a store failure. */
 int sync_pull(sync_engine *se);
+/* revalidate.c: spends the request budget (docs/SYNC.md). 0, or -1 on a
+ * store failure. */
+int sync_revalidate(sync_engine *se);
+/* One list walked for the scope: an entity's list endpoint and filters. */
+typedef struct {
+    store_entity ent;          /* ENT_WORK_ORDER or ENT_CUSTOMER */
+    char query[600];           /* filters, escaped, "" or "a=b&c=d" */
+} sync_walk;
+
+/*
+ * The lists that make up the scope at now (their dates on the server's
+ * clock), and a text naming them (the cursor of a walk is for one scope).
+ * 0, or -1 if an id does not fit.
+ */
+int sync_build_walks(sync_engine *se, int64_t now, sync_walk w[2], int *nw, char *scope,
+                     size_t scopelen);
+
+/* The key whose value names the scope of the last complete walk. */
+#define SYNC_STATE_WALKED "walked_scope"
+/* Identifies the scope (not its dates) for SYNC_STATE_WALKED. */
+void sync_scope_id(const sync_engine *se, char *out, size_t len);
+/* An FNV-1a hash of a list item's text, as 16 hex digits, for change hints. */
+void sync_summary_hash(const cJSON *item, char out[17]);
 /* push.c: pushes the ready ops. 0, or -1 on a store failure. */
 int sync_push(sync_engine *se);
 
