@@ -13,7 +13,7 @@
 static const char usage[] =
     "usage: fieldsync-sim [--port N] [--bind ADDR] [--api-key KEY] [--db PATH]\n"
     "                     [--seed N] [--customers N] [--work-orders N] [--technicians N]\n"
-    "                     [--clock-skew SECONDS] [--no-idempotency]\n";
+    "                     [--clock-skew SECONDS] [--no-idempotency] [--etag on|off]\n";
 
 static const char help[] =
     "A stand-in for the remote Field Service Management API (customers,\n"
@@ -34,6 +34,8 @@ static const char help[] =
     "  --clock-skew SECONDS shift the server clock (may be negative): created_at,\n"
     "                       updated_at and the Date header follow it\n"
     "  --no-idempotency     ignore the Idempotency-Key header\n"
+    "  --etag on|off        off: no ETag header on any answer and no 304;\n"
+    "                       If-None-Match is ignored (default on)\n"
     "  --help               show this text\n"
     "\n"
     "The first line on stdout is 'listening on http://ADDR:PORT'; logs go to\n"
@@ -70,6 +72,16 @@ static int parse_long(const char *s, long long min, long long max, long long *ou
     return 0;
 }
 
+/* "on" → 1, "off" → 0; 0 or -1 */
+static int parse_on_off(const char *s, int *out)
+{
+    if (strcmp(s, "on") == 0 || strcmp(s, "off") == 0) {
+        *out = s[1] == 'n';
+        return 0;
+    }
+    return -1;
+}
+
 static int bad_flag(const char *flag, const char *value, const char *what)
 {
     fprintf(stderr, "fieldsync-sim: %s %s: %s (see --help)\n", flag, value, what);
@@ -90,6 +102,7 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
         {"technicians", required_argument, NULL, 't'},
         {"clock-skew", required_argument, NULL, 'x'},
         {"no-idempotency", no_argument, NULL, 'n'},
+        {"etag", required_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -164,6 +177,11 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
             break;
         case 'n':
             cfg->no_idempotency = 1;
+            break;
+        case 'e':
+            if (parse_on_off(optarg, &cfg->no_etag))
+                return bad_flag("--etag", optarg, "must be on or off");
+            cfg->no_etag = !cfg->no_etag;
             break;
         case 'h':
             fputs(usage, stdout);

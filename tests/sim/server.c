@@ -344,6 +344,10 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request
 
     se.status = rs.status;
     se.applied = rs.applied;
+    /* --etag off is the API as documented: no validators at all, so no 304
+     * either (If-None-Match is then never matched) */
+    if (sim->cfg.no_etag)
+        rs.etag[0] = '\0';
     if (fd->action == FAULT_DROP_AFTER) {
         free(rs.body);
         se.dropped = 1;

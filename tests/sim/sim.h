@@ -397,6 +397,7 @@ struct sim_config {
     struct seed_params seed;
     int64_t clock_skew_ms;
     int no_idempotency;
+    int no_etag;               /* --etag off: no ETag, no 304 */
 };
 
 struct sim {
