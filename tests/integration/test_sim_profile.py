@@ -4,13 +4,15 @@
 the real build/fieldsync-sim.  `--etag off --timestamps s` is the API as its
 spec pages document it; the sync tests and the bench use it as their main
 profile, so what it leaves out is asserted here."""
+import datetime
 import os
+import re
 import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simutil import Sim, SimTestCase, sim_binary  # noqa: E402
+from simutil import Sim, SimTestCase, sim_binary, wait_for  # noqa: E402
 
 SMALL = ("--customers", "10", "--work-orders", "30", "--technicians", "3")
 WO = "/api/v1/work-orders/wo-00001"
@@ -67,15 +69,87 @@ class EtagOnTest(SimTestCase):
                 self.assertEqual(r.body, b"")
 
 
+SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def stamps(obj, found=None):
+    """Every created_at/updated_at value anywhere in a JSON document."""
+    found = [] if found is None else found
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k in ("created_at", "updated_at") and v is not None:
+                found.append(v)
+            else:
+                stamps(v, found)
+    elif isinstance(obj, list):
+        for v in obj:
+            stamps(v, found)
+    return found
+
+
+class TimestampsSecondsTest(SimTestCase):
+    """--etag off --timestamps s: the API exactly as documented."""
+    ARGS = SMALL + ("--etag", "off", "--timestamps", "s")
+
+    def test_every_stamp_has_second_resolution(self):
+        seen = []
+        for path in READS:
+            seen += stamps(self.sim.api("GET", path).json())
+        r = self.sim.api("POST", "/api/v1/customers", {"name": "Second Co"})
+        cust = r.json()["data"]
+        seen += stamps(r.json())
+        r = self.sim.api("POST", "/api/v1/customers/%s/contacts" % cust["id"],
+                         {"name": "Ann Second", "phone": "+1-555-000-0001"})
+        seen += stamps(r.json())
+        seen += stamps(self.sim.api("PUT", WO, {"priority": "low"}).json())
+        seen += stamps(self.sim.state())
+        self.assertGreater(len(seen), 50)
+        bad = [s for s in seen if not SECONDS.match(s)]
+        self.assertEqual(bad, [])
+
+    def test_writes_in_one_second_share_updated_at_but_stay_ordered(self):
+        # Writes until two land in the same second (the first pair does,
+        # unless a second boundary falls between them).
+        def same_second_pair():
+            a = self.sim.api("PUT", WO, {"description": "first"}).json()["data"]
+            b = self.sim.api("PUT", WO, {"description": "second"}).json()["data"]
+            return (a, b) if a["updated_at"] == b["updated_at"] else None
+        a, b = wait_for(same_second_pair, timeout=10, what="two writes in one second")
+        self.assertEqual(b["description"], "second")
+        # the later write is the one the record keeps
+        now = self.sim.api("GET", WO).json()["data"]
+        self.assertEqual(now["description"], "second")
+        self.assertEqual(now["updated_at"], b["updated_at"])
+
+    def test_created_after_compares_what_a_client_sees(self):
+        cust = self.sim.api("POST", "/api/v1/customers", {"name": "Just Made"}).json()["data"]
+        seen = cust["created_at"]
+        shown = datetime.datetime.strptime(seen, "%Y-%m-%dT%H:%M:%SZ")
+        earlier = (shown - datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for after, listed in ((seen, False), (earlier, True)):
+            r = self.sim.api("GET", "/api/v1/customers?per_page=100&created_after=" + after)
+            self.assertEqual(cust["id"] in [c["id"] for c in r.json()["data"]], listed, after)
+
+
+class TimestampsDefaultTest(SimTestCase):
+    ARGS = SMALL
+
+    def test_default_is_milliseconds(self):
+        r = self.sim.api("PUT", WO, {"priority": "high"})
+        self.assertTrue(MILLIS.match(r.json()["data"]["updated_at"]), r.json())
+
+
 class FlagsTest(unittest.TestCase):
     def test_help_lists_the_profile_flags(self):
         p = run_sim("--help")
         self.assertEqual(p.returncode, 0)
-        for word in ("--etag",):
+        for word in ("--etag", "--timestamps"):
             self.assertIn(word, p.stdout)
 
     def test_bad_values_exit_2_with_one_line(self):
-        for args in (["--etag", "maybe"], ["--etag"], ["--etag", "ON"]):
+        for args in (["--etag", "maybe"], ["--etag"], ["--etag", "ON"],
+                     ["--timestamps", "us"], ["--timestamps"], ["--timestamps", "S"]):
             with self.subTest(args=args):
                 p = run_sim(*args)
                 self.assertEqual(p.returncode, 2)

@@ -13,7 +13,8 @@
 static const char usage[] =
     "usage: fieldsync-sim [--port N] [--bind ADDR] [--api-key KEY] [--db PATH]\n"
     "                     [--seed N] [--customers N] [--work-orders N] [--technicians N]\n"
-    "                     [--clock-skew SECONDS] [--no-idempotency] [--etag on|off]\n";
+    "                     [--clock-skew SECONDS] [--no-idempotency] [--etag on|off]\n"
+    "                     [--timestamps ms|s]\n";
 
 static const char help[] =
     "A stand-in for the remote Field Service Management API (customers,\n"
@@ -36,6 +37,8 @@ static const char help[] =
     "  --no-idempotency     ignore the Idempotency-Key header\n"
     "  --etag on|off        off: no ETag header on any answer and no 304;\n"
     "                       If-None-Match is ignored (default on)\n"
+    "  --timestamps ms|s    resolution of every created_at/updated_at shown:\n"
+    "                       ms \"...T10:00:05.123Z\" (default) or s \"...T10:00:05Z\"\n"
     "  --help               show this text\n"
     "\n"
     "The first line on stdout is 'listening on http://ADDR:PORT'; logs go to\n"
@@ -103,6 +106,7 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
         {"clock-skew", required_argument, NULL, 'x'},
         {"no-idempotency", no_argument, NULL, 'n'},
         {"etag", required_argument, NULL, 'e'},
+        {"timestamps", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -178,10 +182,18 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
         case 'n':
             cfg->no_idempotency = 1;
             break;
-        case 'e':
-            if (parse_on_off(optarg, &cfg->no_etag))
+        case 'e': {
+            int on;
+
+            if (parse_on_off(optarg, &on))
                 return bad_flag("--etag", optarg, "must be on or off");
-            cfg->no_etag = !cfg->no_etag;
+            cfg->no_etag = !on;
+            break;
+        }
+        case 'T':
+            if (strcmp(optarg, "ms") != 0 && strcmp(optarg, "s") != 0)
+                return bad_flag("--timestamps", optarg, "must be ms or s");
+            cfg->stamp_seconds = strcmp(optarg, "s") == 0;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -238,6 +250,7 @@ int main(int argc, char **argv)
         return rc == 1 ? 0 : 2;
 
     clock_set_skew_ms(sim.cfg.clock_skew_ms);
+    clock_set_stamp_seconds(sim.cfg.stamp_seconds);
     signal(SIGPIPE, SIG_IGN);
     /* blocked before any thread starts, so only sigwait below sees them */
     sigemptyset(&stop);

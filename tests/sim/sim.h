@@ -39,6 +39,12 @@ void clock_set_skew_ms(int64_t skew_ms);
 int64_t clock_now_ms(void);
 /* "2026-11-22T10:15:00.123Z" */
 void clock_format_ms(int64_t ms, char out[CLOCK_TEXT_MAX]);
+/* --timestamps s: records show created_at/updated_at in whole seconds */
+void clock_set_stamp_seconds(int on);
+int clock_stamp_seconds(void);
+/* a record's created_at/updated_at as the API shows it: clock_format_ms,
+ * or "2026-11-22T10:15:00Z" (the second, truncated) with --timestamps s */
+void clock_format_stamp(int64_t ms, char out[CLOCK_TEXT_MAX]);
 /* "Sun, 22 Nov 2026 10:15:00 GMT" (RFC 7231 IMF-fixdate) */
 void clock_format_http(int64_t ms, char out[CLOCK_TEXT_MAX]);
 /* YYYY-MM-DDTHH:MM:SS[.fff…]Z; 0 on success, -1 if malformed */
@@ -398,6 +404,7 @@ struct sim_config {
     int64_t clock_skew_ms;
     int no_idempotency;
     int no_etag;               /* --etag off: no ETag, no 304 */
+    int stamp_seconds;         /* --timestamps s */
 };
 
 struct sim {
