@@ -140,16 +140,122 @@ class TimestampsDefaultTest(SimTestCase):
         self.assertTrue(MILLIS.match(r.json()["data"]["updated_at"]), r.json())
 
 
+RL_HEADERS = ("RateLimit-Policy", "RateLimit", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+              "X-RateLimit-Reset")
+
+
+def ratelimit(r):
+    """The draft's RateLimit dictionary as ints, after checking the X-
+    headers say the same."""
+    d = dict(item.strip().split("=", 1) for item in r.headers["RateLimit"].split(","))
+    d = {k: int(v) for k, v in d.items()}
+    self_check = (int(r.headers["X-RateLimit-Limit"]), int(r.headers["X-RateLimit-Remaining"]),
+                  int(r.headers["X-RateLimit-Reset"]))
+    assert self_check == (d["limit"], d["remaining"], d["reset"]), (self_check, d)
+    return d
+
+
+class RateLimitTest(SimTestCase):
+    """5 per hour: a token comes back every 720 s, so none does during a
+    test; reset refills the bucket."""
+    ARGS = SMALL + ("--rate-limit", "5/h")
+
+    def setUp(self):
+        self.sim.reset()
+
+    def test_bucket_drains_then_429_with_retry_after(self):
+        left = []
+        for _ in range(5):
+            r = self.sim.api("GET", WO)
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.headers["RateLimit-Policy"], "5;w=3600")
+            left.append(ratelimit(r)["remaining"])
+        self.assertEqual(left, [4, 3, 2, 1, 0])
+        r = self.sim.api("GET", WO)
+        self.assertEqual(r.status, 429)
+        self.assertEqual(r.json()["error"]["code"], "rate_limited")
+        self.assertTrue(r.json()["error"]["message"])
+        retry = int(r.headers["Retry-After"])
+        self.assertTrue(600 <= retry <= 720, retry)
+        rl = ratelimit(r)
+        self.assertEqual((rl["limit"], rl["remaining"]), (5, 0))
+        # seconds until the bucket is full again: five tokens at 720 s each
+        self.assertTrue(3000 <= rl["reset"] <= 3600, rl)
+        # writes are refused alike, and change nothing
+        before = self.sim.state()["work_orders"][0]
+        r = self.sim.api("PUT", WO, {"priority": "urgent" if before["priority"] != "urgent"
+                                     else "low"})
+        self.assertEqual(r.status, 429)
+        self.assertEqual(self.sim.state()["work_orders"][0], before)
+        stats = self.sim.control("GET", "stats")
+        self.assertEqual(stats["rate_limited"], 2)
+        self.assertEqual(stats["routes"]["GET /api/v1/work-orders/{id}"]["status"]["429"], 1)
+        self.assertEqual(stats["rate_limit"]["remaining"], 0)
+
+    def test_headers_on_every_answer(self):
+        answers = [self.sim.api("GET", "/api/v1/nowhere"),                     # 404
+                   self.sim.api("PUT", WO, {"priority": "nope"}),              # 422
+                   self.sim.request("GET", WO),                                # 401
+                   self.sim.api("POST", "/api/v1/customers", {"name": "RL Inc"})]  # 201
+        tag = self.sim.api("GET", WO).headers["ETag"]
+        answers.append(self.sim.api("GET", WO, headers={"If-None-Match": tag}))  # 304
+        self.assertEqual([r.status for r in answers], [404, 422, 401, 201, 304])
+        for r in answers:
+            for h in RL_HEADERS:
+                self.assertIn(h, r.headers, (r.status, h))
+        # the 401 took no token; the other four and the ETag GET did
+        self.assertEqual(ratelimit(answers[-1])["remaining"], 0)
+        self.assertEqual(ratelimit(answers[2])["remaining"], 3)
+
+    def test_controls_are_not_limited(self):
+        for _ in range(6):
+            self.sim.api("GET", WO)
+        for _ in range(20):
+            r = self.sim.request("GET", "/__sim/faults")
+            self.assertEqual(r.status, 200)
+            self.assertNotIn("RateLimit", r.headers)
+        self.sim.reset()
+        self.assertEqual(ratelimit(self.sim.api("GET", WO))["remaining"], 4)
+        self.assertEqual(self.sim.control("GET", "stats")["rate_limited"], 0)
+
+
+class RateLimitRefillTest(SimTestCase):
+    ARGS = SMALL + ("--rate-limit", "2/s")
+
+    def test_tokens_come_back(self):
+        statuses = [self.sim.api("GET", WO).status for _ in range(4)]
+        self.assertIn(429, statuses)
+        r = wait_for(lambda: (lambda x: x if x.status == 200 else None)(self.sim.api("GET", WO)),
+                     timeout=10, interval=0.2, what="a token back")
+        self.assertEqual(r.headers["RateLimit-Policy"], "2;w=1")
+
+
+class NoRateLimitTest(SimTestCase):
+    ARGS = SMALL
+
+    def test_no_headers_and_no_429_without_the_flag(self):
+        for _ in range(30):
+            r = self.sim.api("GET", WO)
+            self.assertEqual(r.status, 200)
+        for h in RL_HEADERS:
+            self.assertNotIn(h, r.headers)
+        self.assertIsNone(self.sim.control("GET", "stats")["rate_limit"])
+
+
 class FlagsTest(unittest.TestCase):
     def test_help_lists_the_profile_flags(self):
         p = run_sim("--help")
         self.assertEqual(p.returncode, 0)
-        for word in ("--etag", "--timestamps"):
+        for word in ("--etag", "--timestamps", "--rate-limit", "RateLimit-Policy",
+                     "X-RateLimit-Reset"):
             self.assertIn(word, p.stdout)
 
     def test_bad_values_exit_2_with_one_line(self):
         for args in (["--etag", "maybe"], ["--etag"], ["--etag", "ON"],
-                     ["--timestamps", "us"], ["--timestamps"], ["--timestamps", "S"]):
+                     ["--timestamps", "us"], ["--timestamps"], ["--timestamps", "S"],
+                     ["--rate-limit", "0/s"], ["--rate-limit", "5/day"], ["--rate-limit", "5"],
+                     ["--rate-limit", "-1/s"], ["--rate-limit", "5/m"], ["--rate-limit", "x/h"],
+                     ["--rate-limit", "1000001/s"]):
             with self.subTest(args=args):
                 p = run_sim(*args)
                 self.assertEqual(p.returncode, 2)

@@ -164,6 +164,8 @@ static void do_reset(const struct sim_request *rq, struct sim_response *rs)
     }
     faults_clear(sim->faults, p.seed);
     stats_clear(sim->stats, 1);
+    if (sim->ratelimit)
+        ratelimit_refill(sim->ratelimit);
     o = cJSON_CreateObject();
     if (!o || !cJSON_AddNumberToObject(o, "seed", (double)p.seed) ||
         !cJSON_AddNumberToObject(o, "customers", p.customers) ||
@@ -249,6 +251,13 @@ void controls_handle(const struct sim_request *rq, struct sim_response *rs)
         st = stats_json(sim->stats);
         /* requests waiting out a latency fault: lets a test know one is in */
         if (st && !cJSON_AddNumberToObject(st, "delayed", delays_pending(sim->delays))) {
+            cJSON_Delete(st);
+            st = NULL;
+        }
+        /* the key's bucket now, with --rate-limit; null without */
+        if (st && !(sim->ratelimit
+                        ? cJSON_AddItemToObject(st, "rate_limit", ratelimit_json(sim->ratelimit))
+                        : cJSON_AddNullToObject(st, "rate_limit") != NULL)) {
             cJSON_Delete(st);
             st = NULL;
         }

@@ -14,7 +14,7 @@ static const char usage[] =
     "usage: fieldsync-sim [--port N] [--bind ADDR] [--api-key KEY] [--db PATH]\n"
     "                     [--seed N] [--customers N] [--work-orders N] [--technicians N]\n"
     "                     [--clock-skew SECONDS] [--no-idempotency] [--etag on|off]\n"
-    "                     [--timestamps ms|s]\n";
+    "                     [--timestamps ms|s] [--rate-limit N/s|N/min|N/h]\n";
 
 static const char help[] =
     "A stand-in for the remote Field Service Management API (customers,\n"
@@ -39,6 +39,14 @@ static const char help[] =
     "                       If-None-Match is ignored (default on)\n"
     "  --timestamps ms|s    resolution of every created_at/updated_at shown:\n"
     "                       ms \"...T10:00:05.123Z\" (default) or s \"...T10:00:05Z\"\n"
+    "  --rate-limit N/s|N/min|N/h\n"
+    "                       a token bucket for the API key: N requests, refilled\n"
+    "                       continuously over the window; beyond it 429 with\n"
+    "                       Retry-After.  Every /api/v1 answer then carries\n"
+    "                       RateLimit-Policy: N;w=WINDOW,\n"
+    "                       RateLimit: limit=N, remaining=R, reset=S,\n"
+    "                       X-RateLimit-Limit, X-RateLimit-Remaining and\n"
+    "                       X-RateLimit-Reset (resets: seconds until full)\n"
     "  --help               show this text\n"
     "\n"
     "The first line on stdout is 'listening on http://ADDR:PORT'; logs go to\n"
@@ -54,7 +62,8 @@ static const char help[] =
     "                         \"path_prefix\":\"/api/v1/...\"}\n"
     "  DELETE /__sim/faults   clear them\n"
     "  GET    /__sim/state    every record, technician, branch and the trash\n"
-    "  GET    /__sim/stats    requests and bytes out by route and status\n"
+    "  GET    /__sim/stats    requests and bytes out by route and status, 429s\n"
+    "                         of --rate-limit (rate_limited) and its bucket\n"
     "  DELETE /__sim/stats    zero them\n"
     "  GET    /__sim/log?since=SEQ  the request log (last 10000 requests)\n"
     "  POST   /__sim/reset    regenerate the data, clear trash, keys, faults,\n"
@@ -107,6 +116,7 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
         {"no-idempotency", no_argument, NULL, 'n'},
         {"etag", required_argument, NULL, 'e'},
         {"timestamps", required_argument, NULL, 'T'},
+        {"rate-limit", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -195,6 +205,11 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
                 return bad_flag("--timestamps", optarg, "must be ms or s");
             cfg->stamp_seconds = strcmp(optarg, "s") == 0;
             break;
+        case 'r':
+            if (ratelimit_parse(optarg, &cfg->rate_limit, &cfg->rate_window_s))
+                return bad_flag("--rate-limit", optarg,
+                                "must be N/s, N/min or N/h with N from 1 to 1000000");
+            break;
         case 'h':
             fputs(usage, stdout);
             fputs("\n", stdout);
@@ -264,6 +279,9 @@ int main(int argc, char **argv)
     sim.db = db_open(sim.cfg.db_path);
     sim.faults = faults_new(sim.cfg.seed.seed);
     sim.stats = stats_new();
+    if (sim.cfg.rate_limit &&
+        !(sim.ratelimit = ratelimit_new(sim.cfg.rate_limit, sim.cfg.rate_window_s)))
+        goto out;
     if (!sim.db || !sim.faults || !sim.stats || seed_if_empty(&sim))
         goto out;
     if (server_start(&sim, addr, sizeof addr, &port))
@@ -280,6 +298,7 @@ int main(int argc, char **argv)
 out:
     stats_free(sim.stats);
     faults_free(sim.faults);
+    ratelimit_free(sim.ratelimit);
     if (sim.db)
         db_close(sim.db);
     pthread_mutex_destroy(&sim.db_lock);

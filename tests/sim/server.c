@@ -177,11 +177,35 @@ static int add_header(struct MHD_Response *r, const char *name, const char *valu
     return MHD_add_response_header(r, name, value) == MHD_YES ? 0 : -1;
 }
 
+/* Both conventions a client may know: the IETF httpapi draft's
+ * (draft-ietf-httpapi-ratelimit-headers-07: a policy list item N;w=WINDOW
+ * and a dictionary limit, remaining, reset) and the common X-RateLimit-*
+ * trio.  Both resets are delta seconds until the bucket is full again. */
+static int add_ratelimit_headers(struct MHD_Response *r, const struct rl_view *rl)
+{
+    char policy[64], now[128], n[3][24];
+    int bad = 0;
+
+    snprintf(policy, sizeof policy, "%ld;w=%d", rl->limit, rl->window_s);
+    snprintf(now, sizeof now, "limit=%ld, remaining=%ld, reset=%d", rl->limit,
+             rl->remaining, rl->reset_s);
+    snprintf(n[0], sizeof n[0], "%ld", rl->limit);
+    snprintf(n[1], sizeof n[1], "%ld", rl->remaining);
+    snprintf(n[2], sizeof n[2], "%d", rl->reset_s);
+    bad |= add_header(r, "RateLimit-Policy", policy);
+    bad |= add_header(r, "RateLimit", now);
+    bad |= add_header(r, "X-RateLimit-Limit", n[0]);
+    bad |= add_header(r, "X-RateLimit-Remaining", n[1]);
+    bad |= add_header(r, "X-RateLimit-Reset", n[2]);
+    return bad;
+}
+
 /* queues rs and returns libmicrohttpd's verdict; frees rs->body */
 static enum MHD_Result send_response(struct MHD_Connection *conn,
                                      const struct sim_request *rq,
                                      struct sim_response *rs, size_t *bytes_out,
-                                     int replayed, int retry_after)
+                                     int replayed, int retry_after,
+                                     const struct rl_view *rl)
 {
     const char *accept = req_header(rq, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     int gz = rs->body_len > 0 && accept && wants_gzip(accept) && gzip_body(rs) == 0;
@@ -225,6 +249,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn,
     }
     if (replayed)
         bad |= add_header(r, "Idempotent-Replayed", "true");
+    if (rl)
+        bad |= add_ratelimit_headers(r, rl);
     ret = bad ? MHD_NO : MHD_queue_response(conn, (unsigned int)rs->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -296,8 +322,9 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request
     struct fault_decision *fd = &ctx->fd;
     struct route_match m;
     struct sim_response rs = {0};
-    struct stats_entry se = {rq->method, rq->path, ROUTE_UNMATCHED, 0, 0, NULL, 0, 0};
-    int replayed = 0, retry_after = -1;
+    struct stats_entry se = {rq->method, rq->path, ROUTE_UNMATCHED, 0, 0, NULL, 0, 0, 0};
+    struct rl_view rl;
+    int replayed = 0, retry_after = -1, rl_known = 0;
     enum MHD_Result ret;
 
     router_match(rq->path, rq->method, &m);
@@ -326,6 +353,12 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request
                    "Injected fault", NULL);
     } else if (!authorized(rq)) {
         resp_error(&rs, 401, "unauthorized", "Missing or invalid API key", NULL);
+    } else if (sim->ratelimit && (rl_known = 1) && !ratelimit_take(sim->ratelimit, &rl)) {
+        /* the key's quota: every authorized request takes a token, read
+         * or write, whatever its answer (304s too) */
+        resp_error(&rs, 429, "rate_limited", "Too many requests", NULL);
+        retry_after = rl.retry_after_s;
+        se.rate_limited = 1;
     } else if (ctx->too_large) {
         resp_error(&rs, 413, "payload_too_large", "Request body is larger than 1 MiB", NULL);
     } else if (m.route == ROUTE_UNMATCHED) {
@@ -375,7 +408,12 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request
             resp_empty(&rs, 304);
     }
     se.status = rs.status;
-    ret = send_response(conn, rq, &rs, &se.bytes_out, replayed, retry_after);
+    /* answers that never reached the limiter (401, injected faults) still
+     * say where the key's bucket stands */
+    if (sim->ratelimit && !rl_known)
+        ratelimit_peek(sim->ratelimit, &rl);
+    ret = send_response(conn, rq, &rs, &se.bytes_out, replayed, retry_after,
+                        sim->ratelimit ? &rl : NULL);
     stats_record(sim->stats, &se);
     return ret;
 }
@@ -419,7 +457,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         controls_handle(&rq, &rs);
     else
         resp_error(&rs, 404, "not_found", "No such resource", NULL);
-    return send_response(conn, &rq, &rs, &bytes, 0, -1);
+    return send_response(conn, &rq, &rs, &bytes, 0, -1, NULL);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -371,6 +371,7 @@ struct stats_entry {
     const char *idempotency_key;
     int applied;
     int dropped;
+    int rate_limited;          /* refused by --rate-limit (429) */
 };
 struct stats *stats_new(void);
 void stats_free(struct stats *s);
@@ -391,6 +392,29 @@ enum idem_result idem_lookup(sqlite3 *db, const char *key,
 int idem_store(sqlite3 *db, const char *key, const struct sim_request *rq,
                const struct sim_response *rs);
 
+/* ---- ratelimit.c: --rate-limit, the API key's token bucket ---- */
+struct ratelimit;
+/* what an answer tells the client about the bucket */
+struct rl_view {
+    long limit;                /* N */
+    int window_s;              /* 1, 60 or 3600 */
+    long remaining;            /* whole tokens left after this request */
+    int reset_s;               /* seconds until the bucket is full again */
+    int retry_after_s;         /* seconds until a token, 0 when one is there */
+};
+/* "N/s", "N/min" or "N/h" (N from 1 to 1000000); 0 or -1 */
+int ratelimit_parse(const char *s, long *limit, int *window_s);
+struct ratelimit *ratelimit_new(long limit, int window_s);   /* full */
+void ratelimit_free(struct ratelimit *rl);
+/* Takes a token for one request: 1 when there was one, 0 when the
+ * request must be refused (429); v describes the bucket after it. */
+int ratelimit_take(struct ratelimit *rl, struct rl_view *v);
+/* v without taking a token (answers that did not reach the limiter) */
+void ratelimit_peek(struct ratelimit *rl, struct rl_view *v);
+void ratelimit_refill(struct ratelimit *rl);                  /* full again */
+/* {"limit","window_s","remaining","reset_s"}, or NULL */
+cJSON *ratelimit_json(struct ratelimit *rl);
+
 /* ---- controls.c: /__sim/ ---- */
 void controls_handle(const struct sim_request *rq, struct sim_response *rs);
 
@@ -405,6 +429,8 @@ struct sim_config {
     int no_idempotency;
     int no_etag;               /* --etag off: no ETag, no 304 */
     int stamp_seconds;         /* --timestamps s */
+    long rate_limit;           /* --rate-limit N/window; 0: none */
+    int rate_window_s;
 };
 
 struct sim {
@@ -414,6 +440,7 @@ struct sim {
     struct faults *faults;
     struct stats *stats;
     struct delays *delays;
+    struct ratelimit *ratelimit;   /* NULL without --rate-limit */
     void *daemon;              /* struct MHD_Daemon */
 };
 
