@@ -242,12 +242,178 @@ class NoRateLimitTest(SimTestCase):
         self.assertIsNone(self.sim.control("GET", "stats")["rate_limit"])
 
 
+KINDS = {"status", "priority", "scheduled_date", "reassign", "new_work_order",
+         "description", "contact_phone", "customer_email"}
+IN_SUMMARY = {"status", "priority", "scheduled_date", "reassign", "new_work_order"}
+FAST = 360000   # a hundred edits a second: a test sees many in little time
+
+
+def changes(sim, since=0):
+    return sim.control("GET", "changes?since=%d" % since)
+
+
+def wait_changes(sim, n, since=0, timeout=60):
+    """Waits until at least n edits after since are logged; returns them."""
+    return wait_for(lambda: (lambda d: d if len(d["data"]) >= n else None)(changes(sim, since)),
+                    timeout=timeout, interval=0.05, what="%d churn edits" % n)
+
+
+def pause(sim):
+    """Pauses the churn; returns last_seq once no edit is under way (the
+    control answers while the churn thread holds no edit)."""
+    sim.control("POST", "churn", {"rate_per_hour": 0})
+    return sim.control("GET", "churn")["last_seq"]
+
+
+class ChurnTest(SimTestCase):
+    ARGS = SMALL + ("--seed", "3", "--churn", "%d/h" % FAST, "--timestamps", "s")
+
+    def setUp(self):
+        self.sim.reset()   # the flag's rate, every kind, an empty log
+
+    def test_log_shape_and_every_kind(self):
+        log = wait_changes(self.sim, 200)
+        last = pause(self.sim)
+        data = changes(self.sim)["data"]
+        self.assertGreaterEqual(len(data), 200)
+        self.assertEqual(data[-1]["seq"], last)
+        seqs = [c["seq"] for c in data]
+        self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))))
+        self.assertEqual({c["kind"] for c in data}, KINDS)
+        self.assertGreaterEqual(log["first_seq"], 1)
+        ats = [c["at"] for c in data]
+        self.assertEqual(ats, sorted(ats))
+        for c in data:
+            self.assertTrue(MILLIS.match(c["at"]), c)
+            self.assertTrue(SECONDS.match(c["updated_at"]), c)
+            self.assertEqual(c["in_summary"], c["kind"] in IN_SUMMARY, c)
+            want = {"contact_phone": "contact", "customer_email": "customer"}
+            self.assertEqual(c["entity"], want.get(c["kind"], "work_order"), c)
+            self.assertTrue(c["customer_id"].startswith("cust-"), c)
+            if c["entity"] == "work_order":
+                self.assertIsNotNone(c["scheduled_date"], c)
+            else:
+                self.assertIsNone(c["technician_id"], c)
+            if c["kind"] == "new_work_order":
+                self.assertEqual(c["fields"], [])
+                self.assertTrue(c["technician_id"].startswith("tech-"), c)
+            else:
+                self.assertEqual(len(c["fields"]), 1, c)
+                self.assertIsNotNone(c["value"], c)
+                self.assertNotEqual(c["value"], c["previous"], c)
+            if c["kind"] == "reassign":
+                self.assertEqual(c["value"], c["technician_id"], c)
+                self.assertEqual(c["previous"], c["previous_technician_id"], c)
+
+    def test_edits_are_real_api_writes(self):
+        wait_changes(self.sim, 150)
+        pause(self.sim)
+        data = changes(self.sim)["data"]
+        today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+        latest = {}
+        for c in data:
+            latest[(c["entity"], c["id"], tuple(c["fields"]))] = c
+        wo_last = {}
+        for c in data:
+            if c["entity"] == "work_order":
+                wo_last[c["id"]] = c
+        for (entity, rid, fields), c in latest.items():
+            if entity == "work_order":
+                d = self.sim.api("GET", "/api/v1/work-orders/" + rid).json()["data"]
+                if fields == ("technician",):
+                    self.assertEqual(d["technician"]["id"], c["value"], c)
+                elif fields:
+                    self.assertEqual(d[fields[0]], c["value"], c)
+                if wo_last[rid] is c:
+                    self.assertEqual(d["updated_at"], c["updated_at"], c)
+                    self.assertEqual(d["scheduled_date"], c["scheduled_date"], c)
+                    self.assertEqual((d["technician"] or {}).get("id"), c["technician_id"], c)
+            elif entity == "customer":
+                d = self.sim.api("GET", "/api/v1/customers/" + rid).json()["data"]
+                self.assertEqual(d["email"], c["value"], c)
+            else:
+                r = self.sim.api("GET", "/api/v1/customers/%s/contacts?per_page=100"
+                                 % c["customer_id"])
+                phone = {k["id"]: k["phone"] for k in r.json()["data"]}[rid]
+                self.assertEqual(phone, c["value"], c)
+        # a new work order is in its technician's list for today
+        new = [c for c in data if c["kind"] == "new_work_order"]
+        self.assertTrue(new)
+        for c in new:
+            self.assertEqual(c["scheduled_date"][:10], today, c)
+            self.assertEqual(c["value"], None)
+            self.assertEqual(self.sim.api("GET", "/api/v1/work-orders/" + c["id"]).status, 200)
+        for c in (c for c in new if wo_last[c["id"]] is c):   # not edited since
+            r = self.sim.api("GET", "/api/v1/work-orders?per_page=100&technician_id=%s"
+                             "&from_date=%s&to_date=%s" % (c["technician_id"], today, today))
+            self.assertIn(c["id"], [w["id"] for w in r.json()["data"]])
+
+    def test_since_kinds_pause_and_reset(self):
+        wait_changes(self.sim, 20)
+        last = pause(self.sim)
+        self.assertEqual(changes(self.sim, last)["data"], [])
+        for _ in range(50):   # time passes while paused: nothing changes
+            self.sim.api("GET", WO)
+        self.assertEqual(changes(self.sim)["last_seq"], last)
+        got = self.sim.control("POST", "churn", {"rate_per_hour": FAST, "kinds": ["status"]})
+        self.assertEqual(got["kinds"], ["status"])
+        self.assertEqual(got["rate_per_hour"], FAST)
+        wait_changes(self.sim, 30, since=last)
+        newer = changes(self.sim, last)["data"]
+        self.assertTrue(newer)
+        self.assertEqual({c["kind"] for c in newer}, {"status"})
+        self.assertTrue(all(c["seq"] > last for c in newer))
+        # bad settings change nothing
+        for bad in ({"rate_per_hour": -1}, {"kinds": ["nope"]}, {"bogus": 1},
+                    {"rate_per_hour": "fast"}, {"kinds": "status"}):
+            r = self.sim.request("POST", "/__sim/churn", bad)
+            self.assertEqual(r.status, 400, bad)
+        self.assertEqual(self.sim.control("GET", "churn")["kinds"], ["status"])
+        r = self.sim.request("GET", "/__sim/changes?since=x")
+        self.assertEqual(r.status, 400)
+        # reset: the flag's rate and kinds again, an empty log, seq rising
+        before = pause(self.sim)
+        self.sim.reset()
+        got = self.sim.control("GET", "churn")
+        self.assertEqual((got["rate_per_hour"], sorted(got["kinds"])), (FAST, sorted(KINDS)))
+        after = wait_changes(self.sim, 5, since=before)
+        self.assertGreater(after["data"][0]["seq"], before)
+
+
+class ChurnReproducibleTest(unittest.TestCase):
+    def test_same_seed_same_edits(self):
+        runs = []
+        for _ in range(2):
+            with Sim(*SMALL, "--seed", "11", "--churn", "%d/h" % FAST) as sim:
+                wait_changes(sim, 60)
+                pause(sim)
+                runs.append([(c["kind"], c["id"], c["value"], c["previous"])
+                             for c in changes(sim)["data"][:60]])
+        self.assertEqual(runs[0], runs[1])
+
+
+class ChurnControlTest(SimTestCase):
+    """Without --churn nothing changes until a test asks."""
+    ARGS = SMALL
+
+    def test_off_by_default_then_started_at_run_time(self):
+        got = self.sim.control("GET", "churn")
+        self.assertEqual((got["rate_per_hour"], got["changes"], got["last_seq"]), (0, 0, 0))
+        self.assertEqual(changes(self.sim), {"data": [], "last_seq": 0, "first_seq": 1})
+        self.sim.control("POST", "churn", {"rate_per_hour": FAST})
+        wait_changes(self.sim, 5)
+        last = pause(self.sim)
+        self.assertGreaterEqual(last, 5)
+        # millisecond stamps by default
+        self.assertTrue(all(MILLIS.match(c["updated_at"]) for c in changes(self.sim)["data"]))
+
+
 class FlagsTest(unittest.TestCase):
     def test_help_lists_the_profile_flags(self):
         p = run_sim("--help")
         self.assertEqual(p.returncode, 0)
         for word in ("--etag", "--timestamps", "--rate-limit", "RateLimit-Policy",
-                     "X-RateLimit-Reset"):
+                     "X-RateLimit-Reset", "--churn", "/__sim/changes", "/__sim/churn"):
             self.assertIn(word, p.stdout)
 
     def test_bad_values_exit_2_with_one_line(self):
@@ -255,7 +421,8 @@ class FlagsTest(unittest.TestCase):
                      ["--timestamps", "us"], ["--timestamps"], ["--timestamps", "S"],
                      ["--rate-limit", "0/s"], ["--rate-limit", "5/day"], ["--rate-limit", "5"],
                      ["--rate-limit", "-1/s"], ["--rate-limit", "5/m"], ["--rate-limit", "x/h"],
-                     ["--rate-limit", "1000001/s"]):
+                     ["--rate-limit", "1000001/s"], ["--churn", "x"], ["--churn", "5/day"],
+                     ["--churn", "-1/h"], ["--churn", "3600001/h"], ["--churn", "5"]):
             with self.subTest(args=args):
                 p = run_sim(*args)
                 self.assertEqual(p.returncode, 2)

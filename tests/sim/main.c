@@ -14,7 +14,8 @@ static const char usage[] =
     "usage: fieldsync-sim [--port N] [--bind ADDR] [--api-key KEY] [--db PATH]\n"
     "                     [--seed N] [--customers N] [--work-orders N] [--technicians N]\n"
     "                     [--clock-skew SECONDS] [--no-idempotency] [--etag on|off]\n"
-    "                     [--timestamps ms|s] [--rate-limit N/s|N/min|N/h]\n";
+    "                     [--timestamps ms|s] [--rate-limit N/s|N/min|N/h]\n"
+    "                     [--churn N/h]\n";
 
 static const char help[] =
     "A stand-in for the remote Field Service Management API (customers,\n"
@@ -47,6 +48,12 @@ static const char help[] =
     "                       RateLimit: limit=N, remaining=R, reset=S,\n"
     "                       X-RateLimit-Limit, X-RateLimit-Remaining and\n"
     "                       X-RateLimit-Reset (resets: seconds until full)\n"
+    "  --churn N/h          random dispatcher edits, N an hour on average (a\n"
+    "                       Poisson process drawn from --seed; N/min and N/s work\n"
+    "                       too): work-order status, priority, scheduled date,\n"
+    "                       reassignment, a new work order for today (seen in\n"
+    "                       lists), description, contact phone, customer email\n"
+    "                       (in details only); logged at /__sim/changes\n"
     "  --help               show this text\n"
     "\n"
     "The first line on stdout is 'listening on http://ADDR:PORT'; logs go to\n"
@@ -66,6 +73,11 @@ static const char help[] =
     "                         of --rate-limit (rate_limited) and its bucket\n"
     "  DELETE /__sim/stats    zero them\n"
     "  GET    /__sim/log?since=SEQ  the request log (last 10000 requests)\n"
+    "  GET    /__sim/changes?since=SEQ  the --churn edits after SEQ (last 20000):\n"
+    "                         {\"data\":[{\"seq\",\"at\",\"kind\",\"entity\",\"id\",\n"
+    "                         \"fields\",...}],\"last_seq\":N}\n"
+    "  GET    /__sim/churn    the churn rate, kinds and count\n"
+    "  POST   /__sim/churn    set {\"rate_per_hour\":N (0 pauses), \"kinds\":[...]}\n"
     "  POST   /__sim/reset    regenerate the data, clear trash, keys, faults,\n"
     "                         stats and log; optional body {\"seed\":N,\n"
     "                         \"customers\":N, \"work_orders\":N, \"technicians\":N}\n";
@@ -117,6 +129,7 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
         {"etag", required_argument, NULL, 'e'},
         {"timestamps", required_argument, NULL, 'T'},
         {"rate-limit", required_argument, NULL, 'r'},
+        {"churn", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -210,6 +223,11 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
                 return bad_flag("--rate-limit", optarg,
                                 "must be N/s, N/min or N/h with N from 1 to 1000000");
             break;
+        case 'C':
+            if (churn_parse(optarg, &cfg->churn_per_hour))
+                return bad_flag("--churn", optarg,
+                                "must be N/h (or N/min, N/s), at most 1000 a second");
+            break;
         case 'h':
             fputs(usage, stdout);
             fputs("\n", stdout);
@@ -284,6 +302,10 @@ int main(int argc, char **argv)
         goto out;
     if (!sim.db || !sim.faults || !sim.stats || seed_if_empty(&sim))
         goto out;
+    /* the thread runs even at rate 0, so POST /__sim/churn can start it */
+    sim.churn = churn_start(&sim, sim.cfg.churn_per_hour, sim.cfg.seed.seed);
+    if (!sim.churn)
+        goto out;
     if (server_start(&sim, addr, sizeof addr, &port))
         goto out;
     printf("listening on http://%s:%d\n", addr, port);
@@ -293,9 +315,11 @@ int main(int argc, char **argv)
 
     if (sigwait(&stop, &sig) == 0)
         sim_log("stopping on signal %d", sig);
+    churn_stop(sim.churn);
     server_stop(&sim);
     rc = 0;
 out:
+    churn_free(sim.churn);
     stats_free(sim.stats);
     faults_free(sim.faults);
     ratelimit_free(sim.ratelimit);

@@ -47,6 +47,8 @@ int req_query(const struct sim_request *rq, const char *name, const char **value
     const char *v = NULL;
     size_t vlen = 0;
 
+    if (!rq->conn)
+        return 0;
     if (MHD_lookup_connection_value_n(rq->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name),
                                       &v, &vlen) != MHD_YES)
         return 0;
@@ -56,6 +58,8 @@ int req_query(const struct sim_request *rq, const char *name, const char **value
 
 const char *req_header(const struct sim_request *rq, const char *name)
 {
+    if (!rq->conn)
+        return NULL;
     return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
@@ -273,9 +277,7 @@ static int authorized(const struct sim_request *rq)
     return diff == 0 && hlen == klen;
 }
 
-/* Runs the matched handler under the database lock, inside one
- * transaction for writes, with Idempotency-Key replays for POST. */
-static void run_handler(const struct sim_request *rq, struct sim_response *rs,
+void server_run_handler(const struct sim_request *rq, struct sim_response *rs,
                         route_handler handler, const char *idem, int *replayed)
 {
     struct sim *sim = rq->sim;
@@ -372,7 +374,7 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request
                    NULL);
     } else {
         rq->id = m.id;
-        run_handler(rq, &rs, m.handler, se.idempotency_key, &replayed);
+        server_run_handler(rq, &rs, m.handler, se.idempotency_key, &replayed);
     }
 
     se.status = rs.status;

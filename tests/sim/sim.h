@@ -101,7 +101,8 @@ int seed_generate(sqlite3 *db, const struct seed_params *p);
 struct sim;
 struct sim_request {
     struct sim *sim;
-    void *conn;                /* the libmicrohttpd connection */
+    void *conn;                /* the libmicrohttpd connection; NULL for
+                                * a write the sim makes itself (--churn) */
     const char *method;
     const char *path;          /* decoded, without the query */
     const char *body;          /* NUL-terminated, may be NULL */
@@ -415,6 +416,28 @@ void ratelimit_refill(struct ratelimit *rl);                  /* full again */
 /* {"limit","window_s","remaining","reset_s"}, or NULL */
 cJSON *ratelimit_json(struct ratelimit *rl);
 
+/* ---- churn.c: --churn, random dispatcher edits and their log ---- */
+struct churn;
+/* "N/h" (also "N/min", "N/s"), N a non-negative decimal, at most 1000 a
+ * second in all; *per_hour gets the rate.  0 or -1. */
+int churn_parse(const char *s, double *per_hour);
+/* Starts the edit thread at per_hour (0: paused until set at run time);
+ * NULL on failure. */
+struct churn *churn_start(struct sim *sim, double per_hour, uint64_t seed);
+/* Stops the thread (call before the database closes); churn_free too. */
+void churn_stop(struct churn *c);
+void churn_free(struct churn *c);
+/* Back to the --churn rate, every kind and the seed's first draw; the log
+ * is emptied but its sequence numbers keep rising. */
+void churn_reset(struct churn *c, uint64_t seed);
+/* {"rate_per_hour": N, "kinds": [...] | null}; 0, or -1 with err and
+ * nothing changed. */
+int churn_set(struct churn *c, const cJSON *obj, char *err, size_t errsz);
+/* {"rate_per_hour","kinds","changes","last_seq"}, or NULL */
+cJSON *churn_json(struct churn *c);
+/* {"data":[changes with seq > since], "last_seq", "first_seq"}, or NULL */
+cJSON *churn_changes_json(struct churn *c, uint64_t since);
+
 /* ---- controls.c: /__sim/ ---- */
 void controls_handle(const struct sim_request *rq, struct sim_response *rs);
 
@@ -431,6 +454,7 @@ struct sim_config {
     int stamp_seconds;         /* --timestamps s */
     long rate_limit;           /* --rate-limit N/window; 0: none */
     int rate_window_s;
+    double churn_per_hour;     /* --churn; 0: none until set at run time */
 };
 
 struct sim {
@@ -441,6 +465,7 @@ struct sim {
     struct stats *stats;
     struct delays *delays;
     struct ratelimit *ratelimit;   /* NULL without --rate-limit */
+    struct churn *churn;
     void *daemon;              /* struct MHD_Daemon */
 };
 
@@ -448,6 +473,12 @@ struct sim {
  * 0 or -1 (logged). */
 int server_start(struct sim *sim, char *addr, size_t addrsz, int *port);
 void server_stop(struct sim *sim);
+/* Runs a handler as a request of a client would be run: under the
+ * database lock, inside one transaction for writes, with Idempotency-Key
+ * replays when idem is set.  rq->conn may be NULL (a write the sim makes
+ * itself, with no query or headers). */
+void server_run_handler(const struct sim_request *rq, struct sim_response *rs,
+                        route_handler handler, const char *idem, int *replayed);
 /* Regenerates the seed data inside a transaction; 0 or -1. */
 int sim_reseed(struct sim *sim, const struct seed_params *p);
 
