@@ -12,7 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simutil import Sim, SimTestCase, sim_binary, wait_for  # noqa: E402
+from simutil import Sim, SimTestCase, parse_ratelimit, sim_binary, wait_for  # noqa: E402
 
 SMALL = ("--customers", "10", "--work-orders", "30", "--technicians", "3")
 WO = "/api/v1/work-orders/wo-00001"
@@ -145,14 +145,7 @@ RL_HEADERS = ("RateLimit-Policy", "RateLimit", "X-RateLimit-Limit", "X-RateLimit
 
 
 def ratelimit(r):
-    """The draft's RateLimit dictionary as ints, after checking the X-
-    headers say the same."""
-    d = dict(item.strip().split("=", 1) for item in r.headers["RateLimit"].split(","))
-    d = {k: int(v) for k, v in d.items()}
-    self_check = (int(r.headers["X-RateLimit-Limit"]), int(r.headers["X-RateLimit-Remaining"]),
-                  int(r.headers["X-RateLimit-Reset"]))
-    assert self_check == (d["limit"], d["remaining"], d["reset"]), (self_check, d)
-    return d
+    return parse_ratelimit(r.headers)
 
 
 class RateLimitTest(SimTestCase):
@@ -169,6 +162,7 @@ class RateLimitTest(SimTestCase):
             r = self.sim.api("GET", WO)
             self.assertEqual(r.status, 200)
             self.assertEqual(r.headers["RateLimit-Policy"], "5;w=3600")
+            self.assertEqual(ratelimit(r)["window"], 3600)
             left.append(ratelimit(r)["remaining"])
         self.assertEqual(left, [4, 3, 2, 1, 0])
         r = self.sim.api("GET", WO)
@@ -187,7 +181,7 @@ class RateLimitTest(SimTestCase):
                                      else "low"})
         self.assertEqual(r.status, 429)
         self.assertEqual(self.sim.state()["work_orders"][0], before)
-        stats = self.sim.control("GET", "stats")
+        stats = self.sim.stats()
         self.assertEqual(stats["rate_limited"], 2)
         self.assertEqual(stats["routes"]["GET /api/v1/work-orders/{id}"]["status"]["429"], 1)
         self.assertEqual(stats["rate_limit"]["remaining"], 0)
@@ -216,7 +210,7 @@ class RateLimitTest(SimTestCase):
             self.assertNotIn("RateLimit", r.headers)
         self.sim.reset()
         self.assertEqual(ratelimit(self.sim.api("GET", WO))["remaining"], 4)
-        self.assertEqual(self.sim.control("GET", "stats")["rate_limited"], 0)
+        self.assertEqual(self.sim.stats()["rate_limited"], 0)
 
 
 class RateLimitRefillTest(SimTestCase):
@@ -239,7 +233,7 @@ class NoRateLimitTest(SimTestCase):
             self.assertEqual(r.status, 200)
         for h in RL_HEADERS:
             self.assertNotIn(h, r.headers)
-        self.assertIsNone(self.sim.control("GET", "stats")["rate_limit"])
+        self.assertIsNone(self.sim.stats()["rate_limit"])
 
 
 KINDS = {"status", "priority", "scheduled_date", "reassign", "new_work_order",
@@ -249,7 +243,7 @@ FAST = 360000   # a hundred edits a second: a test sees many in little time
 
 
 def changes(sim, since=0):
-    return sim.control("GET", "changes?since=%d" % since)
+    return sim.changes(since)
 
 
 def wait_changes(sim, n, since=0, timeout=60):
@@ -259,10 +253,8 @@ def wait_changes(sim, n, since=0, timeout=60):
 
 
 def pause(sim):
-    """Pauses the churn; returns last_seq once no edit is under way (the
-    control answers while the churn thread holds no edit)."""
-    sim.control("POST", "churn", {"rate_per_hour": 0})
-    return sim.control("GET", "churn")["last_seq"]
+    """Pauses the churn; returns the last edit's seq (none follows)."""
+    return sim.set_churn(rate_per_hour=0)["last_seq"]
 
 
 class ChurnTest(SimTestCase):
