@@ -224,6 +224,40 @@ class Sim:
     def state(self):
         return self.control("GET", "state")
 
+    def stats(self):
+        return self.control("GET", "stats")
+
+    def changes(self, since=0):
+        """The --churn edits after since (docs/SIM.md):
+        {"data": [{"seq", "at", "kind", "entity", "id", "fields", ...}],
+         "last_seq": N, "first_seq": N}."""
+        return self.control("GET", "changes?since=%d" % since)
+
+    def set_churn(self, **settings):
+        """rate_per_hour=N (0 pauses), kinds=[...] or None; returns the
+        churn's settings.  Once it answers, a pause makes no more edits."""
+        return self.control("POST", "churn", settings)
+
+
+def parse_ratelimit(headers):
+    """The rate-limit headers of an answer as ints: {"limit", "remaining",
+    "reset", "window"} from RateLimit and RateLimit-Policy, checked
+    against X-RateLimit-*; None when the answer has none."""
+    if "RateLimit" not in headers:
+        return None
+    d = {k.strip(): int(v) for k, v in
+         (item.split("=", 1) for item in headers["RateLimit"].split(","))}
+    policy = headers["RateLimit-Policy"]
+    d["window"] = int(policy.split(";w=", 1)[1])
+    if int(policy.split(";", 1)[0]) != d["limit"]:
+        raise AssertionError("RateLimit-Policy %r disagrees with RateLimit %r"
+                             % (policy, headers["RateLimit"]))
+    x = (int(headers["X-RateLimit-Limit"]), int(headers["X-RateLimit-Remaining"]),
+         int(headers["X-RateLimit-Reset"]))
+    if x != (d["limit"], d["remaining"], d["reset"]):
+        raise AssertionError("X-RateLimit-* %r disagree with RateLimit %r" % (x, d))
+    return d
+
 
 class SimTestCase(unittest.TestCase):
     """A test class sharing one sim (started with ARGS), which must stop

@@ -8,6 +8,7 @@
 #include "sim.h"
 
 static int64_t skew_ms;
+static int stamp_seconds;
 
 void clock_set_skew_ms(int64_t ms)
 {
@@ -53,6 +54,30 @@ void clock_format_ms(int64_t ms, char out[CLOCK_TEXT_MAX])
     snprintf(out, CLOCK_TEXT_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
              tm.tm_min, tm.tm_sec, milli);
+}
+
+void clock_set_stamp_seconds(int on)
+{
+    stamp_seconds = on;
+}
+
+int clock_stamp_seconds(void)
+{
+    return stamp_seconds;
+}
+
+/* Records keep milliseconds inside (so their order and the ETags stay
+ * exact); only what the API shows is cut to the second, as the spec's
+ * examples are.  Two writes in one second then show the same updated_at,
+ * which a client of the real API must cope with. */
+void clock_format_stamp(int64_t ms, char out[CLOCK_TEXT_MAX])
+{
+    size_t len;
+
+    clock_format_ms(ms, out);
+    len = strlen(out);
+    if (stamp_seconds && len > 5 && out[len - 5] == '.')
+        memcpy(out + len - 5, "Z", 2);
 }
 
 void clock_format_http(int64_t ms, char out[CLOCK_TEXT_MAX])

@@ -164,6 +164,9 @@ static void do_reset(const struct sim_request *rq, struct sim_response *rs)
     }
     faults_clear(sim->faults, p.seed);
     stats_clear(sim->stats, 1);
+    if (sim->ratelimit)
+        ratelimit_refill(sim->ratelimit);
+    churn_reset(sim->churn, p.seed);
     o = cJSON_CreateObject();
     if (!o || !cJSON_AddNumberToObject(o, "seed", (double)p.seed) ||
         !cJSON_AddNumberToObject(o, "customers", p.customers) ||
@@ -198,20 +201,57 @@ static void do_faults(const struct sim_request *rq, struct sim_response *rs, int
     resp_json(rs, 200, faults_json(sim->faults));
 }
 
-static void do_log(const struct sim_request *rq, struct sim_response *rs)
+/* the "since" query parameter (0 when absent); 0, or -1 after a 400 */
+static int since_param(const struct sim_request *rq, struct sim_response *rs,
+                       unsigned long long *since)
 {
     const char *v;
-    unsigned long long since = 0;
     char *end;
 
+    *since = 0;
     if (req_query(rq, "since", &v)) {
-        since = strtoull(v, &end, 10);
+        *since = strtoull(v, &end, 10);
         if (!*v || *end || *v == '-') {
             resp_error(rs, 400, "bad_request", "since must be a sequence number", NULL);
-            return;
+            return -1;
         }
     }
-    resp_json(rs, 200, stats_log_json(rq->sim->stats, since));
+    return 0;
+}
+
+static void do_log(const struct sim_request *rq, struct sim_response *rs)
+{
+    unsigned long long since;
+
+    if (since_param(rq, rs, &since) == 0)
+        resp_json(rs, 200, stats_log_json(rq->sim->stats, since));
+}
+
+static void do_changes(const struct sim_request *rq, struct sim_response *rs)
+{
+    unsigned long long since;
+
+    if (since_param(rq, rs, &since) == 0)
+        resp_json(rs, 200, churn_changes_json(rq->sim->churn, since));
+}
+
+static void do_churn(const struct sim_request *rq, struct sim_response *rs, int post)
+{
+    char err[200];
+    cJSON *body;
+
+    if (post) {
+        body = req_json_object(rq, rs);
+        if (!body)
+            return;
+        if (churn_set(rq->sim->churn, body, err, sizeof err)) {
+            cJSON_Delete(body);
+            resp_error(rs, 400, "bad_request", err, NULL);
+            return;
+        }
+        cJSON_Delete(body);
+    }
+    resp_json(rs, 200, churn_json(rq->sim->churn));
 }
 
 void controls_handle(const struct sim_request *rq, struct sim_response *rs)
@@ -221,17 +261,19 @@ void controls_handle(const struct sim_request *rq, struct sim_response *rs)
     } controls[] = {
         {"/__sim/faults", "GET, POST, DELETE"}, {"/__sim/state", "GET"},
         {"/__sim/stats", "GET, DELETE"},        {"/__sim/reset", "POST"},
-        {"/__sim/log", "GET"},
+        {"/__sim/log", "GET"},                  {"/__sim/changes", "GET"},
+        {"/__sim/churn", "GET, POST"},
     };
+    const size_t ncontrols = sizeof controls / sizeof controls[0];
     struct sim *sim = rq->sim;
     const char *m = rq->method;
     int get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
     int post = strcmp(m, "POST") == 0, del = strcmp(m, "DELETE") == 0;
     size_t i;
 
-    for (i = 0; i < 5 && strcmp(rq->path, controls[i].path) != 0; i++)
+    for (i = 0; i < ncontrols && strcmp(rq->path, controls[i].path) != 0; i++)
         ;
-    if (i == 5) {
+    if (i == ncontrols) {
         resp_error(rs, 404, "not_found", "No such control", NULL);
         return;
     }
@@ -252,11 +294,22 @@ void controls_handle(const struct sim_request *rq, struct sim_response *rs)
             cJSON_Delete(st);
             st = NULL;
         }
+        /* the key's bucket now, with --rate-limit; null without */
+        if (st && !(sim->ratelimit
+                        ? cJSON_AddItemToObject(st, "rate_limit", ratelimit_json(sim->ratelimit))
+                        : cJSON_AddNullToObject(st, "rate_limit") != NULL)) {
+            cJSON_Delete(st);
+            st = NULL;
+        }
         resp_json(rs, 200, st);
     } else if (i == 3 && post) {
         do_reset(rq, rs);
     } else if (i == 4 && get) {
         do_log(rq, rs);
+    } else if (i == 5 && get) {
+        do_changes(rq, rs);
+    } else if (i == 6 && (get || post)) {
+        do_churn(rq, rs, post);
     } else {
         snprintf(rs->allow, sizeof rs->allow, "%s", controls[i].allow);
         resp_error(rs, 405, "method_not_allowed", "Method not allowed", NULL);

@@ -13,7 +13,9 @@
 static const char usage[] =
     "usage: fieldsync-sim [--port N] [--bind ADDR] [--api-key KEY] [--db PATH]\n"
     "                     [--seed N] [--customers N] [--work-orders N] [--technicians N]\n"
-    "                     [--clock-skew SECONDS] [--no-idempotency]\n";
+    "                     [--clock-skew SECONDS] [--no-idempotency] [--etag on|off]\n"
+    "                     [--timestamps ms|s] [--rate-limit N/s|N/min|N/h]\n"
+    "                     [--churn N/h]\n";
 
 static const char help[] =
     "A stand-in for the remote Field Service Management API (customers,\n"
@@ -34,6 +36,24 @@ static const char help[] =
     "  --clock-skew SECONDS shift the server clock (may be negative): created_at,\n"
     "                       updated_at and the Date header follow it\n"
     "  --no-idempotency     ignore the Idempotency-Key header\n"
+    "  --etag on|off        off: no ETag header on any answer and no 304;\n"
+    "                       If-None-Match is ignored (default on)\n"
+    "  --timestamps ms|s    resolution of every created_at/updated_at shown:\n"
+    "                       ms \"...T10:00:05.123Z\" (default) or s \"...T10:00:05Z\"\n"
+    "  --rate-limit N/s|N/min|N/h\n"
+    "                       a token bucket for the API key: N requests, refilled\n"
+    "                       continuously over the window; beyond it 429 with\n"
+    "                       Retry-After.  Every /api/v1 answer then carries\n"
+    "                       RateLimit-Policy: N;w=WINDOW,\n"
+    "                       RateLimit: limit=N, remaining=R, reset=S,\n"
+    "                       X-RateLimit-Limit, X-RateLimit-Remaining and\n"
+    "                       X-RateLimit-Reset (resets: seconds until full)\n"
+    "  --churn N/h          random dispatcher edits, N an hour on average (a\n"
+    "                       Poisson process drawn from --seed; N/min and N/s work\n"
+    "                       too): work-order status, priority, scheduled date,\n"
+    "                       reassignment, a new work order for today (seen in\n"
+    "                       lists), description, contact phone, customer email\n"
+    "                       (in details only); logged at /__sim/changes\n"
     "  --help               show this text\n"
     "\n"
     "The first line on stdout is 'listening on http://ADDR:PORT'; logs go to\n"
@@ -49,9 +69,15 @@ static const char help[] =
     "                         \"path_prefix\":\"/api/v1/...\"}\n"
     "  DELETE /__sim/faults   clear them\n"
     "  GET    /__sim/state    every record, technician, branch and the trash\n"
-    "  GET    /__sim/stats    requests and bytes out by route and status\n"
+    "  GET    /__sim/stats    requests and bytes out by route and status, 429s\n"
+    "                         of --rate-limit (rate_limited) and its bucket\n"
     "  DELETE /__sim/stats    zero them\n"
     "  GET    /__sim/log?since=SEQ  the request log (last 10000 requests)\n"
+    "  GET    /__sim/changes?since=SEQ  the --churn edits after SEQ (last 20000):\n"
+    "                         {\"data\":[{\"seq\",\"at\",\"kind\",\"entity\",\"id\",\n"
+    "                         \"fields\",...}],\"last_seq\":N}\n"
+    "  GET    /__sim/churn    the churn rate, kinds and count\n"
+    "  POST   /__sim/churn    set {\"rate_per_hour\":N (0 pauses), \"kinds\":[...]}\n"
     "  POST   /__sim/reset    regenerate the data, clear trash, keys, faults,\n"
     "                         stats and log; optional body {\"seed\":N,\n"
     "                         \"customers\":N, \"work_orders\":N, \"technicians\":N}\n";
@@ -68,6 +94,16 @@ static int parse_long(const char *s, long long min, long long max, long long *ou
         return -1;
     *out = v;
     return 0;
+}
+
+/* "on" → 1, "off" → 0; 0 or -1 */
+static int parse_on_off(const char *s, int *out)
+{
+    if (strcmp(s, "on") == 0 || strcmp(s, "off") == 0) {
+        *out = s[1] == 'n';
+        return 0;
+    }
+    return -1;
 }
 
 static int bad_flag(const char *flag, const char *value, const char *what)
@@ -90,6 +126,10 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
         {"technicians", required_argument, NULL, 't'},
         {"clock-skew", required_argument, NULL, 'x'},
         {"no-idempotency", no_argument, NULL, 'n'},
+        {"etag", required_argument, NULL, 'e'},
+        {"timestamps", required_argument, NULL, 'T'},
+        {"rate-limit", required_argument, NULL, 'r'},
+        {"churn", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -165,6 +205,29 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
         case 'n':
             cfg->no_idempotency = 1;
             break;
+        case 'e': {
+            int on;
+
+            if (parse_on_off(optarg, &on))
+                return bad_flag("--etag", optarg, "must be on or off");
+            cfg->no_etag = !on;
+            break;
+        }
+        case 'T':
+            if (strcmp(optarg, "ms") != 0 && strcmp(optarg, "s") != 0)
+                return bad_flag("--timestamps", optarg, "must be ms or s");
+            cfg->stamp_seconds = strcmp(optarg, "s") == 0;
+            break;
+        case 'r':
+            if (ratelimit_parse(optarg, &cfg->rate_limit, &cfg->rate_window_s))
+                return bad_flag("--rate-limit", optarg,
+                                "must be N/s, N/min or N/h with N from 1 to 1000000");
+            break;
+        case 'C':
+            if (churn_parse(optarg, &cfg->churn_per_hour))
+                return bad_flag("--churn", optarg,
+                                "must be N/h (or N/min, N/s), at most 1000 a second");
+            break;
         case 'h':
             fputs(usage, stdout);
             fputs("\n", stdout);
@@ -220,6 +283,7 @@ int main(int argc, char **argv)
         return rc == 1 ? 0 : 2;
 
     clock_set_skew_ms(sim.cfg.clock_skew_ms);
+    clock_set_stamp_seconds(sim.cfg.stamp_seconds);
     signal(SIGPIPE, SIG_IGN);
     /* blocked before any thread starts, so only sigwait below sees them */
     sigemptyset(&stop);
@@ -233,7 +297,14 @@ int main(int argc, char **argv)
     sim.db = db_open(sim.cfg.db_path);
     sim.faults = faults_new(sim.cfg.seed.seed);
     sim.stats = stats_new();
+    if (sim.cfg.rate_limit &&
+        !(sim.ratelimit = ratelimit_new(sim.cfg.rate_limit, sim.cfg.rate_window_s)))
+        goto out;
     if (!sim.db || !sim.faults || !sim.stats || seed_if_empty(&sim))
+        goto out;
+    /* the thread runs even at rate 0, so POST /__sim/churn can start it */
+    sim.churn = churn_start(&sim, sim.cfg.churn_per_hour, sim.cfg.seed.seed);
+    if (!sim.churn)
         goto out;
     if (server_start(&sim, addr, sizeof addr, &port))
         goto out;
@@ -244,11 +315,14 @@ int main(int argc, char **argv)
 
     if (sigwait(&stop, &sig) == 0)
         sim_log("stopping on signal %d", sig);
+    churn_stop(sim.churn);
     server_stop(&sim);
     rc = 0;
 out:
+    churn_free(sim.churn);
     stats_free(sim.stats);
     faults_free(sim.faults);
+    ratelimit_free(sim.ratelimit);
     if (sim.db)
         db_close(sim.db);
     pthread_mutex_destroy(&sim.db_lock);

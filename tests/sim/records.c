@@ -50,7 +50,7 @@ cJSON *rec_add_time(cJSON *obj, const char *name, sqlite3_stmt *st, int col)
 
     if (sqlite3_column_type(st, col) == SQLITE_NULL)
         return cJSON_AddNullToObject(obj, name);
-    clock_format_ms(sqlite3_column_int64(st, col), text);
+    clock_format_stamp(sqlite3_column_int64(st, col), text);
     return cJSON_AddStringToObject(obj, name, text);
 }
 

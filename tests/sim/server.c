@@ -47,6 +47,8 @@ int req_query(const struct sim_request *rq, const char *name, const char **value
     const char *v = NULL;
     size_t vlen = 0;
 
+    if (!rq->conn)
+        return 0;
     if (MHD_lookup_connection_value_n(rq->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name),
                                       &v, &vlen) != MHD_YES)
         return 0;
@@ -56,6 +58,8 @@ int req_query(const struct sim_request *rq, const char *name, const char **value
 
 const char *req_header(const struct sim_request *rq, const char *name)
 {
+    if (!rq->conn)
+        return NULL;
     return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
@@ -177,11 +181,35 @@ static int add_header(struct MHD_Response *r, const char *name, const char *valu
     return MHD_add_response_header(r, name, value) == MHD_YES ? 0 : -1;
 }
 
+/* Both conventions a client may know: the IETF httpapi draft's
+ * (draft-ietf-httpapi-ratelimit-headers-07: a policy list item N;w=WINDOW
+ * and a dictionary limit, remaining, reset) and the common X-RateLimit-*
+ * trio.  Both resets are delta seconds until the bucket is full again. */
+static int add_ratelimit_headers(struct MHD_Response *r, const struct rl_view *rl)
+{
+    char policy[64], now[128], n[3][24];
+    int bad = 0;
+
+    snprintf(policy, sizeof policy, "%ld;w=%d", rl->limit, rl->window_s);
+    snprintf(now, sizeof now, "limit=%ld, remaining=%ld, reset=%d", rl->limit,
+             rl->remaining, rl->reset_s);
+    snprintf(n[0], sizeof n[0], "%ld", rl->limit);
+    snprintf(n[1], sizeof n[1], "%ld", rl->remaining);
+    snprintf(n[2], sizeof n[2], "%d", rl->reset_s);
+    bad |= add_header(r, "RateLimit-Policy", policy);
+    bad |= add_header(r, "RateLimit", now);
+    bad |= add_header(r, "X-RateLimit-Limit", n[0]);
+    bad |= add_header(r, "X-RateLimit-Remaining", n[1]);
+    bad |= add_header(r, "X-RateLimit-Reset", n[2]);
+    return bad;
+}
+
 /* queues rs and returns libmicrohttpd's verdict; frees rs->body */
 static enum MHD_Result send_response(struct MHD_Connection *conn,
                                      const struct sim_request *rq,
                                      struct sim_response *rs, size_t *bytes_out,
-                                     int replayed, int retry_after)
+                                     int replayed, int retry_after,
+                                     const struct rl_view *rl)
 {
     const char *accept = req_header(rq, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     int gz = rs->body_len > 0 && accept && wants_gzip(accept) && gzip_body(rs) == 0;
@@ -225,6 +253,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn,
     }
     if (replayed)
         bad |= add_header(r, "Idempotent-Replayed", "true");
+    if (rl)
+        bad |= add_ratelimit_headers(r, rl);
     ret = bad ? MHD_NO : MHD_queue_response(conn, (unsigned int)rs->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -247,9 +277,7 @@ static int authorized(const struct sim_request *rq)
     return diff == 0 && hlen == klen;
 }
 
-/* Runs the matched handler under the database lock, inside one
- * transaction for writes, with Idempotency-Key replays for POST. */
-static void run_handler(const struct sim_request *rq, struct sim_response *rs,
+void server_run_handler(const struct sim_request *rq, struct sim_response *rs,
                         route_handler handler, const char *idem, int *replayed)
 {
     struct sim *sim = rq->sim;
@@ -296,8 +324,9 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request
     struct fault_decision *fd = &ctx->fd;
     struct route_match m;
     struct sim_response rs = {0};
-    struct stats_entry se = {rq->method, rq->path, ROUTE_UNMATCHED, 0, 0, NULL, 0, 0};
-    int replayed = 0, retry_after = -1;
+    struct stats_entry se = {rq->method, rq->path, ROUTE_UNMATCHED, 0, 0, NULL, 0, 0, 0};
+    struct rl_view rl;
+    int replayed = 0, retry_after = -1, rl_known = 0;
     enum MHD_Result ret;
 
     router_match(rq->path, rq->method, &m);
@@ -326,6 +355,12 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request
                    "Injected fault", NULL);
     } else if (!authorized(rq)) {
         resp_error(&rs, 401, "unauthorized", "Missing or invalid API key", NULL);
+    } else if (sim->ratelimit && (rl_known = 1) && !ratelimit_take(sim->ratelimit, &rl)) {
+        /* the key's quota: every authorized request takes a token, read
+         * or write, whatever its answer (304s too) */
+        resp_error(&rs, 429, "rate_limited", "Too many requests", NULL);
+        retry_after = rl.retry_after_s;
+        se.rate_limited = 1;
     } else if (ctx->too_large) {
         resp_error(&rs, 413, "payload_too_large", "Request body is larger than 1 MiB", NULL);
     } else if (m.route == ROUTE_UNMATCHED) {
@@ -339,11 +374,15 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request
                    NULL);
     } else {
         rq->id = m.id;
-        run_handler(rq, &rs, m.handler, se.idempotency_key, &replayed);
+        server_run_handler(rq, &rs, m.handler, se.idempotency_key, &replayed);
     }
 
     se.status = rs.status;
     se.applied = rs.applied;
+    /* --etag off is the API as documented: no validators at all, so no 304
+     * either (If-None-Match is then never matched) */
+    if (sim->cfg.no_etag)
+        rs.etag[0] = '\0';
     if (fd->action == FAULT_DROP_AFTER) {
         free(rs.body);
         se.dropped = 1;
@@ -371,7 +410,12 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request
             resp_empty(&rs, 304);
     }
     se.status = rs.status;
-    ret = send_response(conn, rq, &rs, &se.bytes_out, replayed, retry_after);
+    /* answers that never reached the limiter (401, injected faults) still
+     * say where the key's bucket stands */
+    if (sim->ratelimit && !rl_known)
+        ratelimit_peek(sim->ratelimit, &rl);
+    ret = send_response(conn, rq, &rs, &se.bytes_out, replayed, retry_after,
+                        sim->ratelimit ? &rl : NULL);
     stats_record(sim->stats, &se);
     return ret;
 }
@@ -415,7 +459,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         controls_handle(&rq, &rs);
     else
         resp_error(&rs, 404, "not_found", "No such resource", NULL);
-    return send_response(conn, &rq, &rs, &bytes, 0, -1);
+    return send_response(conn, &rq, &rs, &bytes, 0, -1, NULL);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -39,6 +39,12 @@ void clock_set_skew_ms(int64_t skew_ms);
 int64_t clock_now_ms(void);
 /* "2026-11-22T10:15:00.123Z" */
 void clock_format_ms(int64_t ms, char out[CLOCK_TEXT_MAX]);
+/* --timestamps s: records show created_at/updated_at in whole seconds */
+void clock_set_stamp_seconds(int on);
+int clock_stamp_seconds(void);
+/* a record's created_at/updated_at as the API shows it: clock_format_ms,
+ * or "2026-11-22T10:15:00Z" (the second, truncated) with --timestamps s */
+void clock_format_stamp(int64_t ms, char out[CLOCK_TEXT_MAX]);
 /* "Sun, 22 Nov 2026 10:15:00 GMT" (RFC 7231 IMF-fixdate) */
 void clock_format_http(int64_t ms, char out[CLOCK_TEXT_MAX]);
 /* YYYY-MM-DDTHH:MM:SS[.fff…]Z; 0 on success, -1 if malformed */
@@ -95,7 +101,8 @@ int seed_generate(sqlite3 *db, const struct seed_params *p);
 struct sim;
 struct sim_request {
     struct sim *sim;
-    void *conn;                /* the libmicrohttpd connection */
+    void *conn;                /* the libmicrohttpd connection; NULL for
+                                * a write the sim makes itself (--churn) */
     const char *method;
     const char *path;          /* decoded, without the query */
     const char *body;          /* NUL-terminated, may be NULL */
@@ -365,6 +372,7 @@ struct stats_entry {
     const char *idempotency_key;
     int applied;
     int dropped;
+    int rate_limited;          /* refused by --rate-limit (429) */
 };
 struct stats *stats_new(void);
 void stats_free(struct stats *s);
@@ -385,6 +393,51 @@ enum idem_result idem_lookup(sqlite3 *db, const char *key,
 int idem_store(sqlite3 *db, const char *key, const struct sim_request *rq,
                const struct sim_response *rs);
 
+/* ---- ratelimit.c: --rate-limit, the API key's token bucket ---- */
+struct ratelimit;
+/* what an answer tells the client about the bucket */
+struct rl_view {
+    long limit;                /* N */
+    int window_s;              /* 1, 60 or 3600 */
+    long remaining;            /* whole tokens left after this request */
+    int reset_s;               /* seconds until the bucket is full again */
+    int retry_after_s;         /* seconds until a token, 0 when one is there */
+};
+/* "N/s", "N/min" or "N/h" (N from 1 to 1000000); 0 or -1 */
+int ratelimit_parse(const char *s, long *limit, int *window_s);
+struct ratelimit *ratelimit_new(long limit, int window_s);   /* full */
+void ratelimit_free(struct ratelimit *rl);
+/* Takes a token for one request: 1 when there was one, 0 when the
+ * request must be refused (429); v describes the bucket after it. */
+int ratelimit_take(struct ratelimit *rl, struct rl_view *v);
+/* v without taking a token (answers that did not reach the limiter) */
+void ratelimit_peek(struct ratelimit *rl, struct rl_view *v);
+void ratelimit_refill(struct ratelimit *rl);                  /* full again */
+/* {"limit","window_s","remaining","reset_s"}, or NULL */
+cJSON *ratelimit_json(struct ratelimit *rl);
+
+/* ---- churn.c: --churn, random dispatcher edits and their log ---- */
+struct churn;
+/* "N/h" (also "N/min", "N/s"), N a non-negative decimal, at most 1000 a
+ * second in all; *per_hour gets the rate.  0 or -1. */
+int churn_parse(const char *s, double *per_hour);
+/* Starts the edit thread at per_hour (0: paused until set at run time);
+ * NULL on failure. */
+struct churn *churn_start(struct sim *sim, double per_hour, uint64_t seed);
+/* Stops the thread (call before the database closes); churn_free too. */
+void churn_stop(struct churn *c);
+void churn_free(struct churn *c);
+/* Back to the --churn rate, every kind and the seed's first draw; the log
+ * is emptied but its sequence numbers keep rising. */
+void churn_reset(struct churn *c, uint64_t seed);
+/* {"rate_per_hour": N, "kinds": [...] | null}; 0, or -1 with err and
+ * nothing changed. */
+int churn_set(struct churn *c, const cJSON *obj, char *err, size_t errsz);
+/* {"rate_per_hour","kinds","changes","last_seq"}, or NULL */
+cJSON *churn_json(struct churn *c);
+/* {"data":[changes with seq > since], "last_seq", "first_seq"}, or NULL */
+cJSON *churn_changes_json(struct churn *c, uint64_t since);
+
 /* ---- controls.c: /__sim/ ---- */
 void controls_handle(const struct sim_request *rq, struct sim_response *rs);
 
@@ -397,6 +450,11 @@ struct sim_config {
     struct seed_params seed;
     int64_t clock_skew_ms;
     int no_idempotency;
+    int no_etag;               /* --etag off: no ETag, no 304 */
+    int stamp_seconds;         /* --timestamps s */
+    long rate_limit;           /* --rate-limit N/window; 0: none */
+    int rate_window_s;
+    double churn_per_hour;     /* --churn; 0: none until set at run time */
 };
 
 struct sim {
@@ -406,6 +464,8 @@ struct sim {
     struct faults *faults;
     struct stats *stats;
     struct delays *delays;
+    struct ratelimit *ratelimit;   /* NULL without --rate-limit */
+    struct churn *churn;
     void *daemon;              /* struct MHD_Daemon */
 };
 
@@ -413,6 +473,12 @@ struct sim {
  * 0 or -1 (logged). */
 int server_start(struct sim *sim, char *addr, size_t addrsz, int *port);
 void server_stop(struct sim *sim);
+/* Runs a handler as a request of a client would be run: under the
+ * database lock, inside one transaction for writes, with Idempotency-Key
+ * replays when idem is set.  rq->conn may be NULL (a write the sim makes
+ * itself, with no query or headers). */
+void server_run_handler(const struct sim_request *rq, struct sim_response *rs,
+                        route_handler handler, const char *idem, int *replayed);
 /* Regenerates the seed data inside a transaction; 0 or -1. */
 int sim_reseed(struct sim *sim, const struct seed_params *p);
 

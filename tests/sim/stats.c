@@ -30,7 +30,7 @@ struct log_entry {
 
 struct stats {
     pthread_mutex_t lock;
-    uint64_t requests, bytes_out;
+    uint64_t requests, bytes_out, rate_limited;
     int nslots;
     struct slot **slots;       /* [(route + 1) * N_METHODS + method], lazily */
     struct log_entry *ring;    /* SIM_LOG_CAP entries */
@@ -79,7 +79,7 @@ static void clear_locked(struct stats *s, int also_log)
         free(s->slots[i]);
         s->slots[i] = NULL;
     }
-    s->requests = s->bytes_out = 0;
+    s->requests = s->bytes_out = s->rate_limited = 0;
     if (!also_log)
         return;
     for (size_t i = 0; i < SIM_LOG_CAP; i++)
@@ -117,6 +117,7 @@ void stats_record(struct stats *s, const struct stats_entry *e)
     pthread_mutex_lock(&s->lock);
     s->requests++;
     s->bytes_out += e->bytes_out;
+    s->rate_limited += e->rate_limited ? 1 : 0;
     if (si >= 0 && si < s->nslots) {
         if (!s->slots[si])
             s->slots[si] = calloc(1, sizeof *s->slots[si]);
@@ -182,6 +183,7 @@ cJSON *stats_json(struct stats *s)
     pthread_mutex_lock(&s->lock);
     if (!o || !cJSON_AddNumberToObject(o, "requests", (double)s->requests) ||
         !cJSON_AddNumberToObject(o, "bytes_out", (double)s->bytes_out) ||
+        !cJSON_AddNumberToObject(o, "rate_limited", (double)s->rate_limited) ||
         !(routes = cJSON_AddObjectToObject(o, "routes")))
         goto fail;
     for (int i = 0; i < s->nslots; i++) {
