@@ -275,10 +275,10 @@ static double spend(const slot *sl, const double *s, size_t n, double k, double 
 
 /*
  * Gives every slot its interval.  rate: what the budget allows (per ms);
- * lists: list requests per interval.  Returns the sweep's gap (ms) and
+ * lists: list requests per interval (on average).  Returns the sweep's gap (ms) and
  * sets se->max_age_unmet.
  */
-static double plan(rv_ctx *c, double rate, int lists, int64_t sweep_pages)
+static double plan(rv_ctx *c, double rate, double lists, int64_t sweep_pages)
 {
     sync_engine *se = c->se;
     double interval = (double)se->interval_s * 1000.0;
@@ -289,7 +289,7 @@ static double plan(rv_ctx *c, double rate, int lists, int64_t sweep_pages)
 
     if (lo > hi)
         lo = hi;
-    left = rate - (double)lists / interval - (double)c->nhot / lo;
+    left = rate - lists / interval - (double)c->nhot / lo;
     if (left < 0)
         left = 0;
     /* A third of the rest for the sweep, no more than a page an interval,
@@ -307,7 +307,9 @@ static double plan(rv_ctx *c, double rate, int lists, int64_t sweep_pages)
     for (size_t i = 0; i < c->n; i++) {
         slot *sl = &c->slots[i];
         if (sl->hot) {
-            sl->ivl = lo * (0.8 + 0.2 * phase_of(se, sl->row->entity, sl->row->id));
+            /* Due a little before the deadline, so that the budget pays
+             * for it in the normal way; at the deadline it is forced. */
+            sl->ivl = lo * (0.6 + 0.3 * phase_of(se, sl->row->entity, sl->row->id));
             continue;
         }
         cold++;
@@ -466,11 +468,14 @@ static int list_item(rv_ctx *c, const list_req *l, const cJSON *item, int64_t ge
     } else {
         cust = id;
     }
+    sync_summary_hash(item, hash);
     if (!stored(c, l->ent, id)) {
-        if (want_add(c, l->ent, id, NULL, 1))
+        /* Its summary is kept with its detail: a change after this list
+         * and before the detail is then still a difference next time. */
+        SLOG(&se->log, SYNC_LOG_DEBUG, "revalidate: %s %s is new", store_entity_name(l->ent), id);
+        if (want_add(c, l->ent, id, hash, 1))
             return -1;
     } else {
-        sync_summary_hash(item, hash);
         rc = store_reval_summary(se->st, l->ent, id, hash, 0, &changed);
         if (rc == STORE_OK && !changed)
             rc = store_reval_summary(se->st, l->ent, id, hash, 1, &changed);
@@ -1013,6 +1018,8 @@ int sync_revalidate(sync_engine *se)
     double gap;
     int status_lists[2] = {0, 0};
     static const char *const status_name[2] = {"in_progress", "on_hold"};
+    size_t ndue = 0, hot_due = 0;
+    double today_gap, status_gap, rate, interval = (double)se->interval_s * 1000.0;
 
     memset(&c, 0, sizeof c);
     memset(lists, 0, sizeof lists);
@@ -1059,12 +1066,34 @@ int sync_revalidate(sync_engine *se)
     sweep_load(se, &sc);
     for (int w = 0; w < nwalks; w++)
         sweep_pages += sc.pages[w] > 0 ? sc.pages[w] : 1;
-    gap = plan(&c, sync_pace_rate(&se->pace, c.mono),
-               (se->technician_id ? 1 : 0) + status_lists[0] + status_lists[1], sweep_pages);
+    /* Today's list gets at most half of the budget, the status lists a
+     * quarter: every interval when it is large enough, less often when not. */
+    rate = sync_pace_rate(&se->pace, c.mono);
+    today_gap = rate > 0 && 1.0 / (0.5 * rate) > interval ? 1.0 / (0.5 * rate) : interval;
+    status_gap = interval;
+    if (status_lists[0] + status_lists[1] > 0 && rate > 0 &&
+        (double)(status_lists[0] + status_lists[1]) / (0.25 * rate) > status_gap)
+        status_gap = (double)(status_lists[0] + status_lists[1]) / (0.25 * rate);
+    gap = plan(&c, rate,
+               (se->technician_id ? interval / today_gap : 0.0) +
+                   (double)(status_lists[0] + status_lists[1]) * interval / status_gap,
+               sweep_pages);
     c.tokens = sync_pace_tokens(&se->pace, c.mono);
 
-    /* 1. Lists: the hot ones first, then the sweep's next page if due. */
-    if (se->technician_id && c.tokens >= 1) {
+    /* What is due, most urgent first; the hot details' tokens are set
+     * aside before the sweep may take one. */
+    for (size_t i = 0; i < c.n; i++)
+        if (c.slots[i].overdue >= 1.0) {
+            due[ndue++] = &c.slots[i];
+            hot_due += c.slots[i].hot;
+        }
+    qsort(due, ndue, sizeof *due, by_urgency);
+
+    /* 1. Lists.  Today's hot list first, every interval while it takes
+     * at most half the budget; the in_progress and on_hold lists of other
+     * days at their own gap; the sweep's next page when due and the hot
+     * details have their tokens. */
+    if (se->technician_id && c.mono >= se->today_next && c.tokens >= 1) {
         char q[600];
         snprintf(q, sizeof q, "technician_id=%s&from_date=%s&to_date=%s", tech, c.today,
                  c.today);
@@ -1072,8 +1101,10 @@ int sync_revalidate(sync_engine *se)
             lists[nl].today = 1;
             nl++;
             c.tokens -= 1;
+            /* Less than the gap: cycles come every interval +-10 %. */
+            se->today_next = c.mono + (int64_t)(today_gap - 0.2 * interval);
         }
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 2 && c.mono >= se->status_next; k++) {
             if (!status_lists[k] || c.tokens < 1)
                 continue;
             snprintf(q, sizeof q, "technician_id=%s&status=%s&from_date=%s&to_date=%s", tech,
@@ -1081,12 +1112,13 @@ int sync_revalidate(sync_engine *se)
             if (list_set(&c, &lists[nl], ENT_WORK_ORDER, q, 1) == 0) {
                 nl++;
                 c.tokens -= 1;
+                se->status_next = c.mono + (int64_t)(status_gap - 0.2 * interval);
             }
         }
     }
     if (se->sweep_next < 0)   /* this agent's phase in the sweep's rhythm */
         se->sweep_next = c.mono + (int64_t)(gap * phase_of(se, ENT__COUNT, "sweep"));
-    if (c.mono >= se->sweep_next && c.tokens >= 1 && nl < MAX_LISTS) {
+    if (c.mono >= se->sweep_next && c.tokens - (double)hot_due >= 1 && nl < MAX_LISTS) {
         if (sc.walk >= nwalks) {
             sc.walk = 0;
             sc.page = 1;
@@ -1111,23 +1143,18 @@ int sync_revalidate(sync_engine *se)
         goto out;
 
     /* 2. Details: what the lists said first (never held back), then what
-     * the schedule says is due, while the budget has tokens. */
+     * the schedule says is due, hot first, while the budget has tokens. */
     c.tokens -= (double)c.nwants;
-    {
-        size_t nd = 0;
-        for (size_t i = 0; i < c.n; i++)
-            if (c.slots[i].overdue >= 1.0)
-                due[nd++] = &c.slots[i];
-        qsort(due, nd, sizeof *due, by_urgency);
-        for (size_t i = 0; i < nd && c.tokens >= 1; i++) {
-            size_t before = c.nwants;
-            if (want_add(&c, due[i]->row->entity, due[i]->row->id, NULL, 0)) {
-                rc = STORE_NOMEM;
-                goto out;
-            }
-            if (c.nwants > before)
-                c.tokens -= 1;
+    for (size_t i = 0; i < ndue && c.tokens >= 1; i++) {
+        const store_reval_row *r = due[i]->row;
+        size_t before = c.nwants;
+
+        if (want_add(&c, r->entity, r->id, NULL, 0)) {
+            rc = STORE_NOMEM;
+            goto out;
         }
+        if (c.nwants > before)
+            c.tokens -= 1;
     }
     if ((rc = run_wants(&c, 0)) != STORE_OK)
         goto out;

@@ -271,6 +271,8 @@ struct sync_engine {
     sync_pace pace;
     uint64_t phase_seed;       /* this agent's random phase */
     int64_t sweep_next;        /* monotonic ms: the next sweep page is due */
+    int64_t status_next;       /* ... the next in_progress / on_hold lists */
+    int64_t today_next;        /* ... the next list of today's hot work orders */
     /* for status, under mu: the check times at the quantiles of age, so
      * that ages at any later moment are now minus these */
     struct {
