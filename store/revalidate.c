@@ -140,7 +140,7 @@ int store_reval_checked(store *s, store_entity e, const char *id, int64_t now_ms
 }
 
 int store_reval_summary(store *s, store_entity e, const char *id, const char *hash,
-                        int *changed)
+                        int keep, int *changed)
 {
     sqlite3_stmt *st;
     char *old = NULL;
@@ -169,7 +169,7 @@ int store_reval_summary(store *s, store_entity e, const char *id, const char *ha
     }
     *changed = rc == STORE_OK && old != NULL;
     free(old);
-    if (rc == STORE_OK) {
+    if (rc == STORE_OK && keep) {
         st = si_stmt(s, "INSERT INTO revalidation (entity, id, summary) VALUES (?1, ?2, ?3)"
                         " ON CONFLICT (entity, id) DO UPDATE SET summary = excluded.summary");
         if (!st) {

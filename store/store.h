@@ -558,11 +558,13 @@ int store_reval_checked(store *s, store_entity e, const char *id, int64_t now_ms
 
 /*
  * A list summary of the record was seen; hash names its content.  Sets
- * *changed to 1 when it differs from the last one seen (0 the first time:
- * nothing to compare with), and keeps it.
+ * *changed to 1 when it differs from the last one kept (0 the first time:
+ * nothing to compare with).  keep: remember it — the first time, or in
+ * the transaction that stores the detail the change sent for, so that a
+ * crash before that detail came leaves the hint standing.
  */
 int store_reval_summary(store *s, store_entity e, const char *id, const char *hash,
-                        int *changed);
+                        int keep, int *changed);
 
 /*
  * When the record was last confirmed (-1 if never).  A contact or asset

@@ -53,6 +53,7 @@ typedef struct {
     double w;            /* importance */
     double ivl;          /* revisit interval, ms */
     double overdue;      /* (now - checked) / ivl */
+    int near_max_age;    /* never checked, or 90 % of max_age gone */
 } slot;
 
 /* A detail to fetch, and why. */
@@ -283,23 +284,42 @@ static double plan(rv_ctx *c, double rate, double lists, int64_t sweep_pages)
     sync_engine *se = c->se;
     double interval = (double)se->interval_s * 1000.0;
     double lo = HOT_INTERVALS * interval, hi = (double)se->max_age_s * 1000.0;
-    double left, sweep_rate, detail_rate, k, klo, khi, *s;
+    double left, floor_rate, hot_rate, hot_ivl, sweep_rate, detail_rate, k, klo, khi, *s;
     size_t cold = 0;
     int unmet = 0;
 
     if (lo > hi)
         lo = hi;
-    left = rate - lists / interval - (double)c->nhot / lo;
+    for (size_t i = 0; i < c->n; i++)
+        cold += !c->slots[i].hot;
+    /*
+     * Shares, in this order: the lists; max_age for every record (N /
+     * max_age, a small floor: 300 records a day is 12.5 an hour); the hot
+     * details every 10 intervals, or as often as what is left allows; a
+     * third of the rest for the sweep (no more than a page an interval, no
+     * less than a sweep per max_age); the rest, with the floor, for the
+     * other details.
+     */
+    left = rate - lists / interval;
+    floor_rate = (double)(c->n + (size_t)(sweep_pages > 0 ? sweep_pages : 0)) / hi;
+    if (left < floor_rate)
+        unmet = 1;
+    left -= floor_rate;
     if (left < 0)
         left = 0;
-    /* A third of the rest for the sweep, no more than a page an interval,
-     * and never so little that a sweep takes longer than max_age. */
+    hot_rate = (double)c->nhot / lo;
+    if (hot_rate > left)
+        hot_rate = left;
+    left -= hot_rate;
+    hot_ivl = c->nhot == 0 ? lo : hot_rate > 0 ? (double)c->nhot / hot_rate : hi;
+    if (hot_ivl > hi)
+        hot_ivl = hi;
     sweep_rate = left / 3;
     if (sweep_rate > 1.0 / interval)
         sweep_rate = 1.0 / interval;
     if (sweep_pages > 0 && sweep_rate < (double)sweep_pages / hi)
         sweep_rate = (double)sweep_pages / hi;
-    detail_rate = left - sweep_rate;
+    detail_rate = left - sweep_rate + floor_rate * (double)cold / (double)(c->n ? c->n : 1);
     if (detail_rate < 0)
         detail_rate = 0;
 
@@ -307,19 +327,18 @@ static double plan(rv_ctx *c, double rate, double lists, int64_t sweep_pages)
     for (size_t i = 0; i < c->n; i++) {
         slot *sl = &c->slots[i];
         if (sl->hot) {
-            /* Due a little before the deadline, so that the budget pays
-             * for it in the normal way; at the deadline it is forced. */
-            sl->ivl = lo * (0.6 + 0.3 * phase_of(se, sl->row->entity, sl->row->id));
+            /* Spread over this agent's phase, never past the interval the
+             * hot share allows (10 intervals when the budget is enough). */
+            sl->ivl = hot_ivl * (0.7 + 0.3 * phase_of(se, sl->row->entity, sl->row->id));
             continue;
         }
-        cold++;
         if (s)
             s[i] = sqrt(sl->w * change_rate(c, sl->row));
     }
-    if (cold > 0 && (double)cold / hi >= detail_rate) {
+    if (cold > 0 && (double)cold / hi >= detail_rate * 0.9999) {
         /* Not even max_age for all: the same interval for everyone. */
         double iv = detail_rate > 0 ? (double)cold / detail_rate : hi * 1000;
-        unmet = iv > hi * 1.0001;
+        unmet |= iv > hi * 1.001;
         for (size_t i = 0; i < c->n; i++)
             if (!c->slots[i].hot)
                 c->slots[i].ivl = iv;
@@ -367,6 +386,10 @@ static double plan(rv_ctx *c, double rate, double lists, int64_t sweep_pages)
     free(s);
     for (size_t i = 0; i < c->n; i++) {
         slot *sl = &c->slots[i];
+        sl->near_max_age = sl->row->checked_ms < 0 ||
+                           (double)(c->now - sl->row->checked_ms) >= 0.9 * hi;
+        if (sl->near_max_age && sl->ivl > 0.9 * hi)
+            sl->ivl = 0.9 * hi;
         sl->overdue = sl->row->checked_ms < 0
                           ? 1e9 + sl->w
                           : (double)(c->now - sl->row->checked_ms) / (sl->ivl > 1 ? sl->ivl : 1);
@@ -913,11 +936,14 @@ static int fetch_kids(rv_ctx *c, const kids *k)
 
 /* ---- the cycle --------------------------------------------------------------- */
 
-/* Sorts due slots: hot first, then most overdue. */
+/* Sorts due slots: those near max_age (or never checked) first, then
+ * hot, then the most overdue. */
 static int by_urgency(const void *a, const void *b)
 {
     const slot *x = *(const slot *const *)a, *y = *(const slot *const *)b;
 
+    if (x->near_max_age != y->near_max_age)
+        return y->near_max_age - x->near_max_age;
     if (x->hot != y->hot)
         return y->hot - x->hot;
     return x->overdue < y->overdue ? 1 : x->overdue > y->overdue ? -1 : 0;

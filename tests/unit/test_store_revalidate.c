@@ -77,18 +77,22 @@ static void test_summary_hints(void **state)
     int changed = -1;
 
     fx_seed(f->s);
-    assert_int_equal(store_reval_summary(f->s, ENT_WORK_ORDER, "wo-1", "aaa", &changed),
+    assert_int_equal(store_reval_summary(f->s, ENT_WORK_ORDER, "wo-1", "aaa", 1, &changed),
                      STORE_OK);
     assert_int_equal(changed, 0);   /* nothing to compare with yet */
-    assert_int_equal(store_reval_summary(f->s, ENT_WORK_ORDER, "wo-1", "aaa", &changed),
+    /* Compared without keeping: the hint stands until kept. */
+    assert_int_equal(store_reval_summary(f->s, ENT_WORK_ORDER, "wo-1", "ccc", 0, &changed),
+                     STORE_OK);
+    assert_int_equal(changed, 1);
+    assert_int_equal(store_reval_summary(f->s, ENT_WORK_ORDER, "wo-1", "aaa", 1, &changed),
                      STORE_OK);
     assert_int_equal(changed, 0);
-    assert_int_equal(store_reval_summary(f->s, ENT_WORK_ORDER, "wo-1", "bbb", &changed),
+    assert_int_equal(store_reval_summary(f->s, ENT_WORK_ORDER, "wo-1", "bbb", 1, &changed),
                      STORE_OK);
     assert_int_equal(changed, 1);
     /* The check keeps the summary; the summary keeps the check. */
     assert_int_equal(store_reval_checked(f->s, ENT_WORK_ORDER, "wo-1", T0), STORE_OK);
-    assert_int_equal(store_reval_summary(f->s, ENT_WORK_ORDER, "wo-1", "bbb", &changed),
+    assert_int_equal(store_reval_summary(f->s, ENT_WORK_ORDER, "wo-1", "bbb", 1, &changed),
                      STORE_OK);
     assert_int_equal(changed, 0);
 }
