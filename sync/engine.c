@@ -361,6 +361,7 @@ static int run_cycle(sync_engine *se, int64_t now_ms, int scheduled, sync_summar
     out->finished_ms = sync_now(se);
 
     /* Bookkeeping for status; a failure here does not undo the cycle. */
+    sync_freshness_update(se);
     if (se->clk.known)
         store_state_set_int(se->st, SYNC_STATE_CLOCK, sync_clock_offset(&se->clk));
     store_state_set_int(se->st, "last_sync_ms", out->finished_ms);

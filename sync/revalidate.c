@@ -1192,21 +1192,6 @@ int sync_revalidate(sync_engine *se)
     if (rc != STORE_OK)
         goto out;
 
-    /* What this cycle checked counts in status at once. */
-    store_reval_rows_free(c.rows, c.n);
-    c.rows = NULL;
-    c.n = 0;
-    if ((rc = store_reval_rows(se->st, &c.rows, &c.n)) == STORE_OK) {
-        free(c.slots);
-        c.slots = calloc(c.n + 1, sizeof *c.slots);
-        if (c.slots) {
-            for (size_t i = 0; i < c.n; i++) {
-                c.slots[i].row = &c.rows[i];
-                c.slots[i].hot = is_hot(&c, &c.rows[i]);
-            }
-            freshness(&c);
-        }
-    }
     se->sum->complete = 1;
 out:
     for (int i = 0; i < MAX_LISTS; i++)
@@ -1224,4 +1209,25 @@ out:
         return -1;
     }
     return 0;
+}
+
+void sync_freshness_update(sync_engine *se)
+{
+    rv_ctx c;
+
+    memset(&c, 0, sizeof c);
+    c.se = se;
+    c.now = sync_now(se);
+    local_day(c.now, c.today);
+    if (store_reval_rows(se->st, &c.rows, &c.n) != STORE_OK)
+        return;
+    if ((c.slots = calloc(c.n + 1, sizeof *c.slots))) {
+        for (size_t i = 0; i < c.n; i++) {
+            c.slots[i].row = &c.rows[i];
+            c.slots[i].hot = is_hot(&c, &c.rows[i]);
+        }
+        freshness(&c);
+    }
+    free(c.slots);
+    store_reval_rows_free(c.rows, c.n);
 }

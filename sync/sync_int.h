@@ -309,6 +309,8 @@ int sync_pull(sync_engine *se);
 /* revalidate.c: spends the request budget (docs/SYNC.md). 0, or -1 on a
  * store failure. */
 int sync_revalidate(sync_engine *se);
+/* Recomputes the freshness figures status shows, from the store. */
+void sync_freshness_update(sync_engine *se);
 /* One list walked for the scope: an entity's list endpoint and filters. */
 typedef struct {
     store_entity ent;          /* ENT_WORK_ORDER or ENT_CUSTOMER */
