@@ -79,6 +79,7 @@ typedef struct {
     char from[11], to[11];        /* the scope's window (server dates) */
     store_reval_row *rows;
     size_t n;
+    store_reval_row **index;      /* rows by entity and id */
     slot *slots;
     size_t nhot;
     want *wants;
@@ -141,13 +142,46 @@ static double day_distance(const char *a, const char *b)
     return fabs((double)(ma - mb)) / 86400000.0;
 }
 
+static int row_cmp(store_entity e1, const char *id1, store_entity e2, const char *id2)
+{
+    return e1 != e2 ? (e1 < e2 ? -1 : 1) : strcmp(id1, id2);
+}
+
+static int by_key(const void *a, const void *b)
+{
+    const store_reval_row *x = *(const store_reval_row *const *)a;
+    const store_reval_row *y = *(const store_reval_row *const *)b;
+
+    return row_cmp(x->entity, x->id, y->entity, y->id);
+}
+
+/* Indexes the rows by entity and id (a branch scope has tens of
+ * thousands, looked up once per list item and per work order). */
+static int index_rows(rv_ctx *c)
+{
+    free(c->index);
+    if (!(c->index = calloc(c->n + 1, sizeof *c->index)))
+        return -1;
+    for (size_t i = 0; i < c->n; i++)
+        c->index[i] = &c->rows[i];
+    qsort(c->index, c->n, sizeof *c->index, by_key);
+    return 0;
+}
+
 static store_reval_row *find_row(rv_ctx *c, store_entity e, const char *id)
 {
-    /* Rows are few hundred to a few ten thousand, looked up a few dozen
-     * times a cycle: a scan is fine. */
-    for (size_t i = 0; i < c->n; i++)
-        if (c->rows[i].entity == e && strcmp(c->rows[i].id, id) == 0)
-            return &c->rows[i];
+    size_t lo = 0, hi = c->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = row_cmp(e, id, c->index[mid]->entity, c->index[mid]->id);
+        if (d == 0)
+            return c->index[mid];
+        if (d < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
     return NULL;
 }
 
@@ -949,6 +983,27 @@ static int by_urgency(const void *a, const void *b)
     return x->overdue < y->overdue ? 1 : x->overdue > y->overdue ? -1 : 0;
 }
 
+static int by_time(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The check times (sorted) at the quantiles of age. */
+static void quantiles(const int64_t *v, size_t n, int64_t *p50, int64_t *p95, int64_t *oldest,
+                      int64_t *count)
+{
+    *count = (int64_t)n;
+    if (!n)
+        return;
+    /* The oldest check is the largest age; the 5th percentile of check
+     * times is the 95th of ages. */
+    *oldest = v[0];
+    *p95 = v[(size_t)(0.05 * (double)(n - 1))];
+    *p50 = v[(size_t)(0.5 * (double)(n - 1))];
+}
+
 /* Freshness for status: the check times at the quantiles of age. */
 static void freshness(rv_ctx *c)
 {
@@ -956,45 +1011,24 @@ static void freshness(rv_ctx *c)
     int64_t *all = calloc(c->n + 1, sizeof *all), *hot = calloc(c->n + 1, sizeof *hot);
     size_t na = 0, nh = 0;
 
-    if (!all || !hot)
-        goto out;
-    for (size_t i = 0; i < c->n; i++) {
-        int64_t t = c->rows[i].checked_ms;
-        if (t < 0)
-            continue;
-        all[na++] = t;
-        if (c->slots[i].hot)
-            hot[nh++] = t;
-    }
-    for (int pass = 0; pass < 2; pass++) {
-        int64_t *v = pass ? hot : all;
-        size_t n = pass ? nh : na;
-        /* Insertion sort would do for hot; qsort for both. */
-        for (size_t i = 1; i < n; i++)
-            for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
-                int64_t t = v[j];
-                v[j] = v[j - 1];
-                v[j - 1] = t;
-            }
-        pthread_mutex_lock(&se->mu);
-        if (pass) {
-            se->fresh_hot.n = (int64_t)n;
-            if (n) {
-                se->fresh_hot.oldest = v[0];
-                se->fresh_hot.p95 = v[(size_t)(0.05 * (double)(n - 1))];
-                se->fresh_hot.p50 = v[(size_t)(0.5 * (double)(n - 1))];
-            }
-        } else {
-            se->fresh_all.n = (int64_t)n;
-            if (n) {
-                se->fresh_all.oldest = v[0];
-                se->fresh_all.p95 = v[(size_t)(0.05 * (double)(n - 1))];
-                se->fresh_all.p50 = v[(size_t)(0.5 * (double)(n - 1))];
-            }
+    if (all && hot) {
+        for (size_t i = 0; i < c->n; i++) {
+            int64_t t = c->rows[i].checked_ms;
+            if (t < 0)
+                continue;
+            all[na++] = t;
+            if (c->slots[i].hot)
+                hot[nh++] = t;
         }
+        qsort(all, na, sizeof *all, by_time);
+        qsort(hot, nh, sizeof *hot, by_time);
+        pthread_mutex_lock(&se->mu);
+        quantiles(all, na, &se->fresh_all.p50, &se->fresh_all.p95, &se->fresh_all.oldest,
+                  &se->fresh_all.n);
+        quantiles(hot, nh, &se->fresh_hot.p50, &se->fresh_hot.p95, &se->fresh_hot.oldest,
+                  &se->fresh_hot.n);
         pthread_mutex_unlock(&se->mu);
     }
-out:
     free(all);
     free(hot);
 }
@@ -1064,7 +1098,7 @@ int sync_revalidate(sync_engine *se)
     if ((rc = store_reval_rows(se->st, &c.rows, &c.n)) != STORE_OK)
         goto out;
     if (!(c.slots = calloc(c.n + 1, sizeof *c.slots)) ||
-        !(due = calloc(c.n + 1, sizeof *due))) {
+        !(due = calloc(c.n + 1, sizeof *due)) || index_rows(&c)) {
         rc = STORE_NOMEM;
         goto out;
     }
@@ -1202,6 +1236,7 @@ out:
     free(c.kids);
     free(due);
     free(c.slots);
+    free(c.index);
     store_reval_rows_free(c.rows, c.n);
     if (rc != STORE_OK && sync_store_fatal(rc)) {
         SLOG(&se->log, SYNC_LOG_ERROR, "revalidate: store failure: %s", store_errmsg(se->st));
