@@ -1,7 +1,7 @@
 """Validate the daemon's socket answers against docs/openapi.yaml with
 Stoplight Prism, run as a validating proxy.
 
-    from prismutil import Prism
+    from prismutil import Prism, UnixBridge
 
     bridge = UnixBridge(agent.socket)        # TCP on 127.0.0.1 -> the socket
     with Prism(bridge.url, workdir=tmp) as prism:
@@ -117,6 +117,7 @@ class UnixBridge:
         peers = {client: up, up: client}
         reading = [client, up]
         dead = set()
+        answer = bytearray()  # the last bytes of this connection's answers
         try:
             while reading and not self.closing:
                 ready, _, _ = select.select(reading, [], [], 1.0)
@@ -137,22 +138,26 @@ class UnixBridge:
                     if s is up:
                         self.tail += data
                         del self.tail[:-TAIL_BYTES]
+                        answer += data
+                        del answer[:-TAIL_BYTES]
                     if to not in dead:
                         try:
                             to.sendall(data)
                         except OSError:
                             dead.add(to)
-                    if s is up and self._stream_done():
+                    if s is up and self._stream_done(answer):
                         client.sendall(b"0\r\n\r\n")
                         return
         finally:
             client.close()
             up.close()
 
-    def _stream_done(self):
+    def _stream_done(self, answer):
+        """Whether answer is an event stream to end now: it carries the
+        marker, is chunked, and its last chunk ends an event."""
         marker = self.end_stream_after
-        if (marker and marker in self.tail and self.tail.endswith(b"\n\n\r\n")
-                and b"transfer-encoding: chunked" in self.tail.lower()):
+        if (marker and marker in answer and answer.endswith(b"\n\n\r\n")
+                and b"transfer-encoding: chunked" in answer.lower()):
             self.end_stream_after = None
             return True
         return False

@@ -37,7 +37,7 @@ def _at(body, path):
     """The value at a violation's location path in a decoded body."""
     node = body
     for step in path:
-        if isinstance(node, list):
+        if isinstance(node, list) and str(step).isdigit() and int(step) < len(node):
             node = node[int(step)]
         elif isinstance(node, dict):
             node = node.get(step)
@@ -147,12 +147,10 @@ class OpenAPITest(unittest.TestCase):
         bad = [v for v in a.of("response")
                if not any(gap != name and match(a, v) for gap, match in KNOWN_GAPS.items())]
         self.assertEqual(bad, [], "the answer breaks docs/openapi.yaml: " + a.describe("response"))
-        if valid_request is None:
-            pass
-        elif valid_request:
+        if valid_request:
             self.assertEqual(a.of("request"), [], "the request breaks docs/openapi.yaml: "
                              + a.describe("request"))
-        else:
+        elif valid_request is not None:
             self.assertNotEqual(a.of("request"), [],
                                 "Prism accepted a request the document calls invalid: "
                                 + a.describe())
