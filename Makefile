@@ -44,8 +44,12 @@ LIBS       = $(PKG_LIBS) -lpthread -lm
 # main() files are kept apart from the library code they share.
 STORE_SRC  := $(wildcard store/*.c)
 SYNC_SRC   := $(wildcard sync/*.c)
-AGENT_MAIN := agent/fieldsyncd.c agent/fieldsync.c
+# agent/ is the daemon, agent/cli/ the client: two libraries, so neither
+# program links the other's code.
+AGENT_MAIN := agent/fieldsyncd.c
 AGENT_SRC  := $(filter-out $(AGENT_MAIN),$(wildcard agent/*.c))
+CLI_MAIN   := agent/cli/fieldsync.c
+CLI_SRC    := $(filter-out $(CLI_MAIN),$(wildcard agent/cli/*.c))
 SIM_SRC    := $(wildcard tests/sim/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
@@ -56,12 +60,15 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 STORE_LIB := $(BUILD)/libstore.a
 SYNC_LIB  := $(BUILD)/libsync.a
 AGENT_LIB := $(BUILD)/libagent.a
-# Link order follows the dependency direction agent -> sync -> store.
+CLI_LIB   := $(BUILD)/libcli.a
+# Link order follows the dependency direction agent -> sync -> store.  The
+# client needs none of them; tests link everything.
 MODULE_LIBS := $(if $(AGENT_SRC),$(AGENT_LIB)) $(if $(SYNC_SRC),$(SYNC_LIB)) \
                $(if $(STORE_SRC),$(STORE_LIB))
+TEST_LIBS_A := $(if $(CLI_SRC),$(CLI_LIB)) $(MODULE_LIBS)
 
 PROGRAMS := $(if $(wildcard agent/fieldsyncd.c),$(BUILD)/fieldsyncd) \
-            $(if $(wildcard agent/fieldsync.c),$(BUILD)/fieldsync) \
+            $(if $(wildcard $(CLI_MAIN)),$(BUILD)/fieldsync) \
             $(if $(SIM_SRC),$(BUILD)/fieldsync-sim)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
@@ -83,18 +90,23 @@ $(STORE_LIB): $(call obj,$(STORE_SRC))
 $(SYNC_LIB): $(call obj,$(SYNC_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
+# Rebuilt from scratch, so an object whose source moved away leaves no stale
+# member behind.
 $(AGENT_LIB): $(call obj,$(AGENT_SRC))
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
+$(CLI_LIB): $(call obj,$(CLI_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/fieldsyncd: $(call obj,agent/fieldsyncd.c) $(MODULE_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BUILD)/fieldsync: $(call obj,agent/fieldsync.c) $(MODULE_LIBS)
+$(BUILD)/fieldsync: $(call obj,$(CLI_MAIN)) $(CLI_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/fieldsync-sim: $(call obj,$(SIM_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lz
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(MODULE_LIBS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "agent/cli.h"
-#include "agent/cli_output.h"
+#include "agent/cli/cli.h"
+#include "agent/cli/output.h"
 
 static void test_exit_for_http(void **state)
 {

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 #define ARGS(...) ((const char *[]){"fieldsync", __VA_ARGS__, NULL})
 

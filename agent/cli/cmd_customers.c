@@ -1,7 +1,7 @@
 /*
  * cli_cmd_customers.c — `fieldsync customers ...` over /api/v1/customers.
  */
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 static const cli_column columns[] = {
     {"ID", "id", 24, 0},

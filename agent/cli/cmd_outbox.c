@@ -2,7 +2,7 @@
  * cli_cmd_outbox.c — `fieldsync outbox` and `fieldsync conflicts`: the
  * queued edits and the conflicts the daemon recorded (/agent/...).
  */
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 static const cli_column outbox_columns[] = {
     {"OP", "op_id", 36, 0},

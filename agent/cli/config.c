@@ -11,7 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 #define CONFIG_LINE_MAX 4096 /* the daemon's bound on one config line */
 

@@ -5,7 +5,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 int cli_exit_for_http(long status)
 {

@@ -7,8 +7,8 @@
 
 #include <stdio.h>
 
-#include "agent/cli_http.h"
-#include "agent/cli_output.h"
+#include "agent/cli/http.h"
+#include "agent/cli/output.h"
 
 /*
  * POST path (…/agent/sync?wait=true) and wait for its answer.  With

@@ -7,7 +7,7 @@
 #ifndef FIELDSYNC_CLI_SSE_H
 #define FIELDSYNC_CLI_SSE_H
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 /* One complete event (type "message" when none was named); nonzero stops. */
 typedef int (*cli_sse_event_fn)(void *ctx, const char *type, const char *data);

@@ -5,7 +5,7 @@
  */
 #include <time.h>
 
-#include "agent/cli_run.h"
+#include "agent/cli/run.h"
 
 #define POLL_EVERY_MS 250
 #define STATUS_TIMEOUT_MS 5000L

@@ -5,8 +5,8 @@
 #include <signal.h>
 #include <string.h>
 
-#include "agent/cli_run.h"
-#include "agent/cli_sse.h"
+#include "agent/cli/run.h"
+#include "agent/cli/sse.h"
 
 static volatile sig_atomic_t interrupted;
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/cli_output.h"
+#include "agent/cli/output.h"
 
 #define LABEL_MAX 24 /* wider labels are not padded further */
 #define CELL_DEPTH 3 /* nesting shown inside one cell */

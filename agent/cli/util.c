@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 int cli_fail(cli_error *err, int code, const char *fmt, ...)
 {

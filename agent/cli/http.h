@@ -11,7 +11,7 @@
 
 #include <curl/curl.h>
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 typedef struct cli_response {
     long status;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/cli_run.h"
+#include "agent/cli/run.h"
 
 static int unexpected(cli_error *err, const char *what)
 {

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/cli.h"
-#include "agent/cli_help.h"
+#include "agent/cli/cli.h"
+#include "agent/cli/help.h"
 
 #define MAX_OPTS 32 /* options in one command's table */
 

@@ -4,7 +4,7 @@
 #ifndef FIELDSYNC_CLI_HELP_H
 #define FIELDSYNC_CLI_HELP_H
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 /* The group named `name` ("work-orders"), or NULL. */
 const cli_group *cli_group_find(const char *name);

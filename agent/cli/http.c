@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/cli_http.h"
+#include "agent/cli/http.h"
 
 #define CONNECT_TIMEOUT_MS 5000L
 

@@ -2,7 +2,7 @@
  * cli_cmd_work_orders.c — `fieldsync work-orders ...`: the work orders of
  * the replica, over /api/v1/work-orders.  Pure data: cli_parse.c reads it.
  */
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 static const cli_column columns[] = {
     {"ID", "id", 24, 0},

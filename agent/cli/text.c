@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/cli_output.h"
+#include "agent/cli/output.h"
 
 #define MAX_COLUMNS 32
 

@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "agent/cli_sse.h"
+#include "agent/cli/sse.h"
 
 void cli_sse_init(cli_sse *p, cli_sse_event_fn fn, void *ctx)
 {

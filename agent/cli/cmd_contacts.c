@@ -3,7 +3,7 @@
  * what hangs off a customer (/api/v1/customers/{id}/contacts, /assets) and
  * single contacts (/api/v1/contacts/{id}).
  */
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 static const cli_column contact_columns[] = {
     {"ID", "id", 24, 0},

@@ -6,7 +6,7 @@
  */
 #include <stdlib.h>
 
-#include "agent/cli_output.h"
+#include "agent/cli/output.h"
 
 static void print_json(FILE *fp, const cJSON *v)
 {

@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 typedef struct cli_output {
     /* data is an array of rows; meta the list's pagination or NULL. */

@@ -2,7 +2,7 @@
  * cli_cmd_agent.c — the commands about the daemon itself: `status`, `sync`
  * and `watch`, and the views several groups share.
  */
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 const cli_view cli_view_record = {CLI_VIEW_RECORD, NULL, NULL, NULL};
 const cli_view cli_view_sync_summary = {CLI_VIEW_SYNC_SUMMARY, NULL, NULL, NULL};

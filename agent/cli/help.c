@@ -4,8 +4,8 @@
  */
 #include <string.h>
 
-#include "agent/cli.h"
-#include "agent/cli_help.h"
+#include "agent/cli/cli.h"
+#include "agent/cli/help.h"
 
 #define WIDTH 79   /* wrap help text before this column */
 #define OPT_COL 24 /* where option descriptions start */
