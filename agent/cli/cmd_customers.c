@@ -1,5 +1,5 @@
 /*
- * cli_cmd_customers.c — `fieldsync customers ...` over /api/v1/customers.
+ * cmd_customers.c — `fieldsync customers ...` over /api/v1/customers.
  */
 #include "agent/cli/cli.h"
 
@@ -55,20 +55,62 @@ static const char edit_notes[] =
     "  --set 'address={\"street\":\"1 Main St\",\"city\":\"Chicago\"}'";
 
 static const cli_sub subs[] = {
-    {"list", "list customers, filtered and paged", "GET", "/api/v1/customers", NULL, NULL,
-     list_opts, 0, 0, CLI_ACT_REQUEST, &list_view, NULL},
-    {"show", "show one customer", "GET", "/api/v1/customers/{}", "ID", "customer", no_opts, 0,
-     0, CLI_ACT_REQUEST, &cli_view_record, NULL},
-    {"create", "create a customer", "POST", "/api/v1/customers", NULL, NULL, create_opts, 1, 0,
-     CLI_ACT_REQUEST, &cli_view_record, edit_notes},
-    {"update", "change fields of a customer", "PUT", "/api/v1/customers/{}", "ID", "customer",
-     update_opts, 1, 1, CLI_ACT_REQUEST, &cli_view_record, edit_notes},
-    {"delete", "delete a customer (refused while it has active work orders)", "DELETE",
-     "/api/v1/customers/{}", "ID", "customer", no_opts, 0, 0, CLI_ACT_REQUEST, &deleted_view,
-     NULL},
+    {
+        .name = "list",
+        .summary = "list customers, filtered and paged",
+        .method = "GET",
+        .path = "/api/v1/customers",
+        .opts = list_opts,
+        .view = &list_view,
+    },
+    {
+        .name = "show",
+        .summary = "show one customer",
+        .method = "GET",
+        .path = "/api/v1/customers/{}",
+        .pos = "ID",
+        .subject = "customer",
+        .opts = no_opts,
+        .view = &cli_view_record,
+    },
+    {
+        .name = "create",
+        .summary = "create a customer",
+        .method = "POST",
+        .path = "/api/v1/customers",
+        .opts = create_opts,
+        .body = 1,
+        .view = &cli_view_record,
+        .notes = edit_notes,
+    },
+    {
+        .name = "update",
+        .summary = "change fields of a customer",
+        .method = "PUT",
+        .path = "/api/v1/customers/{}",
+        .pos = "ID",
+        .subject = "customer",
+        .opts = update_opts,
+        .body = 1,
+        .needs_fields = 1,
+        .view = &cli_view_record,
+        .notes = edit_notes,
+    },
+    {
+        .name = "delete",
+        .summary = "delete a customer (refused while it has active work orders)",
+        .method = "DELETE",
+        .path = "/api/v1/customers/{}",
+        .pos = "ID",
+        .subject = "customer",
+        .opts = no_opts,
+        .view = &deleted_view,
+    },
 };
 
 const cli_group cli_group_customers = {
-    "customers", "list, show, create, update or delete customers", subs,
-    sizeof subs / sizeof subs[0], NULL,
+    .name = "customers",
+    .summary = "list, show, create, update or delete customers",
+    .subs = subs,
+    .nsubs = sizeof subs / sizeof subs[0],
 };

@@ -1,5 +1,5 @@
 /*
- * cli_config.c — where fieldsyncd's socket is, found the way the daemon
+ * config.c — where fieldsyncd's socket is, found the way the daemon
  * chooses it (DESIGN §4), so that `fieldsync` with no options talks to the
  * daemon the same user started.  The CLI reads only the `socket` key of
  * the config file: the daemon's own loader also checks the API key file,

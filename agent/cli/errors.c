@@ -1,5 +1,5 @@
 /*
- * cli_errors.c — what the CLI says, and which exit status it returns, when
+ * errors.c — what the CLI says, and which exit status it returns, when
  * the daemon answers with an error or a sync ends badly.
  */
 #include <ctype.h>

@@ -1,5 +1,5 @@
 /*
- * cli_help.c — help for every command, made from the same tables that
+ * help.c — help for every command, made from the same tables that
  * drive parsing, so an option cannot exist without being documented.
  */
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * cli_help.h — the command tables' index and the help texts made from them.
+ * help.h — the command tables' index and the help texts made from them.
  */
 #ifndef FIELDSYNC_CLI_HELP_H
 #define FIELDSYNC_CLI_HELP_H

@@ -1,5 +1,5 @@
 /*
- * cli_output.h — how the fieldsync CLI shows answers.  Like bgpctl, every
+ * output.h — how the fieldsync CLI shows answers.  Like bgpctl, every
  * command prints through one table of output functions, chosen once in
  * cli_execute(): text (aligned tables, key/value lines) for people, JSON
  * (the daemon's "data", as sent) for scripts.  Also the text helpers the

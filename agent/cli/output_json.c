@@ -1,5 +1,5 @@
 /*
- * cli_output_json.c — the output functions for scripts: the "data" of the
+ * output_json.c — the output functions for scripts: the "data" of the
  * daemon's answer, printed whole and in the daemon's order, so a script
  * sees what the local API says (and never more).  One document per
  * command; `watch` prints one compact object per line.

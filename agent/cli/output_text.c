@@ -1,5 +1,5 @@
 /*
- * cli_output_text.c — the output functions for people: aligned tables for
+ * output_text.c — the output functions for people: aligned tables for
  * lists, "label  value" lines for one record, the daemon's status and a
  * sync's summary.  Every string from the daemon passes cli_text_clean()
  * before it reaches the terminal.

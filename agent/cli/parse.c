@@ -1,5 +1,5 @@
 /*
- * cli_parse.c — turns `fieldsync [global options] GROUP [SUB] [args]` into
+ * parse.c — turns `fieldsync [global options] GROUP [SUB] [args]` into
  * a cli_plan, driven by the command tables (cli_cmd_*.c).  Every command
  * gets the same treatment: --help anywhere, --json and --socket anywhere,
  * "--opt value" or "--opt=value", "--" before a positional that starts

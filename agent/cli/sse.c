@@ -1,5 +1,5 @@
 /*
- * cli_sse.c — text/event-stream parsing for `fieldsync watch`.
+ * sse.c — text/event-stream parsing for `fieldsync watch`.
  */
 #include <string.h>
 

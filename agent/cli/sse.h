@@ -1,5 +1,5 @@
 /*
- * cli_sse.h — a parser for text/event-stream (the part of the HTML spec
+ * sse.h — a parser for text/event-stream (the part of the HTML spec
  * `fieldsync watch` needs): "event:" and "data:" fields, events ended by a
  * blank line, ":" comments (keep-alives) ignored, LF, CRLF or CR endings.
  * Fed in arbitrary pieces; one event's text is bounded by CLI_MAX_EVENT.

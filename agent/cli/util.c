@@ -1,5 +1,5 @@
 /*
- * cli_util.c — helpers the fieldsync CLI files share: errors, bounded
+ * util.c — helpers the fieldsync CLI files share: errors, bounded
  * growable buffers, URL escaping, --set parsing and JSON lookups.
  */
 #include <stdarg.h>
