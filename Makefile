@@ -49,7 +49,10 @@ SYNC_SRC   := $(wildcard sync/*.c)
 AGENT_MAIN := agent/fieldsyncd.c
 AGENT_SRC  := $(filter-out $(AGENT_MAIN),$(wildcard agent/*.c))
 CLI_MAIN   := agent/cli/fieldsync.c
-CLI_SRC    := $(filter-out $(CLI_MAIN),$(wildcard agent/cli/*.c))
+# What both programs must agree on is compiled into both, as bgpctl
+# compiles bgpd's shared files.
+SHARED_SRC := agent/paths.c
+CLI_SRC    := $(filter-out $(CLI_MAIN),$(wildcard agent/cli/*.c)) $(SHARED_SRC)
 SIM_SRC    := $(wildcard tests/sim/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 BENCH_SRC  := $(wildcard tests/bench/*.c)

@@ -1,12 +1,12 @@
 /* config.c — the configuration of fieldsyncd (see config.h). */
 #include "agent/config.h"
+#include "agent/paths.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,35 +68,6 @@ static int *int_slot(agent_config *c, config_key k)
     case CK_MAX_CONNECTIONS: return &c->max_connections;
     default: return NULL;
     }
-}
-
-/* The home directory: $HOME, else the password database. */
-static const char *home_dir(void)
-{
-    const char *h = getenv("HOME");
-    struct passwd *pw;
-    if (h && h[0] == '/')
-        return h;
-    pw = getpwuid(getuid());
-    return (pw && pw->pw_dir && pw->pw_dir[0] == '/') ? pw->pw_dir : NULL;
-}
-
-/*
- * A path beginning "~/" is taken relative to the home directory, so a
- * config file can say "db = ~/fieldsync.db".  Returns a malloc'd copy.
- */
-static char *expand_path(const char *v)
-{
-    const char *home;
-    char *out;
-    size_t n;
-    if (strncmp(v, "~/", 2) != 0 || !(home = home_dir()))
-        return strdup(v);
-    n = strlen(home) + strlen(v);
-    out = malloc(n);
-    if (out)
-        snprintf(out, n, "%s%s", home, v + 1);
-    return out;
 }
 
 static int parse_int(const char *v, int min, int max, int *out)
@@ -191,7 +162,7 @@ int config_set(agent_config *c, config_key k, const char *value, char *why, size
     }
     sp = str_slot(c, k);
     {
-        char *copy = keys[k].type == T_PATH ? expand_path(value) : strdup(value);
+        char *copy = keys[k].type == T_PATH ? paths_expand(value) : strdup(value);
         if (!copy) {
             errfmt(why, whylen, "out of memory");
             return -1;
@@ -209,17 +180,6 @@ int config_set(agent_config *c, config_key k, const char *value, char *why, size
     return 0;
 }
 
-static char *trim(char *s)
-{
-    char *e;
-    while (isspace((unsigned char)*s))
-        s++;
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
-
 static int find_key(const char *name)
 {
     for (int k = 0; k < CK__COUNT; k++)
@@ -228,29 +188,15 @@ static int find_key(const char *name)
     return -1;
 }
 
-/* Parses one line of the file (already without its newline). */
-static int parse_line(agent_config *c, char *line, const char *path, int lineno,
-                      char *err, size_t errlen)
+/* One `key = value` line of the file (paths_config_read has split it). */
+static int parse_line(void *ctx, const char *path, int lineno, const char *name,
+                      const char *value, char *err, size_t errlen)
 {
-    char *s = trim(line), *eq, *name, *value, why[256], show[64];
-    size_t vl;
+    agent_config *c = ctx;
+    char why[256], show[64];
     int k;
 
-    if (!*s || *s == '#')
-        return 0;
-    eq = strchr(s, '=');
-    if (!eq) {
-        errfmt(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
-        return -1;
-    }
-    *eq = '\0';
-    name = trim(s);
-    value = trim(eq + 1);
     shown(show, sizeof show, name);
-    if (!*name) {
-        errfmt(err, errlen, "%s:%d: missing key before '='", path, lineno);
-        return -1;
-    }
     k = find_key(name);
     if (k < 0) {
         if (strcmp(name, "api_key") == 0)
@@ -260,12 +206,6 @@ static int parse_line(agent_config *c, char *line, const char *path, int lineno,
             errfmt(err, errlen, "%s:%d: unknown key '%s'", path, lineno, show);
         return -1;
     }
-    /* A value may be quoted to keep leading or trailing spaces. */
-    vl = strlen(value);
-    if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
-        value[vl - 1] = '\0';
-        value++;
-    }
     if (config_set(c, (config_key)k, value, why, sizeof why) < 0) {
         errfmt(err, errlen, "%s:%d: key '%s': %s", path, lineno, keys[k].name, why);
         return -1;
@@ -274,90 +214,8 @@ static int parse_line(agent_config *c, char *line, const char *path, int lineno,
     return 0;
 }
 
-/*
- * Reads the config file line by line.  Lines and the file are bounded so
- * that a wrong path (a log, /dev/zero) fails fast instead of filling
- * memory.  Returns 0, 1 when the file does not exist, -1 on error.
- */
-static int parse_file(agent_config *c, const char *path, char *err, size_t errlen)
-{
-    FILE *fp = NULL;
-    char line[CONFIG_MAX_LINE + 2];
-    int lineno = 0, rc = -1, fd;
-    size_t total = 0;
-    struct stat st;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 1;
-        errfmt(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        errfmt(err, errlen, "%s: not a regular file", path);
-        close(fd);
-        return -1;
-    }
-    fp = fdopen(fd, "r");
-    if (!fp) {
-        errfmt(err, errlen, "%s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    while (fgets(line, sizeof line, fp)) {
-        size_t n = strlen(line);
-        lineno++;
-        total += n;
-        if (total > CONFIG_MAX_FILE) {
-            errfmt(err, errlen, "%s:%d: file larger than %d bytes", path, lineno, CONFIG_MAX_FILE);
-            goto out;
-        }
-        if (n && line[n - 1] == '\n')
-            line[--n] = '\0';
-        else if (n > CONFIG_MAX_LINE) {
-            errfmt(err, errlen, "%s:%d: line longer than %d bytes", path, lineno, CONFIG_MAX_LINE);
-            goto out;
-        }
-        if (memchr(line, '\0', n) != NULL && strlen(line) != n) {
-            errfmt(err, errlen, "%s:%d: NUL byte in line", path, lineno);
-            goto out;
-        }
-        if (parse_line(c, line, path, lineno, err, errlen) < 0)
-            goto out;
-    }
-    if (ferror(fp)) {
-        errfmt(err, errlen, "%s: read error", path);
-        goto out;
-    }
-    rc = 0;
-out:
-    fclose(fp);
-    return rc;
-}
-
-/* Base directory of an XDG kind: $VAR if absolute, else ~/fallback. */
-static char *xdg_path(const char *var, const char *fallback, const char *leaf)
-{
-    const char *base = getenv(var), *home;
-    char buf[PATH_MAX];
-    int n;
-    if (base && base[0] == '/')
-        n = snprintf(buf, sizeof buf, "%s/%s", base, leaf);
-    else if ((home = home_dir()))
-        n = snprintf(buf, sizeof buf, "%s/%s/%s", home, fallback, leaf);
-    else
-        n = snprintf(buf, sizeof buf, "/%s/%s", fallback, leaf);
-    if (n < 0 || (size_t)n >= sizeof buf)
-        return NULL;
-    return strdup(buf);
-}
-
 static int set_defaults(agent_config *c)
 {
-    const char *rt = getenv("XDG_RUNTIME_DIR");
-    char buf[PATH_MAX];
-
     memset(c, 0, sizeof *c);
     c->days_back = 7;
     c->days_ahead = 30;
@@ -368,14 +226,8 @@ static int set_defaults(agent_config *c)
     for (int k = 0; k < CK__COUNT; k++)
         snprintf(c->origin[k], sizeof c->origin[k], "default");
     snprintf(c->key_origin, sizeof c->key_origin, "default");
-    c->db = xdg_path("XDG_STATE_HOME", ".local/state", "fieldsync/replica.db");
-    if (rt && rt[0] == '/') {
-        snprintf(buf, sizeof buf, "%s/fieldsync.sock", rt);
-    } else {
-        snprintf(buf, sizeof buf, "/tmp/fieldsync-%lu/fieldsync.sock", (unsigned long)getuid());
-        c->socket_private_dir = 1;
-    }
-    c->socket = strdup(buf);
+    c->db = paths_xdg("XDG_STATE_HOME", ".local/state", "fieldsync/replica.db");
+    c->socket = paths_socket_default(&c->socket_private_dir);
     return (c->db && c->socket) ? 0 : -1;
 }
 
@@ -569,12 +421,12 @@ int config_load(const config_flags *f, agent_config *out, char *err, size_t errl
         errfmt(err, errlen, "out of memory");
         goto fail;
     }
-    c.config_path = f->config ? strdup(f->config) : xdg_path("XDG_CONFIG_HOME", ".config", "fieldsync/config");
+    c.config_path = f->config ? strdup(f->config) : paths_config_file();
     if (!c.config_path) {
         errfmt(err, errlen, "cannot determine the config file path");
         goto fail;
     }
-    frc = parse_file(&c, c.config_path, err, errlen);
+    frc = paths_config_read(c.config_path, parse_line, &c, err, errlen);
     if (frc < 0)
         goto fail;
     if (frc == 1 && f->config) {

@@ -231,7 +231,8 @@ char *cli_help_top(void);
  * Where the daemon listens: --socket, else $FIELDSYNC_SOCKET, else `socket`
  * in the config file ($XDG_CONFIG_HOME/fieldsync/config or
  * ~/.config/fieldsync/config), else $XDG_RUNTIME_DIR/fieldsync.sock, else
- * /tmp/fieldsync-<uid>/fieldsync.sock.  Returns 0 or -1 (err set).
+ * /tmp/fieldsync-<uid>/fieldsync.sock; a leading "~/" is the home
+ * directory, as for the daemon (agent/paths.h).  Returns 0 or -1 (err set).
  */
 int cli_socket_path(const char *flag, char *buf, size_t len, cli_error *err);
 
