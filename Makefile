@@ -51,7 +51,7 @@ AGENT_SRC  := $(filter-out $(AGENT_MAIN),$(wildcard agent/*.c))
 CLI_MAIN   := agent/cli/fieldsync.c
 # What both programs must agree on is compiled into both, as bgpctl
 # compiles bgpd's shared files.
-SHARED_SRC := agent/paths.c
+SHARED_SRC := agent/paths.c agent/routes.c
 CLI_SRC    := $(filter-out $(CLI_MAIN),$(wildcard agent/cli/*.c)) $(SHARED_SRC)
 SIM_SRC    := $(wildcard tests/sim/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -77,11 +77,12 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 DEMO_BINS  := $(patsubst tests/demo/%.c,$(BUILD)/demo/%,$(DEMO_SRC))
 
-.PHONY: all deps check test-run check-asan asan bench demo install uninstall deb clean tests fuzz soak
+.PHONY: all deps check test-run check-asan asan bench demo install uninstall deb clean tests fuzz soak \
+        completion
 
 all: $(PROGRAMS) $(BENCH_BINS) $(DEMO_BINS)
 
-tests: all $(UNIT_BINS)
+tests: all $(UNIT_BINS) $(BUILD)/gen-completion
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -165,7 +166,19 @@ SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
             -e 's|@COMPLETIONSDIR@|$(BASHCOMPDIR)|g'
 GEN := $(BUILD)/packaging
 
-install: $(PROGRAMS)
+# The bash completion's words (commands, subcommands, options) come from the
+# CLI's command table: gen-completion fills them into the script.  `make
+# completion` rewrites the copy in the tree (test_cli_routes.py checks it
+# is current); install uses the one made from the programs it installs.
+$(BUILD)/gen-completion: $(call obj,packaging/completion/gen_completion.c) $(CLI_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(GEN)/fieldsync.bash: $(BUILD)/gen-completion packaging/completion/fieldsync.bash
+	@mkdir -p $(dir $@)
+	$(BUILD)/gen-completion packaging/completion/fieldsync.bash >$@.tmp && mv $@.tmp $@
+completion: $(GEN)/fieldsync.bash
+	cp $(GEN)/fieldsync.bash packaging/completion/fieldsync.bash
+
+install: $(PROGRAMS) $(GEN)/fieldsync.bash
 	@mkdir -p $(GEN)
 	$(SUBST) packaging/systemd/fieldsyncd.service.in >$(GEN)/fieldsyncd.service
 	for m in $(MAN1) $(MAN8); do $(SUBST) $$m >$(GEN)/$${m##*/} || exit 1; done
@@ -174,7 +187,7 @@ install: $(PROGRAMS)
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(addprefix $(GEN)/,$(notdir $(MAN1))) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(addprefix $(GEN)/,$(notdir $(MAN8))) $(DESTDIR)$(MANDIR)/man8/
-	install -m 0644 packaging/completion/fieldsync.bash $(DESTDIR)$(BASHCOMPDIR)/fieldsync
+	install -m 0644 $(GEN)/fieldsync.bash $(DESTDIR)$(BASHCOMPDIR)/fieldsync
 	install -m 0644 $(GEN)/fieldsyncd.service $(DESTDIR)$(SYSTEMDUSERDIR)/
 	install -m 0644 $(INSTALLED_DOCS) $(DESTDIR)$(DOCDIR)/
 	install -m 0644 packaging/fieldsync.conf.example $(DESTDIR)$(DOCDIR)/examples/

@@ -125,7 +125,7 @@ static int need_customer(request *r, const char *id, enum MHD_Result *ret)
     return -1;
 }
 
-static enum MHD_Result do_list(request *r, const api_route *rt, const api_query *q)
+static enum MHD_Result do_list(request *r, const routes_hit *rt, const api_query *q)
 {
     store_entity e = api_route_entity(rt->id);
     store_query sq;
@@ -158,7 +158,7 @@ static enum MHD_Result do_list(request *r, const api_route *rt, const api_query 
     return ret;
 }
 
-static enum MHD_Result do_write(request *r, const api_route *rt, int method)
+static enum MHD_Result do_write(request *r, const routes_hit *rt, int method)
 {
     store_entity e = api_route_entity(rt->id);
     store *st = r->api->st;
@@ -167,20 +167,20 @@ static enum MHD_Result do_write(request *r, const api_route *rt, int method)
     enum MHD_Result ret;
     int rc;
 
-    if (method != M_DELETE) {
+    if (method != ROUTE_DELETE) {
         fields = api_parse_body(r->body, r->len, why, sizeof why);
         if (!fields)
             return reply_error(r, 400, why, NULL);
     }
-    if (method == M_POST) {
+    if (method == ROUTE_POST) {
         const char *parent = NULL;
-        if (rt->id == R_CUSTOMER_CONTACTS) {
+        if (rt->id == ROUTE_CUSTOMER_CONTACTS) {
             if (need_customer(r, rt->param, &ret) < 0)
                 goto out;
             parent = rt->param;
         }
         rc = store_local_create(st, e, parent, fields, api_now_ms(), &js);
-    } else if (method == M_PUT) {
+    } else if (method == ROUTE_PUT) {
         rc = store_local_update(st, e, rt->param, fields, api_now_ms(), &js);
     } else {
         rc = store_local_delete(st, e, rt->param, api_now_ms());
@@ -191,10 +191,10 @@ static enum MHD_Result do_write(request *r, const api_route *rt, int method)
     }
     /* Durable now; the push can wait for the debounce. */
     syncctl_local_write(r->api->sc);
-    if (method == M_DELETE)
+    if (method == ROUTE_DELETE)
         ret = reply_empty(r, 204);
     else
-        ret = reply_data(r, method == M_POST ? 201 : 200, js ? js : "null");
+        ret = reply_data(r, method == ROUTE_POST ? 201 : 200, js ? js : "null");
 out:
     free(js);
     cJSON_Delete(fields);
@@ -248,30 +248,30 @@ static int cached_get(request *r, const char *url, enum MHD_Result *ret)
     return 1;
 }
 
-static enum MHD_Result records_dispatch(request *r, const char *url, const api_route *rt,
+static enum MHD_Result records_dispatch(request *r, const char *url, const routes_hit *rt,
                                         const api_query *q, int method)
 {
     char *js = NULL;
     enum MHD_Result ret;
     int rc;
 
-    if (method == M_GET && cached_get(r, url, &ret))
+    if (method == ROUTE_GET && cached_get(r, url, &ret))
         return ret;
 
     switch (rt->id) {
-    case R_CUSTOMERS:
-    case R_WORK_ORDERS:
-    case R_CUSTOMER_CONTACTS:
-        if (method == M_GET)
+    case ROUTE_CUSTOMERS:
+    case ROUTE_WORK_ORDERS:
+    case ROUTE_CUSTOMER_CONTACTS:
+        if (method == ROUTE_GET)
             return do_list(r, rt, q);
         return do_write(r, rt, method);
-    case R_CUSTOMER_ASSETS:
-    case R_CUSTOMER_WORK_ORDERS:
+    case ROUTE_CUSTOMER_ASSETS:
+    case ROUTE_CUSTOMER_WORK_ORDERS:
         return do_list(r, rt, q);
     default:
         break;
     }
-    if (method != M_GET)
+    if (method != ROUTE_GET)
         return do_write(r, rt, method);
     rc = store_get(r->api->st, api_route_entity(rt->id), rt->param, &js);
     if (rc != STORE_OK)
@@ -294,16 +294,16 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 
 static enum MHD_Result dispatch(request *r, const char *url, const char *method_name)
 {
-    api_route rt;
+    routes_hit rt;
     api_query q;
-    int method = api_method_bit(method_name);
+    int method = routes_method_bit(method_name);
     char allow[64];
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
-    if (api_route_match(url, &rt) < 0)
+    if (routes_match(url, &rt) < 0)
         return reply_error(r, 404, "Not found", NULL);
-    if (!(api_route_methods(rt.id) & method)) {
+    if (!(routes_methods(rt.id) & method)) {
         char *js = api_error_json("method_not_allowed", "Method not allowed", NULL);
         if (!js)
             return MHD_NO;
@@ -312,7 +312,7 @@ static enum MHD_Result dispatch(request *r, const char *url, const char *method_
             free(js);
             return MHD_NO;
         }
-        api_allow_header(rt.id, allow, sizeof allow);
+        routes_allow_header(rt.id, allow, sizeof allow);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         ret = MHD_queue_response(r->conn, 405, resp);
@@ -323,7 +323,7 @@ static enum MHD_Result dispatch(request *r, const char *url, const char *method_
         return reply_error(r, 413, "The request body is larger than 1 MiB", NULL);
     memset(&q, 0, sizeof q);
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
-    if (rt.id >= R_AGENT_STATUS)
+    if (rt.id >= ROUTE_AGENT_STATUS)
         return agent_dispatch(r, &rt, &q, method);
     return records_dispatch(r, url, &rt, &q, method);
 }

@@ -141,7 +141,7 @@ static enum MHD_Result do_outbox_list(request *r)
     return ret;
 }
 
-static enum MHD_Result do_outbox_op(request *r, const api_route *rt, int retry)
+static enum MHD_Result do_outbox_op(request *r, const routes_hit *rt, int retry)
 {
     store *st = r->api->st;
     int rc = retry ? store_op_user_retry(st, rt->param) : store_op_user_discard(st, rt->param);
@@ -225,7 +225,7 @@ static int parse_conflict_id(const char *s, int64_t *out)
     return 0;
 }
 
-static enum MHD_Result do_resolve(request *r, const api_route *rt)
+static enum MHD_Result do_resolve(request *r, const routes_hit *rt)
 {
     store *st = r->api->st;
     cJSON *body = NULL, *list = NULL, *c;
@@ -296,17 +296,17 @@ static enum MHD_Result do_events(request *r)
     return ret;
 }
 
-enum MHD_Result agent_dispatch(request *r, const api_route *rt, const api_query *q, int method)
+enum MHD_Result agent_dispatch(request *r, const routes_hit *rt, const api_query *q, int method)
 {
     switch (rt->id) {
-    case R_AGENT_STATUS: return do_status(r);
-    case R_AGENT_SYNC: return do_sync(r, q);
-    case R_AGENT_OUTBOX: return do_outbox_list(r);
-    case R_AGENT_OUTBOX_OP: return do_outbox_op(r, rt, 0);
-    case R_AGENT_OUTBOX_RETRY: return do_outbox_op(r, rt, 1);
-    case R_AGENT_CONFLICTS: return do_conflicts(r, q);
-    case R_AGENT_CONFLICT_RESOLVE: return do_resolve(r, rt);
-    case R_AGENT_EVENTS: return do_events(r);
+    case ROUTE_AGENT_STATUS: return do_status(r);
+    case ROUTE_AGENT_SYNC: return do_sync(r, q);
+    case ROUTE_AGENT_OUTBOX: return do_outbox_list(r);
+    case ROUTE_AGENT_OUTBOX_OP: return do_outbox_op(r, rt, 0);
+    case ROUTE_AGENT_OUTBOX_RETRY: return do_outbox_op(r, rt, 1);
+    case ROUTE_AGENT_CONFLICTS: return do_conflicts(r, q);
+    case ROUTE_AGENT_CONFLICT_RESOLVE: return do_resolve(r, rt);
+    case ROUTE_AGENT_EVENTS: return do_events(r);
     default: break;
     }
     (void)method;

@@ -48,7 +48,7 @@ enum MHD_Result reply_store_error(request *r, int rc, const char *what);
 enum MHD_Result reply_empty(request *r, unsigned status);
 
 /* The /agent routes. */
-enum MHD_Result agent_dispatch(request *r, const api_route *rt, const api_query *q,
+enum MHD_Result agent_dispatch(request *r, const routes_hit *rt, const api_query *q,
                                int method);
 
 int64_t api_now_ms(void);

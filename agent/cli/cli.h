@@ -15,6 +15,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "agent/routes.h"
+
 #ifndef FIELDSYNC_VERSION /* the Makefile defines it */
 #define FIELDSYNC_VERSION "unknown"
 #endif
@@ -171,8 +173,9 @@ typedef struct cli_opt {
 typedef struct cli_sub {
     const char *name;      /* "list"; NULL for a group that is one command */
     const char *summary;   /* one line, for help */
-    const char *method;
-    const char *path;      /* "{}" is replaced by the escaped positional */
+    routes_id route;       /* the endpoint it calls (agent/routes.h): */
+    int method;            /* route and method; the path's "{}" is replaced
+                            * by the escaped positional */
     const char *pos;       /* positional argument's name ("ID") or NULL */
     const char *subject;   /* what the positional names, for "X ID not found" */
     const cli_opt *opts;   /* ends with CLI_OPT_END */

@@ -22,8 +22,8 @@ static const cli_sub status_sub[] = {
     {
         .summary = "show the daemon's state: online or not, last sync, queued edits, open "
             "conflicts, last error, what the local copy holds",
-        .method = "GET",
-        .path = "/agent/status",
+        .route = ROUTE_AGENT_STATUS,
+        .method = ROUTE_GET,
         .opts = no_opts,
         .view = &status_view,
     },
@@ -32,8 +32,8 @@ static const cli_sub status_sub[] = {
 static const cli_sub sync_sub[] = {
     {
         .summary = "ask the daemon to sync now: pull the remote's changes and push queued edits",
-        .method = "POST",
-        .path = "/agent/sync",
+        .route = ROUTE_AGENT_SYNC,
+        .method = ROUTE_POST,
         .opts = sync_opts,
         .view = &started_view,
         .notes = "Without --wait the sync runs in the background.  With --wait, fieldsync\n"
@@ -46,8 +46,8 @@ static const cli_sub sync_sub[] = {
 static const cli_sub watch_sub[] = {
     {
         .summary = "print the daemon's events as they happen, one line each, until interrupted",
-        .method = "GET",
-        .path = "/agent/events",
+        .route = ROUTE_AGENT_EVENTS,
+        .method = ROUTE_GET,
         .opts = no_opts,
         .action = CLI_ACT_WATCH,
         .notes = "Events: record_changed, sync_started, sync_finished, conflict.\n"

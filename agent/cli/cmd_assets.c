@@ -23,8 +23,8 @@ static const cli_sub asset_subs[] = {
     {
         .name = "list",
         .summary = "list a customer's assets (read-only here)",
-        .method = "GET",
-        .path = "/api/v1/customers/{}/assets",
+        .route = ROUTE_CUSTOMER_ASSETS,
+        .method = ROUTE_GET,
         .pos = "CUSTOMER_ID",
         .subject = "customer",
         .opts = list_opts,

@@ -6,6 +6,10 @@
 
 #include "agent/cli/cli.h"
 
+/* Every command group, in the order `fieldsync --help` lists them. */
+extern const cli_group *const cli_groups[];
+extern const size_t cli_ngroups;
+
 /* The group named `name` ("work-orders"), or NULL. */
 const cli_group *cli_group_find(const char *name);
 
