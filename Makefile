@@ -68,7 +68,7 @@ CLI_LIB   := $(BUILD)/libcli.a
 # client needs none of them; tests link everything.
 MODULE_LIBS := $(if $(AGENT_SRC),$(AGENT_LIB)) $(if $(SYNC_SRC),$(SYNC_LIB)) \
                $(if $(STORE_SRC),$(STORE_LIB))
-TEST_LIBS_A := $(if $(CLI_SRC),$(CLI_LIB)) $(MODULE_LIBS)
+TEST_MODULE_LIBS := $(if $(CLI_SRC),$(CLI_LIB)) $(MODULE_LIBS)
 
 PROGRAMS := $(if $(wildcard agent/fieldsyncd.c),$(BUILD)/fieldsyncd) \
             $(if $(wildcard $(CLI_MAIN)),$(BUILD)/fieldsync) \
@@ -110,7 +110,7 @@ $(BUILD)/fieldsync: $(call obj,$(CLI_MAIN)) $(CLI_LIB)
 $(BUILD)/fieldsync-sim: $(call obj,$(SIM_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lz
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS_A)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)

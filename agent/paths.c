@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,18 +71,6 @@ char *paths_socket_default(int *private_dir)
     return strdup(buf);
 }
 
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static char *trim(char *s)
 {
     char *e;
@@ -106,14 +93,14 @@ static int read_line(char *line, const char *path, int lineno, paths_config_fn f
         return 0;
     eq = strchr(s, '=');
     if (!eq) {
-        fail(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
+        snprintf(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
         return -1;
     }
     *eq = '\0';
     key = trim(s);
     value = trim(eq + 1);
     if (!*key) {
-        fail(err, errlen, "%s:%d: missing key before '='", path, lineno);
+        snprintf(err, errlen, "%s:%d: missing key before '='", path, lineno);
         return -1;
     }
     vl = strlen(value);
@@ -132,23 +119,28 @@ int paths_config_read(const char *path, paths_config_fn fn, void *ctx, char *err
     int lineno = 0, rc = -1, fd;
     size_t total = 0;
     struct stat st;
+    char ignored[1];
 
+    if (!err || !errlen) { /* messages are formatted straight into err */
+        err = ignored;
+        errlen = sizeof ignored;
+    }
     /* O_NONBLOCK: a FIFO put in place of the file must not hang us. */
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ENOENT)
             return 1;
-        fail(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        fail(err, errlen, "%s: not a regular file", path);
+        snprintf(err, errlen, "%s: not a regular file", path);
         close(fd);
         return -1;
     }
     fp = fdopen(fd, "r");
     if (!fp) {
-        fail(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
@@ -157,26 +149,26 @@ int paths_config_read(const char *path, paths_config_fn fn, void *ctx, char *err
         lineno++;
         total += n;
         if (total > PATHS_CONFIG_MAX_FILE) {
-            fail(err, errlen, "%s:%d: file larger than %d bytes", path, lineno,
+            snprintf(err, errlen, "%s:%d: file larger than %d bytes", path, lineno,
                  PATHS_CONFIG_MAX_FILE);
             goto out;
         }
         if (n && line[n - 1] == '\n')
             line[--n] = '\0';
         else if (n > PATHS_CONFIG_MAX_LINE) {
-            fail(err, errlen, "%s:%d: line longer than %d bytes", path, lineno,
+            snprintf(err, errlen, "%s:%d: line longer than %d bytes", path, lineno,
                  PATHS_CONFIG_MAX_LINE);
             goto out;
         }
         if (memchr(line, '\0', n) != NULL && strlen(line) != n) {
-            fail(err, errlen, "%s:%d: NUL byte in line", path, lineno);
+            snprintf(err, errlen, "%s:%d: NUL byte in line", path, lineno);
             goto out;
         }
         if (read_line(line, path, lineno, fn, ctx, err, errlen) < 0)
             goto out;
     }
     if (ferror(fp)) {
-        fail(err, errlen, "%s: read error", path);
+        snprintf(err, errlen, "%s: read error", path);
         goto out;
     }
     rc = 0;

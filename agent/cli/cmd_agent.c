@@ -19,41 +19,26 @@ static const cli_opt sync_opts[] = {
 };
 
 static const cli_sub status_sub[] = {
-    {
-        .summary = "show the daemon's state: online or not, last sync, queued edits, open "
-            "conflicts, last error, what the local copy holds",
-        .route = ROUTE_AGENT_STATUS,
-        .method = ROUTE_GET,
-        .opts = no_opts,
-        .view = &status_view,
-    },
+    {.summary = "show the daemon's state: online or not, last sync, queued edits, open "
+              "conflicts, last error, what the local copy holds",
+     .route = ROUTE_AGENT_STATUS, .method = ROUTE_GET, .opts = no_opts, .view = &status_view},
 };
 
 static const cli_sub sync_sub[] = {
-    {
-        .summary = "ask the daemon to sync now: pull the remote's changes and push queued edits",
-        .route = ROUTE_AGENT_SYNC,
-        .method = ROUTE_POST,
-        .opts = sync_opts,
-        .view = &started_view,
-        .notes = "Without --wait the sync runs in the background.  With --wait, fieldsync\n"
-            "prints the sync's summary, and exits with status 4 when the sync ended but\n"
-            "the remote was unreachable, refused the API key, or rejected queued edits\n"
-            "('fieldsync outbox' shows them).",
-    },
+    {.summary = "ask the daemon to sync now: pull the remote's changes and push queued edits",
+     .route = ROUTE_AGENT_SYNC, .method = ROUTE_POST, .opts = sync_opts, .view = &started_view,
+     .notes = "Without --wait the sync runs in the background.  With --wait, fieldsync\n"
+              "prints the sync's summary, and exits with status 4 when the sync ended but\n"
+              "the remote was unreachable, refused the API key, or rejected queued edits\n"
+              "('fieldsync outbox' shows them)."},
 };
 
 static const cli_sub watch_sub[] = {
-    {
-        .summary = "print the daemon's events as they happen, one line each, until interrupted",
-        .route = ROUTE_AGENT_EVENTS,
-        .method = ROUTE_GET,
-        .opts = no_opts,
-        .action = CLI_ACT_WATCH,
-        .notes = "Events: record_changed, sync_started, sync_finished, conflict.\n"
-            "Each line: TIME TYPE field=value ...; with --json, one JSON object per line:\n"
-            "  {\"event\":\"record_changed\",\"data\":{...}}",
-    },
+    {.summary = "print the daemon's events as they happen, one line each, until interrupted",
+     .route = ROUTE_AGENT_EVENTS, .method = ROUTE_GET, .opts = no_opts, .action = CLI_ACT_WATCH,
+     .notes = "Events: record_changed, sync_started, sync_finished, conflict.\n"
+              "Each line: TIME TYPE field=value ...; with --json, one JSON object per line:\n"
+              "  {\"event\":\"record_changed\",\"data\":{...}}"},
 };
 
 const cli_group cli_group_status = {

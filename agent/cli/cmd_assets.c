@@ -20,16 +20,9 @@ static const cli_view assets_view = {CLI_VIEW_LIST, "assets", asset_columns, NUL
 static const cli_opt list_opts[] = {CLI_OPT_PAGING, CLI_OPT_END};
 
 static const cli_sub asset_subs[] = {
-    {
-        .name = "list",
-        .summary = "list a customer's assets (read-only here)",
-        .route = ROUTE_CUSTOMER_ASSETS,
-        .method = ROUTE_GET,
-        .pos = "CUSTOMER_ID",
-        .subject = "customer",
-        .opts = list_opts,
-        .view = &assets_view,
-    },
+    {.name = "list", .summary = "list a customer's assets (read-only here)",
+     .route = ROUTE_CUSTOMER_ASSETS, .method = ROUTE_GET, .pos = "CUSTOMER_ID",
+     .subject = "customer", .opts = list_opts, .view = &assets_view},
 };
 
 const cli_group cli_group_assets = {

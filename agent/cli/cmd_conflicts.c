@@ -38,35 +38,16 @@ static const cli_opt resolve_opts[] = {
 };
 
 static const cli_sub conflict_subs[] = {
-    {
-        .name = "list",
-        .summary = "list recorded conflicts and how they were settled",
-        .route = ROUTE_AGENT_CONFLICTS,
-        .method = ROUTE_GET,
-        .opts = list_opts,
-        .view = &conflicts_view,
-    },
-    {
-        .name = "show",
-        .summary = "show one conflict's base, local and remote values side by side",
-        .route = ROUTE_AGENT_CONFLICTS,
-        .method = ROUTE_GET,
-        .pos = "ID",
-        .subject = "conflict",
-        .opts = no_opts,
-        .view = &conflict_view,
-    },
-    {
-        .name = "resolve",
-        .summary = "settle an open conflict",
-        .route = ROUTE_AGENT_CONFLICT_RESOLVE,
-        .method = ROUTE_POST,
-        .pos = "ID",
-        .subject = "conflict",
-        .opts = resolve_opts,
-        .body = 1,
-        .view = &resolved_view,
-    },
+    {.name = "list", .summary = "list recorded conflicts and how they were settled",
+     .route = ROUTE_AGENT_CONFLICTS, .method = ROUTE_GET, .opts = list_opts,
+     .view = &conflicts_view},
+    {.name = "show",
+     .summary = "show one conflict's base, local and remote values side by side",
+     .route = ROUTE_AGENT_CONFLICTS, .method = ROUTE_GET, .pos = "ID", .subject = "conflict",
+     .opts = no_opts, .view = &conflict_view},
+    {.name = "resolve", .summary = "settle an open conflict",
+     .route = ROUTE_AGENT_CONFLICT_RESOLVE, .method = ROUTE_POST, .pos = "ID",
+     .subject = "conflict", .opts = resolve_opts, .body = 1, .view = &resolved_view},
 };
 
 const cli_group cli_group_conflicts = {
