@@ -44,8 +44,15 @@ LIBS       = $(PKG_LIBS) -lpthread -lm
 # main() files are kept apart from the library code they share.
 STORE_SRC  := $(wildcard store/*.c)
 SYNC_SRC   := $(wildcard sync/*.c)
-AGENT_MAIN := agent/fieldsyncd.c agent/fieldsync.c
+# agent/ is the daemon, agent/cli/ the client: two libraries, so neither
+# program links the other's code.
+AGENT_MAIN := agent/fieldsyncd.c
 AGENT_SRC  := $(filter-out $(AGENT_MAIN),$(wildcard agent/*.c))
+CLI_MAIN   := agent/cli/fieldsync.c
+# What both programs must agree on is compiled into both, as bgpctl
+# compiles bgpd's shared files.
+SHARED_SRC := agent/paths.c agent/routes.c
+CLI_SRC    := $(filter-out $(CLI_MAIN),$(wildcard agent/cli/*.c)) $(SHARED_SRC)
 SIM_SRC    := $(wildcard tests/sim/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
@@ -56,22 +63,26 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 STORE_LIB := $(BUILD)/libstore.a
 SYNC_LIB  := $(BUILD)/libsync.a
 AGENT_LIB := $(BUILD)/libagent.a
-# Link order follows the dependency direction agent -> sync -> store.
+CLI_LIB   := $(BUILD)/libcli.a
+# Link order follows the dependency direction agent -> sync -> store.  The
+# client needs none of them; tests link everything.
 MODULE_LIBS := $(if $(AGENT_SRC),$(AGENT_LIB)) $(if $(SYNC_SRC),$(SYNC_LIB)) \
                $(if $(STORE_SRC),$(STORE_LIB))
+TEST_MODULE_LIBS := $(if $(CLI_SRC),$(CLI_LIB)) $(MODULE_LIBS)
 
 PROGRAMS := $(if $(wildcard agent/fieldsyncd.c),$(BUILD)/fieldsyncd) \
-            $(if $(wildcard agent/fieldsync.c),$(BUILD)/fieldsync) \
+            $(if $(wildcard $(CLI_MAIN)),$(BUILD)/fieldsync) \
             $(if $(SIM_SRC),$(BUILD)/fieldsync-sim)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 DEMO_BINS  := $(patsubst tests/demo/%.c,$(BUILD)/demo/%,$(DEMO_SRC))
 
-.PHONY: all deps check test-run check-asan asan bench demo install uninstall deb clean tests fuzz soak
+.PHONY: all deps check test-run check-asan asan bench demo install uninstall deb clean tests fuzz soak \
+        completion
 
 all: $(PROGRAMS) $(BENCH_BINS) $(DEMO_BINS)
 
-tests: all $(UNIT_BINS)
+tests: all $(UNIT_BINS) $(BUILD)/gen-completion
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -83,18 +94,23 @@ $(STORE_LIB): $(call obj,$(STORE_SRC))
 $(SYNC_LIB): $(call obj,$(SYNC_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
+# Rebuilt from scratch, so an object whose source moved away leaves no stale
+# member behind.
 $(AGENT_LIB): $(call obj,$(AGENT_SRC))
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
+$(CLI_LIB): $(call obj,$(CLI_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/fieldsyncd: $(call obj,agent/fieldsyncd.c) $(MODULE_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BUILD)/fieldsync: $(call obj,agent/fieldsync.c) $(MODULE_LIBS)
+$(BUILD)/fieldsync: $(call obj,$(CLI_MAIN)) $(CLI_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/fieldsync-sim: $(call obj,$(SIM_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lz
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(MODULE_LIBS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)
@@ -150,7 +166,19 @@ SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
             -e 's|@COMPLETIONSDIR@|$(BASHCOMPDIR)|g'
 GEN := $(BUILD)/packaging
 
-install: $(PROGRAMS)
+# The bash completion's words (commands, subcommands, options) come from the
+# CLI's command table: gen-completion fills them into the script.  `make
+# completion` rewrites the copy in the tree (test_cli_routes.py checks it
+# is current); install uses the one made from the programs it installs.
+$(BUILD)/gen-completion: $(call obj,packaging/completion/gen_completion.c) $(CLI_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(GEN)/fieldsync.bash: $(BUILD)/gen-completion packaging/completion/fieldsync.bash
+	@mkdir -p $(dir $@)
+	$(BUILD)/gen-completion packaging/completion/fieldsync.bash >$@.tmp && mv $@.tmp $@
+completion: $(GEN)/fieldsync.bash
+	cp $(GEN)/fieldsync.bash packaging/completion/fieldsync.bash
+
+install: $(PROGRAMS) $(GEN)/fieldsync.bash
 	@mkdir -p $(GEN)
 	$(SUBST) packaging/systemd/fieldsyncd.service.in >$(GEN)/fieldsyncd.service
 	for m in $(MAN1) $(MAN8); do $(SUBST) $$m >$(GEN)/$${m##*/} || exit 1; done
@@ -159,7 +187,7 @@ install: $(PROGRAMS)
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(addprefix $(GEN)/,$(notdir $(MAN1))) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(addprefix $(GEN)/,$(notdir $(MAN8))) $(DESTDIR)$(MANDIR)/man8/
-	install -m 0644 packaging/completion/fieldsync.bash $(DESTDIR)$(BASHCOMPDIR)/fieldsync
+	install -m 0644 $(GEN)/fieldsync.bash $(DESTDIR)$(BASHCOMPDIR)/fieldsync
 	install -m 0644 $(GEN)/fieldsyncd.service $(DESTDIR)$(SYSTEMDUSERDIR)/
 	install -m 0644 $(INSTALLED_DOCS) $(DESTDIR)$(DOCDIR)/
 	install -m 0644 packaging/fieldsync.conf.example $(DESTDIR)$(DOCDIR)/examples/

@@ -1,11 +1,11 @@
 /*
- * cli_errors.c — what the CLI says, and which exit status it returns, when
+ * errors.c — what the CLI says, and which exit status it returns, when
  * the daemon answers with an error or a sync ends badly.
  */
 #include <ctype.h>
 #include <string.h>
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 int cli_exit_for_http(long status)
 {

@@ -4,8 +4,8 @@
  * small helpers the CLI files share.  The commands themselves are data
  * (cli_group / cli_sub / cli_opt tables, one file per group); one generic
  * parser turns argv into a cli_plan, and cli_execute() runs it.  Nothing
- * here talks to the network; see cli_http.h.  Output goes through the
- * table of functions in cli_output.h, chosen once.
+ * here talks to the network; see http.h.  Output goes through the
+ * table of functions in output.h, chosen once.
  */
 #ifndef FIELDSYNC_CLI_H
 #define FIELDSYNC_CLI_H
@@ -14,6 +14,8 @@
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
+
+#include "agent/routes.h"
 
 #ifndef FIELDSYNC_VERSION /* the Makefile defines it */
 #define FIELDSYNC_VERSION "unknown"
@@ -145,26 +147,35 @@ typedef struct cli_opt {
     const char *help;
 } cli_opt;
 
-#define CLI_Q(name, meta, param, help) {name, meta, CLI_OPT_QUERY, param, NULL, NULL, 0, help}
-#define CLI_F(name, meta, field, help) {name, meta, CLI_OPT_FIELD, field, NULL, NULL, 0, help}
-#define CLI_F_REQUIRED(name, meta, field, help) \
-    {name, meta, CLI_OPT_FIELD, field, NULL, NULL, 1, help}
-#define CLI_OPT_PAGING                                                             \
-    {"page", "N", CLI_OPT_INT_QUERY, "page", NULL, NULL, 0, "page number, from 1"}, \
-    {"per-page", "N", CLI_OPT_INT_QUERY, "per_page", NULL, NULL, 0,                \
-     "rows per page (the daemon allows up to 100)"}
-#define CLI_OPT_SETTER                                                       \
-    {"set", "FIELD=VALUE", CLI_OPT_SET, NULL, NULL, NULL, 0,                 \
-     "set any field; VALUE is JSON when it parses as JSON (42, true, null, " \
-     "'\"007\"'), else a string; repeatable"}
-#define CLI_OPT_END {NULL, NULL, CLI_OPT_QUERY, NULL, NULL, NULL, 0, NULL}
+#define CLI_Q(n, meta, param, text) \
+    {.name = n, .metavar = meta, .kind = CLI_OPT_QUERY, .target = param, .help = text}
+#define CLI_F(n, meta, field, text) \
+    {.name = n, .metavar = meta, .kind = CLI_OPT_FIELD, .target = field, .help = text}
+#define CLI_F_REQUIRED(n, meta, field, text)                                         \
+    {.name = n, .metavar = meta, .kind = CLI_OPT_FIELD, .target = field, .required = 1, \
+     .help = text}
+#define CLI_OPT_PAGING                                                                   \
+    {.name = "page", .metavar = "N", .kind = CLI_OPT_INT_QUERY, .target = "page",        \
+     .help = "page number, from 1"},                                                     \
+    {.name = "per-page", .metavar = "N", .kind = CLI_OPT_INT_QUERY, .target = "per_page", \
+     .help = "rows per page (the daemon allows up to 100)"}
+#define CLI_OPT_SETTER                                                           \
+    {.name = "set", .metavar = "FIELD=VALUE", .kind = CLI_OPT_SET,               \
+     .help = "set any field; VALUE is JSON when it parses as JSON (42, true, null, " \
+             "'\"007\"'), else a string; repeatable"}
+#define CLI_OPT_END {.name = NULL}
 
-/* One command: `fieldsync GROUP NAME [POS] [options]`. */
+/*
+ * One command: `fieldsync GROUP NAME [POS] [options]`.  Tables name their
+ * fields (like tmux's cmd_entry); a field left out is 0/NULL, so `action`
+ * defaults to CLI_ACT_REQUEST.
+ */
 typedef struct cli_sub {
     const char *name;      /* "list"; NULL for a group that is one command */
     const char *summary;   /* one line, for help */
-    const char *method;
-    const char *path;      /* "{}" is replaced by the escaped positional */
+    routes_id route;       /* the endpoint it calls (agent/routes.h): */
+    int method;            /* route and method; the path's "{}" is replaced
+                            * by the escaped positional */
     const char *pos;       /* positional argument's name ("ID") or NULL */
     const char *subject;   /* what the positional names, for "X ID not found" */
     const cli_opt *opts;   /* ends with CLI_OPT_END */
@@ -223,7 +234,8 @@ char *cli_help_top(void);
  * Where the daemon listens: --socket, else $FIELDSYNC_SOCKET, else `socket`
  * in the config file ($XDG_CONFIG_HOME/fieldsync/config or
  * ~/.config/fieldsync/config), else $XDG_RUNTIME_DIR/fieldsync.sock, else
- * /tmp/fieldsync-<uid>/fieldsync.sock.  Returns 0 or -1 (err set).
+ * /tmp/fieldsync-<uid>/fieldsync.sock; a leading "~/" is the home
+ * directory, as for the daemon (agent/paths.h).  Returns 0 or -1 (err set).
  */
 int cli_socket_path(const char *flag, char *buf, size_t len, cli_error *err);
 

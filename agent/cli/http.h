@@ -1,5 +1,5 @@
 /*
- * cli_http.h — the fieldsync CLI's HTTP/1.1 client for fieldsyncd's Unix
+ * http.h — the fieldsync CLI's HTTP/1.1 client for fieldsyncd's Unix
  * socket (libcurl, CURLOPT_UNIX_SOCKET_PATH).  Answers are bounded by
  * CLI_MAX_BODY; transport failures become one line with exit status
  * CLI_EXIT_UNREACHABLE ("cannot reach fieldsyncd at PATH: ...").
@@ -11,7 +11,7 @@
 
 #include <curl/curl.h>
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 typedef struct cli_response {
     long status;

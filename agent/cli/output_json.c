@@ -1,12 +1,12 @@
 /*
- * cli_output_json.c — the output functions for scripts: the "data" of the
+ * output_json.c — the output functions for scripts: the "data" of the
  * daemon's answer, printed whole and in the daemon's order, so a script
  * sees what the local API says (and never more).  One document per
  * command; `watch` prints one compact object per line.
  */
 #include <stdlib.h>
 
-#include "agent/cli_output.h"
+#include "agent/cli/output.h"
 
 static void print_json(FILE *fp, const cJSON *v)
 {

@@ -1,5 +1,5 @@
 /*
- * cli_util.c — helpers the fieldsync CLI files share: errors, bounded
+ * util.c — helpers the fieldsync CLI files share: errors, bounded
  * growable buffers, URL escaping, --set parsing and JSON lookups.
  */
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 int cli_fail(cli_error *err, int code, const char *fmt, ...)
 {

@@ -1,8 +1,8 @@
 /*
- * cli_cmd_work_orders.c — `fieldsync work-orders ...`: the work orders of
- * the replica, over /api/v1/work-orders.  Pure data: cli_parse.c reads it.
+ * cmd_work_orders.c — `fieldsync work-orders ...`: the work orders of
+ * the replica, over /api/v1/work-orders.  Pure data: parse.c reads it.
  */
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 static const cli_column columns[] = {
     {"ID", "id", 24, 0},
@@ -68,19 +68,25 @@ static const char update_notes[] =
     "      --set notes='\"Gate code 1234\"'";
 
 static const cli_sub subs[] = {
-    {"list", "list work orders, filtered and paged", "GET", "/api/v1/work-orders", NULL, NULL,
-     list_opts, 0, 0, CLI_ACT_REQUEST, &list_view, NULL},
-    {"show", "show one work order", "GET", "/api/v1/work-orders/{}", "ID", "work order",
-     no_opts, 0, 0, CLI_ACT_REQUEST, &cli_view_record, NULL},
-    {"create", "create a work order", "POST", "/api/v1/work-orders", NULL, NULL, create_opts, 1,
-     0, CLI_ACT_REQUEST, &cli_view_record, create_notes},
-    {"update", "change fields of a work order", "PUT", "/api/v1/work-orders/{}", "ID",
-     "work order", update_opts, 1, 1, CLI_ACT_REQUEST, &cli_view_record, update_notes},
-    {"delete", "delete a work order", "DELETE", "/api/v1/work-orders/{}", "ID", "work order",
-     no_opts, 0, 0, CLI_ACT_REQUEST, &deleted_view, NULL},
+    {.name = "list", .summary = "list work orders, filtered and paged",
+     .route = ROUTE_WORK_ORDERS, .method = ROUTE_GET, .opts = list_opts, .view = &list_view},
+    {.name = "show", .summary = "show one work order", .route = ROUTE_WORK_ORDER,
+     .method = ROUTE_GET, .pos = "ID", .subject = "work order", .opts = no_opts,
+     .view = &cli_view_record},
+    {.name = "create", .summary = "create a work order", .route = ROUTE_WORK_ORDERS,
+     .method = ROUTE_POST, .opts = create_opts, .body = 1, .view = &cli_view_record,
+     .notes = create_notes},
+    {.name = "update", .summary = "change fields of a work order", .route = ROUTE_WORK_ORDER,
+     .method = ROUTE_PUT, .pos = "ID", .subject = "work order", .opts = update_opts, .body = 1,
+     .needs_fields = 1, .view = &cli_view_record, .notes = update_notes},
+    {.name = "delete", .summary = "delete a work order", .route = ROUTE_WORK_ORDER,
+     .method = ROUTE_DELETE, .pos = "ID", .subject = "work order", .opts = no_opts,
+     .view = &deleted_view},
 };
 
 const cli_group cli_group_work_orders = {
-    "work-orders", "list, show, create, update or delete work orders", subs,
-    sizeof subs / sizeof subs[0], NULL,
+    .name = "work-orders",
+    .summary = "list, show, create, update or delete work orders",
+    .subs = subs,
+    .nsubs = sizeof subs / sizeof subs[0],
 };

@@ -1,11 +1,12 @@
 /*
- * cli_sync.c — `fieldsync sync --wait` on a terminal: the wait request and
+ * sync.c — `fieldsync sync --wait` on a terminal: the wait request and
  * a status poll share one curl multi handle, so the progress line moves
  * while the daemon works, without threads.
  */
 #include <time.h>
 
-#include "agent/cli_run.h"
+#include "agent/cli/output.h"
+#include "agent/cli/sync.h"
 
 #define POLL_EVERY_MS 250
 #define STATUS_TIMEOUT_MS 5000L

@@ -9,8 +9,8 @@
 
 #include <curl/curl.h>
 
-#include "agent/cli.h"
-#include "agent/cli_output.h"
+#include "agent/cli/cli.h"
+#include "agent/cli/output.h"
 
 /* "fieldsync: <msg>", made printable: messages may quote the daemon. */
 static void report(const cli_error *err)

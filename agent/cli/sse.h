@@ -1,5 +1,5 @@
 /*
- * cli_sse.h — a parser for text/event-stream (the part of the HTML spec
+ * sse.h — a parser for text/event-stream (the part of the HTML spec
  * `fieldsync watch` needs): "event:" and "data:" fields, events ended by a
  * blank line, ":" comments (keep-alives) ignored, LF, CRLF or CR endings.
  * Fed in arbitrary pieces; one event's text is bounded by CLI_MAX_EVENT.
@@ -7,7 +7,7 @@
 #ifndef FIELDSYNC_CLI_SSE_H
 #define FIELDSYNC_CLI_SSE_H
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 /* One complete event (type "message" when none was named); nonzero stops. */
 typedef int (*cli_sse_event_fn)(void *ctx, const char *type, const char *data);

@@ -1,5 +1,5 @@
 /*
- * cli_parse.c — turns `fieldsync [global options] GROUP [SUB] [args]` into
+ * parse.c — turns `fieldsync [global options] GROUP [SUB] [args]` into
  * a cli_plan, driven by the command tables (cli_cmd_*.c).  Every command
  * gets the same treatment: --help anywhere, --json and --socket anywhere,
  * "--opt value" or "--opt=value", "--" before a positional that starts
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/cli.h"
-#include "agent/cli_help.h"
+#include "agent/cli/cli.h"
+#include "agent/cli/help.h"
 
 #define MAX_OPTS 32 /* options in one command's table */
 
@@ -227,21 +227,22 @@ static int check_args(const cli_sub *s, const sub_args *sa, const cli_plan *plan
     return 0;
 }
 
-/* The path with "{}" replaced by the escaped id, then the query. */
-static int build_path(const cli_sub *s, const sub_args *sa, cli_plan *plan, cli_error *err)
+/* The endpoint's path with "{}" replaced by the escaped id, then the query. */
+static int build_path(const cli_sub *s, const routes_endpoint *ep, const sub_args *sa,
+                      cli_plan *plan, cli_error *err)
 {
-    const char *mark = strstr(s->path, "{}");
+    const char *mark = strstr(ep->pattern, "{}");
     char sep = '?';
     cli_buf b;
     int rc = 0;
 
     cli_buf_init(&b, 64 * 1024);
     if (mark && sa->pos) {
-        rc |= cli_buf_add(&b, s->path, (size_t)(mark - s->path));
+        rc |= cli_buf_add(&b, ep->pattern, (size_t)(mark - ep->pattern));
         rc |= cli_url_escape(&b, sa->pos);
         rc |= cli_buf_adds(&b, mark + 2);
     } else {
-        rc |= cli_buf_adds(&b, s->path);
+        rc |= cli_buf_adds(&b, ep->pattern);
     }
     for (size_t i = 0; s->opts[i].name; i++) {
         if (!sa->values[i])
@@ -263,6 +264,7 @@ static int build_path(const cli_sub *s, const sub_args *sa, cli_plan *plan, cli_
 static int parse_sub(const cli_group *g, const cli_sub *s, int argc, char **argv,
                      cli_plan *plan, cli_error *err)
 {
+    const routes_endpoint *ep = routes_find(s->route, s->method);
     char label[128];
     sub_args sa;
     size_t nopts = 0;
@@ -276,18 +278,20 @@ static int parse_sub(const cli_group *g, const cli_sub *s, int argc, char **argv
         nopts++;
     if (nopts > MAX_OPTS)
         return cli_fail(err, CLI_EXIT_DAEMON, "BUG: %s has too many options", label);
+    if (!ep)
+        return cli_fail(err, CLI_EXIT_DAEMON, "BUG: %s names no endpoint of the API", label);
     memset(&sa, 0, sizeof sa);
     if (s->body && !(plan->body = cJSON_CreateObject()))
         return cli_fail(err, CLI_EXIT_DAEMON, "out of memory");
     if (scan_args(s, argc, argv, label, &sa, plan, err) < 0 ||
-        check_args(s, &sa, plan, label, err) < 0 || build_path(s, &sa, plan, err) < 0) {
+        check_args(s, &sa, plan, label, err) < 0 || build_path(s, ep, &sa, plan, err) < 0) {
         cJSON_Delete(plan->body);
         plan->body = NULL;
         return -1;
     }
     plan->action = sa.wait ? CLI_ACT_SYNC_WAIT : s->action;
     plan->view = sa.wait ? &cli_view_sync_summary : s->view;
-    plan->method = s->method;
+    plan->method = routes_method_name(ep->method);
     plan->subject = s->subject;
     plan->id = sa.pos;
     return 0;

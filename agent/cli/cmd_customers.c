@@ -1,7 +1,7 @@
 /*
- * cli_cmd_customers.c — `fieldsync customers ...` over /api/v1/customers.
+ * cmd_customers.c — `fieldsync customers ...` over /api/v1/customers.
  */
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 static const cli_column columns[] = {
     {"ID", "id", 24, 0},
@@ -55,20 +55,25 @@ static const char edit_notes[] =
     "  --set 'address={\"street\":\"1 Main St\",\"city\":\"Chicago\"}'";
 
 static const cli_sub subs[] = {
-    {"list", "list customers, filtered and paged", "GET", "/api/v1/customers", NULL, NULL,
-     list_opts, 0, 0, CLI_ACT_REQUEST, &list_view, NULL},
-    {"show", "show one customer", "GET", "/api/v1/customers/{}", "ID", "customer", no_opts, 0,
-     0, CLI_ACT_REQUEST, &cli_view_record, NULL},
-    {"create", "create a customer", "POST", "/api/v1/customers", NULL, NULL, create_opts, 1, 0,
-     CLI_ACT_REQUEST, &cli_view_record, edit_notes},
-    {"update", "change fields of a customer", "PUT", "/api/v1/customers/{}", "ID", "customer",
-     update_opts, 1, 1, CLI_ACT_REQUEST, &cli_view_record, edit_notes},
-    {"delete", "delete a customer (refused while it has active work orders)", "DELETE",
-     "/api/v1/customers/{}", "ID", "customer", no_opts, 0, 0, CLI_ACT_REQUEST, &deleted_view,
-     NULL},
+    {.name = "list", .summary = "list customers, filtered and paged", .route = ROUTE_CUSTOMERS,
+     .method = ROUTE_GET, .opts = list_opts, .view = &list_view},
+    {.name = "show", .summary = "show one customer", .route = ROUTE_CUSTOMER,
+     .method = ROUTE_GET, .pos = "ID", .subject = "customer", .opts = no_opts,
+     .view = &cli_view_record},
+    {.name = "create", .summary = "create a customer", .route = ROUTE_CUSTOMERS,
+     .method = ROUTE_POST, .opts = create_opts, .body = 1, .view = &cli_view_record,
+     .notes = edit_notes},
+    {.name = "update", .summary = "change fields of a customer", .route = ROUTE_CUSTOMER,
+     .method = ROUTE_PUT, .pos = "ID", .subject = "customer", .opts = update_opts, .body = 1,
+     .needs_fields = 1, .view = &cli_view_record, .notes = edit_notes},
+    {.name = "delete", .summary = "delete a customer (refused while it has active work orders)",
+     .route = ROUTE_CUSTOMER, .method = ROUTE_DELETE, .pos = "ID", .subject = "customer",
+     .opts = no_opts, .view = &deleted_view},
 };
 
 const cli_group cli_group_customers = {
-    "customers", "list, show, create, update or delete customers", subs,
-    sizeof subs / sizeof subs[0], NULL,
+    .name = "customers",
+    .summary = "list, show, create, update or delete customers",
+    .subs = subs,
+    .nsubs = sizeof subs / sizeof subs[0],
 };

@@ -1,5 +1,5 @@
 /*
- * cli_text.c — text for terminals: UTF-8 decoding, display width, making
+ * text.c — text for terminals: UTF-8 decoding, display width, making
  * daemon-supplied strings safe to print, truncation with an ellipsis and
  * aligned tables.  No locale is consulted: the CLI may run under LANG=C
  * and still must not cut a character in half or let a record's text move
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/cli_output.h"
+#include "agent/cli/output.h"
 
 #define MAX_COLUMNS 32
 

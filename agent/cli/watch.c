@@ -1,12 +1,14 @@
 /*
- * cli_watch.c — `fieldsync watch`: follows GET /agent/events and prints one
+ * watch.c — `fieldsync watch`: follows GET /agent/events and prints one
  * line per event, flushed at once so a pipe sees it, until interrupted.
  */
 #include <signal.h>
 #include <string.h>
 
-#include "agent/cli_run.h"
-#include "agent/cli_sse.h"
+#include "agent/cli/http.h"
+#include "agent/cli/output.h"
+#include "agent/cli/sse.h"
+#include "agent/cli/watch.h"
 
 static volatile sig_atomic_t interrupted;
 

@@ -1,9 +1,9 @@
 /*
- * cli_sse.c — text/event-stream parsing for `fieldsync watch`.
+ * sse.c — text/event-stream parsing for `fieldsync watch`.
  */
 #include <string.h>
 
-#include "agent/cli_sse.h"
+#include "agent/cli/sse.h"
 
 void cli_sse_init(cli_sse *p, cli_sse_event_fn fn, void *ctx)
 {

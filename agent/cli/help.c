@@ -1,26 +1,27 @@
 /*
- * cli_help.c — help for every command, made from the same tables that
+ * help.c — help for every command, made from the same tables that
  * drive parsing, so an option cannot exist without being documented.
  */
 #include <string.h>
 
-#include "agent/cli.h"
-#include "agent/cli_help.h"
+#include "agent/cli/cli.h"
+#include "agent/cli/help.h"
 
 #define WIDTH 79   /* wrap help text before this column */
 #define OPT_COL 24 /* where option descriptions start */
 
-static const cli_group *const groups[] = {
+const cli_group *const cli_groups[] = {
     &cli_group_status,  &cli_group_sync,   &cli_group_work_orders,
     &cli_group_customers, &cli_group_contacts, &cli_group_assets,
     &cli_group_outbox,  &cli_group_conflicts, &cli_group_watch,
 };
+const size_t cli_ngroups = sizeof cli_groups / sizeof cli_groups[0];
 
 const cli_group *cli_group_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
-        if (strcmp(groups[i]->name, name) == 0)
-            return groups[i];
+    for (size_t i = 0; i < cli_ngroups; i++)
+        if (strcmp(cli_groups[i]->name, name) == 0)
+            return cli_groups[i];
     return NULL;
 }
 
@@ -91,9 +92,9 @@ char *cli_help_top(void)
         "fieldsync talks to fieldsyncd, the daemon that keeps an offline copy of your\n"
         "work orders, customers and contacts and syncs your edits when it can.\n\n"
         "Commands:\n");
-    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
-        cli_buf_addf(&b, "  %-13s ", groups[i]->name);
-        add_wrapped(&b, groups[i]->summary, 16, 16);
+    for (size_t i = 0; i < cli_ngroups; i++) {
+        cli_buf_addf(&b, "  %-13s ", cli_groups[i]->name);
+        add_wrapped(&b, cli_groups[i]->summary, 16, 16);
     }
     cli_buf_adds(&b, "  help          help on a command: fieldsync help work-orders list\n\n"
                      "Options (before or after the command):\n");

@@ -1,5 +1,5 @@
 /*
- * cli_run.c — runs a parsed plan: finds the socket, sends the request,
+ * run.c — runs a parsed plan: finds the socket, sends the request,
  * and shows the answer through the output functions chosen here, once.
  */
 #include <limits.h>
@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/cli_run.h"
+#include "agent/cli/output.h"
+#include "agent/cli/sync.h"
+#include "agent/cli/watch.h"
 
 static int unexpected(cli_error *err, const char *what)
 {

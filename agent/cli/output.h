@@ -1,5 +1,5 @@
 /*
- * cli_output.h — how the fieldsync CLI shows answers.  Like bgpctl, every
+ * output.h — how the fieldsync CLI shows answers.  Like bgpctl, every
  * command prints through one table of output functions, chosen once in
  * cli_execute(): text (aligned tables, key/value lines) for people, JSON
  * (the daemon's "data", as sent) for scripts.  Also the text helpers the
@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 typedef struct cli_output {
     /* data is an array of rows; meta the list's pagination or NULL. */

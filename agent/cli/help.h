@@ -1,10 +1,14 @@
 /*
- * cli_help.h — the command tables' index and the help texts made from them.
+ * help.h — the command tables' index and the help texts made from them.
  */
 #ifndef FIELDSYNC_CLI_HELP_H
 #define FIELDSYNC_CLI_HELP_H
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
+
+/* Every command group, in the order `fieldsync --help` lists them. */
+extern const cli_group *const cli_groups[];
+extern const size_t cli_ngroups;
 
 /* The group named `name` ("work-orders"), or NULL. */
 const cli_group *cli_group_find(const char *name);

@@ -1,5 +1,5 @@
 /*
- * cli_http.c — requests to fieldsyncd over its Unix socket with libcurl.
+ * http.c — requests to fieldsyncd over its Unix socket with libcurl.
  *
  * The URL's host is a placeholder ("localhost"): curl connects to the
  * socket instead.  Proxies from the environment are switched off (they
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/cli_http.h"
+#include "agent/cli/http.h"
 
 #define CONNECT_TIMEOUT_MS 5000L
 

@@ -1,5 +1,5 @@
 /*
- * cli_output_text.c — the output functions for people: aligned tables for
+ * output_text.c — the output functions for people: aligned tables for
  * lists, "label  value" lines for one record, the daemon's status and a
  * sync's summary.  Every string from the daemon passes cli_text_clean()
  * before it reaches the terminal.
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/cli_output.h"
+#include "agent/cli/output.h"
 
 #define LABEL_MAX 24 /* wider labels are not padded further */
 #define CELL_DEPTH 3 /* nesting shown inside one cell */
