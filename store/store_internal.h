@@ -20,7 +20,7 @@
 #define SI_MAX_FILTER 1024            /* bytes in a list filter value */
 #define SI_STMT_CACHE 96
 
-/* ---- the handle (db.c) ----------------------------------------------- */
+/* ---- the handle (db.c; opening and migrations: open.c) ------------- */
 
 typedef struct {
     store_entity e;
@@ -138,7 +138,7 @@ char *si_strdup(const char *p);   /* NULL-safe */
 /* "…}" + ",\"_sync\":{\"state\":\"st\"}}" appended to b. */
 void si_buf_add_with_sync(si_buf *b, const char *obj_text, store_sync_state st);
 
-/* ---- model.c --------------------------------------------------------- */
+/* ---- model.c (si_validate: validate.c) ------------------------------- */
 
 /* Index columns of a record, pointing into its body. */
 typedef struct {
@@ -197,7 +197,25 @@ int si_rec_delete(store *s, store_entity e, const char *id);
 int si_recompute(store *s, si_rec *r);
 /* Recomputes, saves and reports a change when the view changed. */
 int si_refresh(store *s, store_entity e, const char *id);
+/* The record's state from its unsettled ops: a held op shows as a
+ * conflict, else a rejected one as rejected, else any op as pending. */
+#define SI_STATE_SQL(ent, id)                                                        \
+    "(SELECT MAX(CASE o.state WHEN 4 THEN 3 WHEN 3 THEN 2 ELSE 1 END) FROM outbox o " \
+    "WHERE o.entity = " ent " AND o.record_id = " id ")"
+
+/* The state of a row's SI_STATE_SQL column. */
+store_sync_state si_state_from_col(sqlite3_stmt *st, int col);
 store_sync_state si_state_of(store *s, store_entity e, const char *id, int *err);
+/* Saves r and reports a change when its view or visibility changed from
+ * old_text / old_deleted. */
+int si_save_and_report(store *s, const si_rec *r, const char *old_text, int old_deleted);
+/* 1 if the record has unsettled ops, 0 if not, <0 on error. */
+int si_has_ops(store *s, store_entity e, const char *id);
+/* STORE_INVALID (message set) for a missing or over-long id. */
+int si_check_id(store *s, const char *id);
+
+/* ---- apply.c --------------------------------------------------------- */
+
 /* Deletes the contacts and assets of a customer that have no ops. */
 int si_drop_children(store *s, const char *customer_id);
 
@@ -209,12 +227,25 @@ int si_op_load(store *s, const char *op_id, store_op *out);
 int si_ops_of(store *s, store_entity e, const char *id, store_op **ops, int *n);
 int si_op_delete(store *s, const char *op_id);
 int si_op_set_state(store *s, const char *op_id, store_op_state st, int add_attempt);
+
+/* ---- write.c --------------------------------------------------------- */
+
 /*
  * A local update without validation (used to queue a conflict's winning
  * values); same coalescing and durability as store_local_update().
  */
 int si_local_update(store *s, store_entity e, const char *id, const cJSON *fields,
                     int64_t now_ms, int validate, char **json_out);
+
+/* ---- remap.c --------------------------------------------------------- */
+
+/* Replaces the local id from by the server's to everywhere it is held
+ * (records, references in other records, ops), in the caller's
+ * transaction. */
+int si_remap(store *s, store_entity e, const char *from, const char *to);
+/* Replaces, in place, every string equal to from at the top level of obj
+ * and every {"id": from} object member's id.  Returns 1 if any changed. */
+int si_rewrite_ids(cJSON *obj, const char *from, const char *to);
 
 /* ---- conflicts.c ----------------------------------------------------- */
 
