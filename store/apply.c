@@ -306,63 +306,14 @@ int store_mark_children_seen(store *s, const char *customer_id, int64_t generati
     return si_step_done(s, st, "mark children seen");
 }
 
-/* Ids from a query with up to two bound parameters (an entity, a text, an
- * integer), collected first so the rows can then be changed. */
-typedef struct {
-    store_entity *e;
-    char **id;
-    int n, cap;
-} idlist;
-
-static void idlist_free(idlist *l)
-{
-    for (int i = 0; i < l->n; i++)
-        free(l->id[i]);
-    free(l->id);
-    free(l->e);
-    memset(l, 0, sizeof *l);
-}
-
-static int idlist_collect(store *s, sqlite3_stmt *st, idlist *l)
-{
-    int rc;
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (l->n == l->cap) {
-            int cap = l->cap ? l->cap * 2 : 16;
-            char **ni = realloc(l->id, (size_t)cap * sizeof *ni);
-            store_entity *ne;
-
-            if (!ni)
-                goto oom;
-            l->id = ni;
-            ne = realloc(l->e, (size_t)cap * sizeof *ne);
-            if (!ne)
-                goto oom;
-            l->e = ne;
-            l->cap = cap;
-        }
-        l->e[l->n] = (store_entity)sqlite3_column_int(st, 0);
-        l->id[l->n] = strdup((const char *)sqlite3_column_text(st, 1));
-        if (!l->id[l->n])
-            goto oom;
-        l->n++;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? STORE_OK : si_dberr(s, "collect ids");
-oom:
-    sqlite3_reset(st);
-    return si_fail(s, STORE_NOMEM, "out of memory");
-}
-
-static int delete_all(store *s, const idlist *l)
+static int delete_all(store *s, const si_ref *refs, int nrefs)
 {
     int rc = STORE_OK;
 
-    for (int i = 0; i < l->n && rc == STORE_OK; i++) {
-        rc = si_rec_delete(s, l->e[i], l->id[i]);
+    for (int i = 0; i < nrefs && rc == STORE_OK; i++) {
+        rc = si_rec_delete(s, refs[i].e, refs[i].id);
         if (rc == STORE_OK)
-            rc = si_changed(s, l->e[i], l->id[i], "deleted");
+            rc = si_changed(s, refs[i].e, refs[i].id, "deleted");
     }
     return rc;
 }
@@ -373,16 +324,17 @@ int si_drop_children(store *s, const char *customer_id)
                                   "WHERE r.entity IN (1, 2) AND r.parent_id = ?1 "
                                   "AND NOT EXISTS (SELECT 1 FROM outbox o "
                                   "WHERE o.entity = r.entity AND o.record_id = r.id)");
-    idlist l = {0};
+    si_ref *refs = NULL;
+    int nrefs = 0;
     int rc;
 
     if (!st)
         return STORE_ERR;
     si_bind_text(st, 1, customer_id);
-    rc = idlist_collect(s, st, &l);
+    rc = si_refs_collect(s, st, &refs, &nrefs, "collect ids");
     if (rc == STORE_OK)
-        rc = delete_all(s, &l);
-    idlist_free(&l);
+        rc = delete_all(s, refs, nrefs);
+    si_refs_free(refs, nrefs);
     return rc;
 }
 
@@ -435,24 +387,25 @@ static int evict(store *s, store_entity e, int64_t generation, int64_t *count)
                                   "ON o.entity = c.entity AND o.record_id = c.id "
                                   "WHERE r.entity = 0 AND c.entity IN (1, 2) "
                                   "AND c.parent_id = r.id)");
-    idlist l = {0};
+    si_ref *refs = NULL;
+    int nrefs = 0;
     int rc;
 
     if (!st)
         return STORE_ERR;
     sqlite3_bind_int(st, 1, (int)e);
     sqlite3_bind_int64(st, 2, generation);
-    rc = idlist_collect(s, st, &l);
+    rc = si_refs_collect(s, st, &refs, &nrefs, "collect ids");
     if (rc == STORE_OK)
-        rc = delete_all(s, &l);
-    *count = l.n;
-    for (int i = 0; i < l.n && rc == STORE_OK && e == ENT_CUSTOMER; i++) {
+        rc = delete_all(s, refs, nrefs);
+    *count = nrefs;
+    for (int i = 0; i < nrefs && rc == STORE_OK && e == ENT_CUSTOMER; i++) {
         int64_t before = sqlite3_total_changes64(s->db);
 
-        rc = si_drop_children(s, l.id[i]);
+        rc = si_drop_children(s, refs[i].id);
         *count += sqlite3_total_changes64(s->db) - before;
     }
-    idlist_free(&l);
+    si_refs_free(refs, nrefs);
     return rc;
 }
 
@@ -469,59 +422,5 @@ int store_evict_unseen(store *s, store_entity e, int64_t generation, int64_t *ev
     rc = si_tx_end(s, evict(s, e, generation, &n));
     if (evicted_out)
         *evicted_out = rc == STORE_OK ? n : 0;
-    return rc;
-}
-
-/* ---- test support ------------------------------------------------------ */
-
-int si_check_consistency(store *s)
-{
-    sqlite3_stmt *st;
-    idlist l = {0};
-    int rc;
-
-    st = si_stmt(s, "SELECT o.entity, o.record_id FROM outbox o WHERE NOT EXISTS "
-                    "(SELECT 1 FROM records r WHERE r.entity = o.entity AND r.id = o.record_id)");
-    if (!st)
-        return STORE_ERR;
-    rc = idlist_collect(s, st, &l);
-    if (rc == STORE_OK && l.n > 0)
-        rc = si_fail(s, STORE_ERR, "op of %s %s has no record", store_entity_name(l.e[0]),
-                     l.id[0]);
-    idlist_free(&l);
-    if (rc != STORE_OK)
-        return rc;
-    st = si_stmt(s, "SELECT entity, id FROM records ORDER BY entity, id");
-    if (!st)
-        return STORE_ERR;
-    rc = idlist_collect(s, st, &l);
-    for (int i = 0; i < l.n && rc == STORE_OK; i++) {
-        si_rec r;
-        cJSON *stored;
-        int was_deleted;
-
-        rc = si_rec_load(s, l.e[i], l.id[i], &r);
-        if (rc != STORE_OK)
-            break;
-        if (!r.remote_body && si_has_ops(s, r.e, r.id) == 0)
-            rc = si_fail(s, STORE_ERR, "%s %s: created locally but has no op",
-                         store_entity_name(r.e), r.id);
-        stored = cJSON_Duplicate(r.body, 1);
-        was_deleted = r.deleted_locally;
-        if (rc == STORE_OK)
-            rc = stored ? si_recompute(s, &r) : STORE_NOMEM;
-        if (rc == STORE_OK && (!cJSON_Compare(stored, r.body, 1) ||
-                               was_deleted != r.deleted_locally)) {
-            char *a = si_json_print(stored), *b = si_json_print(r.body);
-
-            rc = si_fail(s, STORE_ERR, "%s %s: stored view %.200s differs from rebuilt %.200s",
-                         store_entity_name(r.e), r.id, a ? a : "?", b ? b : "?");
-            free(a);
-            free(b);
-        }
-        cJSON_Delete(stored);
-        si_rec_release(&r);
-    }
-    idlist_free(&l);
     return rc;
 }

@@ -201,6 +201,79 @@ static int tx_exec(store *s, const char *sql, const char *what)
     return st ? si_step_done(s, st, what) : STORE_ERR;
 }
 
+/*
+ * The one loop that collects a scan's rows into a growing array.  A step
+ * that returns anything but a row or SQLITE_DONE (busy, I/O error,
+ * interrupt) fails the collection: read as the end of the rows it would
+ * hand the caller a short list, and a caller that then changes what it
+ * collected (an id remap, an eviction) would commit half a change.
+ */
+int si_collect(store *s, sqlite3_stmt *st, size_t size, si_row_fn fill, si_rows *rows,
+               const char *what)
+{
+    int rc = STORE_OK, step;
+
+    rows->items = NULL;
+    rows->n = 0;
+    if (!st)
+        return STORE_ERR;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (rows->n == rows->cap) {
+            int cap = rows->cap ? rows->cap * 2 : 8;
+            void *grown = realloc(rows->items, (size_t)cap * size);
+
+            if (!grown) {
+                rc = si_fail(s, STORE_NOMEM, "out of memory");
+                break;
+            }
+            rows->items = grown;
+            rows->cap = cap;
+        }
+        if (fill(st, (char *)rows->items + (size_t)rows->n * size) != STORE_OK) {
+            rc = si_fail(s, STORE_NOMEM, "out of memory");
+            break;
+        }
+        rows->n++;
+    }
+    if (rc == STORE_OK && step != SQLITE_DONE)
+        rc = si_dberr(s, what);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* A row (entity, id) as an si_ref. */
+static int fill_ref(sqlite3_stmt *st, void *item)
+{
+    si_ref *r = item;
+    const char *id = (const char *)sqlite3_column_text(st, 1);
+
+    r->e = (store_entity)sqlite3_column_int(st, 0);
+    r->id = strdup(id ? id : "");
+    return r->id ? STORE_OK : STORE_NOMEM;
+}
+
+int si_refs_collect(store *s, sqlite3_stmt *st, si_ref **refs, int *n, const char *what)
+{
+    si_rows rows = {0};
+    int rc = si_collect(s, st, sizeof **refs, fill_ref, &rows, what);
+
+    *refs = rows.items;
+    *n = rows.n;
+    if (rc != STORE_OK) {
+        si_refs_free(*refs, *n);
+        *refs = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+void si_refs_free(si_ref *refs, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(refs[i].id);
+    free(refs);
+}
+
 /* ---- change hook ------------------------------------------------------ */
 
 int si_changed(store *s, store_entity e, const char *id, const char *what)

@@ -112,8 +112,9 @@ cJSON *store_write_view(store_entity e, const cJSON *record, const cJSON *names)
 }
 
 /* The first column of a one-parameter query as a new cJSON string, or a
- * JSON null when there is no row (or no store to ask). */
-static cJSON *lookup_text(store *s, const char *sql, const char *param)
+ * JSON null when there is no row (or no store to ask).  NULL on failure,
+ * with *err set to a store_rc when the database failed (the message set). */
+static cJSON *lookup_text(store *s, const char *sql, const char *param, int *err)
 {
     sqlite3_stmt *st;
     cJSON *out = NULL;
@@ -122,7 +123,11 @@ static cJSON *lookup_text(store *s, const char *sql, const char *param)
     if (!s || !param)
         return cJSON_CreateNull();
     st = si_stmt(s, sql);
-    if (!st || si_bind_text(st, 1, param) != STORE_OK)
+    if (!st) {
+        *err = STORE_ERR;
+        return NULL;
+    }
+    if (si_bind_text(st, 1, param) != STORE_OK)
         return NULL;
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
@@ -130,25 +135,36 @@ static cJSON *lookup_text(store *s, const char *sql, const char *param)
     else if (rc == SQLITE_ROW || rc == SQLITE_DONE)
         out = cJSON_CreateNull();
     else
-        si_dberr(s, "lookup");
+        *err = si_dberr(s, "lookup");
     sqlite3_reset(st);
     return out;
 }
 
-/* A record's body parsed, or NULL (absent, or no store). */
-static cJSON *lookup_body(store *s, store_entity e, const char *id)
+/* A record's body parsed, or NULL (absent, or no store).  A failed read is
+ * not "absent": it sets *err (a store_rc, message set). */
+static cJSON *lookup_body(store *s, store_entity e, const char *id, int *err)
 {
     sqlite3_stmt *st;
     cJSON *out = NULL;
+    int rc;
 
     if (!s || !id)
         return NULL;
     st = si_stmt(s, "SELECT body FROM records WHERE entity = ?1 AND id = ?2");
-    if (!st)
+    if (!st) {
+        *err = STORE_ERR;
         return NULL;
+    }
     sqlite3_bind_int(st, 1, (int)e);
-    if (si_bind_text(st, 2, id) == STORE_OK && sqlite3_step(st) == SQLITE_ROW)
+    if (si_bind_text(st, 2, id) != STORE_OK) {
+        sqlite3_reset(st);
+        return NULL;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
         out = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
+    else if (rc != SQLITE_DONE)
+        *err = si_dberr(s, "lookup");
     sqlite3_reset(st);
     return out;
 }
@@ -213,7 +229,7 @@ static int attach(cJSON *obj, const char *key, cJSON *item)
 
 /* The read-shape object for a reference field set to id, with the names
  * the replica knows (null when it knows none). */
-static cJSON *ref_object(store *s, store_entity e, const refmap *r, const char *id)
+static cJSON *ref_object(store *s, store_entity e, const refmap *r, const char *id, int *err)
 {
     cJSON *o = cJSON_CreateObject(), *other = NULL, *name = NULL, *extra = NULL;
     const char *extra_key = NULL;
@@ -226,23 +242,28 @@ static cJSON *ref_object(store *s, store_entity e, const refmap *r, const char *
                            "SELECT json_extract(body, '$.branch.name') FROM records "
                            "WHERE entity = 0 AND branch_id = ?1 "
                            "AND json_extract(body, '$.branch.name') IS NOT NULL LIMIT 1",
-                           id);
+                           id, err);
     } else if (strcmp(r->field, "technician_id") == 0) {
         name = lookup_text(s,
                            "SELECT json_extract(body, '$.technician.name') FROM records "
                            "WHERE entity = 3 AND technician_id = ?1 "
                            "AND json_extract(body, '$.technician.name') IS NOT NULL LIMIT 1",
-                           id);
+                           id, err);
     } else if (strcmp(r->field, "customer_id") == 0) {
-        other = lookup_body(s, ENT_CUSTOMER, id);
+        other = lookup_body(s, ENT_CUSTOMER, id, err);
         name = dup_or_null(cJSON_GetObjectItemCaseSensitive(other, "name"));
         extra = address_line(cJSON_GetObjectItemCaseSensitive(other, "address"));
         extra_key = "address";
     } else {   /* contact_id */
-        other = lookup_body(s, ENT_CONTACT, id);
+        other = lookup_body(s, ENT_CONTACT, id, err);
         name = dup_or_null(cJSON_GetObjectItemCaseSensitive(other, "name"));
         extra = dup_or_null(cJSON_GetObjectItemCaseSensitive(other, "phone"));
         extra_key = "phone";
+    }
+    if (*err != STORE_OK) {
+        cJSON_Delete(name);
+        cJSON_Delete(extra);
+        goto out;
     }
     ok = attach(o, "name", name) == 0;
     if (extra_key) {
@@ -267,12 +288,14 @@ int store_apply_fields(store *s, store_entity e, cJSON *record, const cJSON *fie
     for (const cJSON *c = fields->child; c; c = c->next) {
         const refmap *r = ref_of(e, c->string);
         cJSON *v;
-        int rc;
+        int rc = STORE_OK;
 
         if (r)
-            v = cJSON_IsString(c) ? ref_object(s, e, r, c->valuestring) : cJSON_CreateNull();
+            v = cJSON_IsString(c) ? ref_object(s, e, r, c->valuestring, &rc) : cJSON_CreateNull();
         else
             v = cJSON_Duplicate(c, 1);
+        if (rc != STORE_OK)
+            return rc;   /* the lookup's message is set */
         rc = si_jset(record, r ? r->object : c->string, v);
         if (rc != STORE_OK)
             return s ? si_fail(s, rc, "out of memory") : rc;

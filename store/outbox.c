@@ -10,10 +10,6 @@
 
 #include "store/store_internal.h"
 
-#define OP_COLS                                                                    \
-    "seq, op_id, entity, record_id, parent_id, kind, fields, base_values, "        \
-    "base_updated_at, edited_at, state, attempts, next_attempt, last_error"
-
 void store_op_release(store_op *op)
 {
     if (!op)
@@ -34,7 +30,7 @@ void store_ops_free(store_op *ops, int n)
     free(ops);
 }
 
-/* Fills op from a row of OP_COLS; STORE_NOMEM on allocation failure. */
+/* Fills op from a row of SI_OP_COLS; STORE_NOMEM on allocation failure. */
 static int op_from_row(sqlite3_stmt *st, store_op *op)
 {
     int oom = 0;
@@ -64,7 +60,7 @@ static int op_from_row(sqlite3_stmt *st, store_op *op)
 
 int si_op_load(store *s, const char *op_id, store_op *out)
 {
-    sqlite3_stmt *st = si_stmt(s, "SELECT " OP_COLS " FROM outbox WHERE op_id = ?1");
+    sqlite3_stmt *st = si_stmt(s, "SELECT " SI_OP_COLS " FROM outbox WHERE op_id = ?1");
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -85,43 +81,29 @@ int si_op_load(store *s, const char *op_id, store_op *out)
     return rc;
 }
 
-/* All rows of a prepared OP_COLS query. */
-static int ops_collect(store *s, sqlite3_stmt *st, store_op **ops, int *n)
+static int fill_op(sqlite3_stmt *st, void *item)
 {
-    store_op *arr = NULL;
-    int cnt = 0, cap = 0, rc;
+    return op_from_row(st, item);
+}
 
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            int ncap = cap ? cap * 2 : 4;
-            store_op *na = realloc(arr, (size_t)ncap * sizeof *na);
+int si_ops_collect(store *s, sqlite3_stmt *st, store_op **ops, int *n, const char *what)
+{
+    si_rows rows = {0};
+    int rc = si_collect(s, st, sizeof **ops, fill_op, &rows, what);
 
-            if (!na)
-                goto oom;
-            arr = na;
-            cap = ncap;
-        }
-        if (op_from_row(st, &arr[cnt]) != STORE_OK)
-            goto oom;
-        cnt++;
+    *ops = rows.items;
+    *n = rows.n;
+    if (rc != STORE_OK) {
+        store_ops_free(*ops, *n);
+        *ops = NULL;
+        *n = 0;
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        store_ops_free(arr, cnt);
-        return si_dberr(s, "ops");
-    }
-    *ops = arr;
-    *n = cnt;
-    return STORE_OK;
-oom:
-    sqlite3_reset(st);
-    store_ops_free(arr, cnt);
-    return si_fail(s, STORE_NOMEM, "out of memory");
+    return rc;
 }
 
 int si_ops_of(store *s, store_entity e, const char *id, store_op **ops, int *n)
 {
-    sqlite3_stmt *st = si_stmt(s, "SELECT " OP_COLS " FROM outbox "
+    sqlite3_stmt *st = si_stmt(s, "SELECT " SI_OP_COLS " FROM outbox "
                                   "WHERE entity = ?1 AND record_id = ?2 ORDER BY seq");
 
     *ops = NULL;
@@ -130,7 +112,7 @@ int si_ops_of(store *s, store_entity e, const char *id, store_op **ops, int *n)
         return STORE_ERR;
     sqlite3_bind_int(st, 1, (int)e);
     si_bind_text(st, 2, id);
-    return ops_collect(s, st, ops, n);
+    return si_ops_collect(s, st, ops, n, "ops of record");
 }
 
 int si_op_delete(store *s, const char *op_id)
@@ -157,11 +139,6 @@ int si_op_set_state(store *s, const char *op_id, store_op_state state, int add_a
 }
 
 
-#define OP_COLS_O                                                                 \
-    "o.seq, o.op_id, o.entity, o.record_id, o.parent_id, o.kind, o.fields, "       \
-    "o.base_values, o.base_updated_at, o.edited_at, o.state, o.attempts, "         \
-    "o.next_attempt, o.last_error"
-
 /*
  * Ready: pending and due; the first unsettled op of its record (ops of one
  * record go in order, and a rejected or held op blocks only its record);
@@ -178,7 +155,7 @@ int si_op_set_state(store *s, const char *op_id, store_op_state state, int add_a
     "  OR (c.entity = 1 AND c.record_id = json_extract(o.fields, '$.contact_id')))) "
 
 static const char claim_sql[] =
-    "SELECT " OP_COLS_O " FROM outbox o "
+    "SELECT " SI_OP_COLS_O " FROM outbox o "
     "WHERE " READY_BUT_TIME "AND o.next_attempt <= ?1 "
     "ORDER BY o.seq LIMIT ?2";
 
@@ -216,45 +193,19 @@ static int claim(store *s, int64_t now_ms, int max, store_op **ops_out, int *n_o
         return STORE_ERR;
     sqlite3_bind_int64(st, 1, now_ms);
     sqlite3_bind_int(st, 2, max);
-    /* Rows are loaded by id (a different statement) while this one runs. */
-    {
-        int cap = 0, step;
-
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            if (n == cap) {
-                int ncap = cap ? cap * 2 : 8;
-                store_op *na = realloc(ops, (size_t)ncap * sizeof *na);
-
-                if (!na) {
-                    rc = si_fail(s, STORE_NOMEM, "out of memory");
-                    goto fail;
-                }
-                ops = na;
-                cap = ncap;
-            }
-            rc = si_op_load(s, (const char *)sqlite3_column_text(st, 1), &ops[n]);
-            if (rc != STORE_OK)
-                goto fail;
-            n++;
-        }
-        if (step != SQLITE_DONE) {
-            rc = si_dberr(s, "claim");
-            goto fail;
-        }
-        sqlite3_reset(st);
-    }
+    rc = si_ops_collect(s, st, &ops, &n, "claim");
+    if (rc != STORE_OK)
+        return rc;
     for (int i = 0; i < n; i++) {
         rc = si_op_set_state(s, ops[i].op_id, OPST_INFLIGHT, 0);
         if (rc != STORE_OK)
-            goto fail_reset;
+            goto fail;
         ops[i].state = OPST_INFLIGHT;
     }
     *ops_out = ops;
     *n_out = n;
     return STORE_OK;
 fail:
-    sqlite3_reset(st);
-fail_reset:
     store_ops_free(ops, n);
     return rc;
 }
@@ -363,44 +314,20 @@ static cJSON *op_json(const store_op *op)
 
 int store_outbox_list(store *s, char **json_out)
 {
-    sqlite3_stmt *st = si_stmt(s, "SELECT op_id FROM outbox ORDER BY seq");
+    sqlite3_stmt *st = si_stmt(s, "SELECT " SI_OP_COLS " FROM outbox ORDER BY seq");
     cJSON *arr = cJSON_CreateArray();
-    char **ids = NULL;
-    int n = 0, cap = 0, rc = STORE_OK, step;
+    store_op *ops = NULL;
+    int n = 0, rc;
 
     *json_out = NULL;
     if (!st || !arr) {
         cJSON_Delete(arr);
         return st ? si_fail(s, STORE_NOMEM, "out of memory") : STORE_ERR;
     }
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            int ncap = cap ? cap * 2 : 16;
-            char **ni = realloc(ids, (size_t)ncap * sizeof *ni);
-
-            if (!ni)
-                break;
-            ids = ni;
-            cap = ncap;
-        }
-        ids[n] = strdup((const char *)sqlite3_column_text(st, 0));
-        if (!ids[n])
-            break;
-        n++;
-    }
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE)
-        rc = step == SQLITE_ROW ? si_fail(s, STORE_NOMEM, "out of memory")
-                                : si_dberr(s, "outbox list");
+    rc = si_ops_collect(s, st, &ops, &n, "outbox list");
     for (int i = 0; i < n && rc == STORE_OK; i++) {
-        store_op op;
-        cJSON *o;
+        cJSON *o = op_json(&ops[i]);
 
-        rc = si_op_load(s, ids[i], &op);
-        if (rc != STORE_OK)
-            break;
-        o = op_json(&op);
-        store_op_release(&op);
         if (!o || !cJSON_AddItemToArray(arr, o)) {
             cJSON_Delete(o);
             rc = si_fail(s, STORE_NOMEM, "out of memory");
@@ -411,9 +338,7 @@ int store_outbox_list(store *s, char **json_out)
         if (!*json_out)
             rc = si_fail(s, STORE_NOMEM, "out of memory");
     }
-    for (int i = 0; i < n; i++)
-        free(ids[i]);
-    free(ids);
+    store_ops_free(ops, n);
     cJSON_Delete(arr);
     return rc;
 }

@@ -43,11 +43,11 @@ int si_remap(store *s, store_entity e, const char *from, const char *to)
         "UPDATE conflicts SET record_id = ?3 WHERE entity = ?1 AND record_id = ?2",
     };
     sqlite3_stmt *st;
-    int rc = STORE_OK, step;
-    struct ref { store_entity e; char *id; } *refs = NULL;
-    int nrefs = 0, cap = 0;
-    char **opids = NULL;
-    int nops = 0, opcap = 0;
+    int rc = STORE_OK;
+    si_ref *refs = NULL;
+    int nrefs = 0;
+    store_op *ops = NULL;
+    int nops = 0;
 
     for (size_t i = 0; i < sizeof moves / sizeof moves[0] && rc == STORE_OK; i++) {
         st = si_stmt(s, moves[i]);
@@ -71,26 +71,8 @@ int si_remap(store *s, store_entity e, const char *from, const char *to)
         return STORE_ERR;
     sqlite3_bind_int(st, 1, (int)e);
     si_bind_text(st, 2, from);
-    while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (nrefs == cap) {
-            int ncap = cap ? cap * 2 : 8;
-            struct ref *nr = realloc(refs, (size_t)ncap * sizeof *nr);
-
-            if (!nr) {
-                rc = si_fail(s, STORE_NOMEM, "out of memory");
-                break;
-            }
-            refs = nr;
-            cap = ncap;
-        }
-        refs[nrefs].e = (store_entity)sqlite3_column_int(st, 0);
-        refs[nrefs].id = strdup((const char *)sqlite3_column_text(st, 1));
-        if (!refs[nrefs].id)
-            rc = si_fail(s, STORE_NOMEM, "out of memory");
-        else
-            nrefs++;
-    }
-    sqlite3_reset(st);
+    if (rc == STORE_OK)
+        rc = si_refs_collect(s, st, &refs, &nrefs, "remap: records referring");
     for (int i = 0; i < nrefs && rc == STORE_OK; i++) {
         si_rec r;
 
@@ -112,42 +94,18 @@ int si_remap(store *s, store_entity e, const char *from, const char *to)
     }
 
     /* Ops whose fields or bases hold the id as a value. */
-    st = si_stmt(s, "SELECT op_id FROM outbox WHERE instr(fields, ?1) > 0 "
-                    "OR instr(base_values, ?1) > 0");
-    if (rc == STORE_OK && !st)
-        rc = STORE_ERR;
     if (rc == STORE_OK) {
-        si_bind_text(st, 1, from);
-        while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            if (nops == opcap) {
-                int ncap = opcap ? opcap * 2 : 8;
-                char **no = realloc(opids, (size_t)ncap * sizeof *no);
-
-                if (!no) {
-                    rc = si_fail(s, STORE_NOMEM, "out of memory");
-                    break;
-                }
-                opids = no;
-                opcap = ncap;
-            }
-            opids[nops] = strdup((const char *)sqlite3_column_text(st, 0));
-            if (!opids[nops])
-                rc = si_fail(s, STORE_NOMEM, "out of memory");
-            else
-                nops++;
-        }
-        sqlite3_reset(st);
+        st = si_stmt(s, "SELECT " SI_OP_COLS " FROM outbox WHERE instr(fields, ?1) > 0 "
+                        "OR instr(base_values, ?1) > 0");
+        if (st)
+            si_bind_text(st, 1, from);
+        rc = si_ops_collect(s, st, &ops, &nops, "remap: ops referring");
     }
     for (int i = 0; i < nops && rc == STORE_OK; i++) {
-        store_op op;
-        cJSON *f = NULL, *b = NULL;
+        const store_op *op = &ops[i];
+        cJSON *f = cJSON_Parse(op->fields), *b = cJSON_Parse(op->base_values);
         char *ft = NULL, *bt = NULL;
 
-        rc = si_op_load(s, opids[i], &op);
-        if (rc != STORE_OK)
-            break;
-        f = cJSON_Parse(op.fields);
-        b = cJSON_Parse(op.base_values);
         if (f && b) {
             si_rewrite_ids(f, from, to);
             si_rewrite_ids(b, from, to);
@@ -160,7 +118,7 @@ int si_remap(store *s, store_entity e, const char *from, const char *to)
         if (!st) {
             rc = ft && bt ? STORE_ERR : si_fail(s, STORE_NOMEM, "out of memory");
         } else {
-            si_bind_text(st, 1, op.op_id);
+            si_bind_text(st, 1, op->op_id);
             si_bind_text(st, 2, ft);
             si_bind_text(st, 3, bt);
             rc = si_step_done(s, st, "remap op");
@@ -169,13 +127,8 @@ int si_remap(store *s, store_entity e, const char *from, const char *to)
         cJSON_Delete(b);
         free(ft);
         free(bt);
-        store_op_release(&op);
     }
-    for (int i = 0; i < nrefs; i++)
-        free(refs[i].id);
-    free(refs);
-    for (int i = 0; i < nops; i++)
-        free(opids[i]);
-    free(opids);
+    si_refs_free(refs, nrefs);
+    store_ops_free(ops, nops);
     return rc;
 }

@@ -329,3 +329,58 @@ int si_check_id(store *s, const char *id)
         return si_fail(s, STORE_INVALID, "id over %d bytes", SI_MAX_ID);
     return STORE_OK;
 }
+
+/* ---- test support ------------------------------------------------------ */
+
+int si_check_consistency(store *s)
+{
+    sqlite3_stmt *st;
+    si_ref *refs = NULL;
+    int nrefs = 0;
+    int rc;
+
+    st = si_stmt(s, "SELECT o.entity, o.record_id FROM outbox o WHERE NOT EXISTS "
+                    "(SELECT 1 FROM records r WHERE r.entity = o.entity AND r.id = o.record_id)");
+    if (!st)
+        return STORE_ERR;
+    rc = si_refs_collect(s, st, &refs, &nrefs, "collect ids");
+    if (rc == STORE_OK && nrefs > 0)
+        rc = si_fail(s, STORE_ERR, "op of %s %s has no record", store_entity_name(refs[0].e),
+                     refs[0].id);
+    si_refs_free(refs, nrefs);
+    if (rc != STORE_OK)
+        return rc;
+    st = si_stmt(s, "SELECT entity, id FROM records ORDER BY entity, id");
+    if (!st)
+        return STORE_ERR;
+    rc = si_refs_collect(s, st, &refs, &nrefs, "collect ids");
+    for (int i = 0; i < nrefs && rc == STORE_OK; i++) {
+        si_rec r;
+        cJSON *stored;
+        int was_deleted;
+
+        rc = si_rec_load(s, refs[i].e, refs[i].id, &r);
+        if (rc != STORE_OK)
+            break;
+        if (!r.remote_body && si_has_ops(s, r.e, r.id) == 0)
+            rc = si_fail(s, STORE_ERR, "%s %s: created locally but has no op",
+                         store_entity_name(r.e), r.id);
+        stored = cJSON_Duplicate(r.body, 1);
+        was_deleted = r.deleted_locally;
+        if (rc == STORE_OK)
+            rc = stored ? si_recompute(s, &r) : STORE_NOMEM;
+        if (rc == STORE_OK && (!cJSON_Compare(stored, r.body, 1) ||
+                               was_deleted != r.deleted_locally)) {
+            char *a = si_json_print(stored), *b = si_json_print(r.body);
+
+            rc = si_fail(s, STORE_ERR, "%s %s: stored view %.200s differs from rebuilt %.200s",
+                         store_entity_name(r.e), r.id, a ? a : "?", b ? b : "?");
+            free(a);
+            free(b);
+        }
+        cJSON_Delete(stored);
+        si_rec_release(&r);
+    }
+    si_refs_free(refs, nrefs);
+    return rc;
+}

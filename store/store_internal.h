@@ -77,6 +77,32 @@ int si_bind_text(sqlite3_stmt *st, int idx, const char *text);
 char *si_col_dup(sqlite3_stmt *st, int col, int *oom);
 
 /*
+ * Collecting a scan's rows before changing them.  si_collect() steps st
+ * (bound) to SQLITE_DONE, growing rows->items by size bytes a row and
+ * calling fill() to copy the row into the new item (fill returns STORE_OK
+ * or STORE_NOMEM, and on failure leaves nothing to free).  Any step result
+ * other than a row or SQLITE_DONE is an error, never the end of the rows.
+ * st is reset.  On failure rows->n items are filled: the caller frees
+ * them and rows->items.  A NULL st (a failed si_stmt) is STORE_ERR.
+ */
+typedef struct {
+    void *items;
+    int n, cap;
+} si_rows;
+typedef int (*si_row_fn)(sqlite3_stmt *st, void *item);
+int si_collect(store *s, sqlite3_stmt *st, size_t size, si_row_fn fill, si_rows *rows,
+               const char *what);
+
+/* A record named by entity and id. */
+typedef struct {
+    store_entity e;
+    char *id;
+} si_ref;
+/* The rows (entity, id) of st; on failure *refs is NULL and *n 0. */
+int si_refs_collect(store *s, sqlite3_stmt *st, si_ref **refs, int *n, const char *what);
+void si_refs_free(si_ref *refs, int n);
+
+/*
  * Internal transactions: the outermost is BEGIN IMMEDIATE (a writer takes
  * the lock up front, so it never fails half-way on an upgrade), inner ones
  * and those inside store_tx_begin() are savepoints.  si_tx_end() commits
@@ -221,6 +247,18 @@ int si_drop_children(store *s, const char *customer_id);
 
 /* ---- outbox.c -------------------------------------------------------- */
 
+/* An op's columns in store_op order, plain and for a query on "outbox o". */
+#define SI_OP_COLS                                                                \
+    "seq, op_id, entity, record_id, parent_id, kind, fields, base_values, "        \
+    "base_updated_at, edited_at, state, attempts, next_attempt, last_error"
+#define SI_OP_COLS_O                                                              \
+    "o.seq, o.op_id, o.entity, o.record_id, o.parent_id, o.kind, o.fields, "       \
+    "o.base_values, o.base_updated_at, o.edited_at, o.state, o.attempts, "         \
+    "o.next_attempt, o.last_error"
+
+/* The ops of a prepared SI_OP_COLS query (si_collect); on failure *ops is
+ * NULL and *n 0. */
+int si_ops_collect(store *s, sqlite3_stmt *st, store_op **ops, int *n, const char *what);
 /* Loads an op by id; STORE_NOTFOUND if absent. */
 int si_op_load(store *s, const char *op_id, store_op *out);
 /* The unsettled ops of one record in outbox order. */
