@@ -13,21 +13,21 @@
 store_sync_state si_state_from_col(sqlite3_stmt *st, int col)
 {
     if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        return SYNC_SYNCED;
+        return STORE_SYNC_SYNCED;
     switch (sqlite3_column_int(st, col)) {
     case 3:
-        return SYNC_CONFLICT;
+        return STORE_SYNC_CONFLICT;
     case 2:
-        return SYNC_REJECTED;
+        return STORE_SYNC_REJECTED;
     default:
-        return SYNC_PENDING;
+        return STORE_SYNC_PENDING;
     }
 }
 
 store_sync_state si_state_of(store *s, store_entity e, const char *id, int *err)
 {
     sqlite3_stmt *st = si_stmt(s, "SELECT " SI_STATE_SQL("?1", "?2"));
-    store_sync_state out = SYNC_SYNCED;
+    store_sync_state out = STORE_SYNC_SYNCED;
 
     *err = STORE_OK;
     if (!st) {

@@ -131,10 +131,10 @@ int store_uuid(char out[37]);
 /* ---- reading the replica --------------------------------------------- */
 
 typedef enum {
-    SYNC_SYNCED = 0,  /* nothing queued */
-    SYNC_PENDING,     /* ops queued or in flight */
-    SYNC_CONFLICT,    /* an op held for a manual resolution */
-    SYNC_REJECTED,    /* an op the server rejected, awaiting retry/discard */
+    STORE_SYNC_SYNCED = 0,  /* nothing queued */
+    STORE_SYNC_PENDING,     /* ops queued or in flight */
+    STORE_SYNC_CONFLICT,    /* an op held for a manual resolution */
+    STORE_SYNC_REJECTED,    /* an op the server rejected, awaiting retry/discard */
 } store_sync_state;
 
 /* "synced", "pending", "conflict", "rejected". */

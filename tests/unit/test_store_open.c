@@ -370,7 +370,7 @@ static void test_names(void **state)
     }
     assert_int_equal(store_entity_from_name("customers", &e), STORE_INVALID);
     assert_string_equal(store_entity_name(ENT_WORK_ORDER), "work_order");
-    assert_string_equal(store_sync_state_name(SYNC_REJECTED), "rejected");
+    assert_string_equal(store_sync_state_name(STORE_SYNC_REJECTED), "rejected");
     assert_string_equal(store_op_kind_name(OP_DELETE), "delete");
     assert_string_equal(store_op_state_name(OPST_INFLIGHT), "in_flight");
 }
