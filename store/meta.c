@@ -1,4 +1,4 @@
-/* state.c — the sync engine's key/value table and pull generations. */
+/* meta.c — the sync engine's key/value table (meta) and pull generations. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,15 +10,15 @@
 #define MAX_KEY 256
 #define MAX_VALUE (64 * 1024)
 
-int store_state_get(store *s, const char *key, char **value_out)
+int store_meta_get(store *s, const char *key, char **value_out)
 {
     sqlite3_stmt *st;
     int rc, oom = 0;
 
     *value_out = NULL;
     if (!key || strlen(key) > MAX_KEY)
-        return si_fail(s, STORE_INVALID, "bad state key");
-    st = si_stmt(s, "SELECT value FROM sync_state WHERE key = ?1");
+        return si_fail(s, STORE_INVALID, "bad meta key");
+    st = si_stmt(s, "SELECT value FROM meta WHERE key = ?1");
     if (!st)
         return STORE_ERR;
     si_bind_text(st, 1, key);
@@ -28,32 +28,32 @@ int store_state_get(store *s, const char *key, char **value_out)
     sqlite3_reset(st);
     if (oom)
         return si_fail(s, STORE_NOMEM, "out of memory");
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : si_dberr(s, "state get");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : si_dberr(s, "meta get");
 }
 
 /* A NULL value deletes the key. */
-int store_state_set(store *s, const char *key, const char *value)
+int store_meta_set(store *s, const char *key, const char *value)
 {
     sqlite3_stmt *st;
 
     if (!key || strlen(key) > MAX_KEY || (value && strlen(value) > MAX_VALUE))
-        return si_fail(s, STORE_INVALID, "state key or value too long");
-    st = si_stmt(s, value ? "INSERT INTO sync_state (key, value) VALUES (?1, ?2) "
+        return si_fail(s, STORE_INVALID, "meta key or value too long");
+    st = si_stmt(s, value ? "INSERT INTO meta (key, value) VALUES (?1, ?2) "
                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-                          : "DELETE FROM sync_state WHERE key = ?1");
+                          : "DELETE FROM meta WHERE key = ?1");
     if (!st)
         return STORE_ERR;
     if (si_bind_text(st, 1, key) || (value && si_bind_text(st, 2, value))) {
         sqlite3_reset(st);
         return si_fail(s, STORE_NOMEM, "out of memory");
     }
-    return si_step_done(s, st, "state set");
+    return si_step_done(s, st, "meta set");
 }
 
-int store_state_get_int(store *s, const char *key, int64_t dflt, int64_t *out)
+int store_meta_get_int(store *s, const char *key, int64_t dflt, int64_t *out)
 {
     char *v = NULL, *end;
-    int rc = store_state_get(s, key, &v);
+    int rc = store_meta_get(s, key, &v);
     long long n;
 
     *out = dflt;
@@ -62,19 +62,19 @@ int store_state_get_int(store *s, const char *key, int64_t dflt, int64_t *out)
     errno = 0;
     n = strtoll(v, &end, 10);
     if (errno || end == v || *end)
-        rc = si_fail(s, STORE_INVALID, "state %s is not an integer", key);
+        rc = si_fail(s, STORE_INVALID, "meta %s is not an integer", key);
     else
         *out = n;
     free(v);
     return rc;
 }
 
-int store_state_set_int(store *s, const char *key, int64_t value)
+int store_meta_set_int(store *s, const char *key, int64_t value)
 {
     char buf[32];
 
     snprintf(buf, sizeof buf, "%" PRId64, value);
-    return store_state_set(s, key, buf);
+    return store_meta_set(s, key, buf);
 }
 
 int store_pull_begin(store *s, int64_t *generation_out)

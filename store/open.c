@@ -122,6 +122,11 @@ static const char *const migrations[] = {
     "CREATE INDEX records_sched ON records(entity, sched_day, id) WHERE sched_day IS NOT NULL;"
     "DROP INDEX records_parent;"
     "CREATE INDEX records_parent ON records(entity, parent_id) WHERE parent_id IS NOT NULL;",
+    /*
+     * 3: the key/value table of the sync engine is "meta": "state" also
+     * named a record's sync state, an op's state and a conflict's.
+     */
+    "ALTER TABLE sync_state RENAME TO meta;",
 };
 
 int store_schema_version(void)

@@ -487,19 +487,19 @@ int store_conflicts_open_count(store *s, int64_t *count_out);
  */
 int store_conflict_resolve(store *s, int64_t conflict_id, int keep_local, int64_t now_ms);
 
-/* ---- sync state ----------------------------------------------------------- */
+/* ---- the sync engine's key/value table (meta.c) ------------------------- */
 
 /*
  * A small key/value table for the sync engine: cursors of an interrupted
  * pull, last sync and last success times, the server clock offset, the
  * last error.  *value_out is NULL (and STORE_OK) when the key is unset;
- * store_state_set() with a NULL value unsets it.  Keys up to 256 bytes,
+ * store_meta_set() with a NULL value unsets it.  Keys up to 256 bytes,
  * values up to 64 KiB.
  */
-int store_state_get(store *s, const char *key, char **value_out);
-int store_state_set(store *s, const char *key, const char *value);
-int store_state_get_int(store *s, const char *key, int64_t dflt, int64_t *out);
-int store_state_set_int(store *s, const char *key, int64_t value);
+int store_meta_get(store *s, const char *key, char **value_out);
+int store_meta_set(store *s, const char *key, const char *value);
+int store_meta_get_int(store *s, const char *key, int64_t dflt, int64_t *out);
+int store_meta_set_int(store *s, const char *key, int64_t value);
 
 /* ---- the data model, shared with sync/ ------------------------------------ */
 

@@ -13,7 +13,7 @@
 
 #include "store/store.h"
 
-#define SI_SCHEMA_VERSION 2
+#define SI_SCHEMA_VERSION 3
 #define SI_APP_ID 0x46535943          /* "FSYC" in PRAGMA application_id */
 #define SI_MAX_JSON (1024 * 1024)     /* bodies and fields, as the remote's 413 */
 #define SI_MAX_ID 128                 /* bytes in an id */
