@@ -297,7 +297,7 @@ int store_mark_seen(store *s, store_entity e, const char *id, int64_t generation
 int store_mark_children_seen(store *s, const char *customer_id, int64_t generation)
 {
     sqlite3_stmt *st = si_stmt(s, "UPDATE records SET seen_gen = max(seen_gen, ?2) "
-                                  "WHERE entity IN (1, 2) AND parent_id = ?1");
+                                  "WHERE entity IN " SI_SQL_CHILD_ENTITIES " AND parent_id = ?1");
 
     if (!st)
         return STORE_ERR;
@@ -321,7 +321,7 @@ static int delete_all(store *s, const si_ref *refs, int nrefs)
 int si_drop_children(store *s, const char *customer_id)
 {
     sqlite3_stmt *st = si_stmt(s, "SELECT r.entity, r.id FROM records r "
-                                  "WHERE r.entity IN (1, 2) AND r.parent_id = ?1 "
+                                  "WHERE r.entity IN " SI_SQL_CHILD_ENTITIES " AND r.parent_id = ?1 "
                                   "AND NOT EXISTS (SELECT 1 FROM outbox o "
                                   "WHERE o.entity = r.entity AND o.record_id = r.id)");
     si_ref *refs = NULL;
@@ -385,7 +385,7 @@ static int evict(store *s, store_entity e, int64_t generation, int64_t *count)
                                   "WHERE o.entity = r.entity AND o.record_id = r.id) "
                                   "AND NOT EXISTS (SELECT 1 FROM records c JOIN outbox o "
                                   "ON o.entity = c.entity AND o.record_id = c.id "
-                                  "WHERE r.entity = 0 AND c.entity IN (1, 2) "
+                                  "WHERE r.entity = " SI_SQL_ENT_CUSTOMER " AND c.entity IN " SI_SQL_CHILD_ENTITIES " "
                                   "AND c.parent_id = r.id)");
     si_ref *refs = NULL;
     int nrefs = 0;

@@ -240,13 +240,13 @@ static cJSON *ref_object(store *s, store_entity e, const refmap *r, const char *
     if (e == ENT_CUSTOMER) {   /* branch */
         name = lookup_text(s,
                            "SELECT json_extract(body, '$.branch.name') FROM records "
-                           "WHERE entity = 0 AND branch_id = ?1 "
+                           "WHERE entity = " SI_SQL_ENT_CUSTOMER " AND branch_id = ?1 "
                            "AND json_extract(body, '$.branch.name') IS NOT NULL LIMIT 1",
                            id, err);
     } else if (strcmp(r->field, "technician_id") == 0) {
         name = lookup_text(s,
                            "SELECT json_extract(body, '$.technician.name') FROM records "
-                           "WHERE entity = 3 AND technician_id = ?1 "
+                           "WHERE entity = " SI_SQL_ENT_WORK_ORDER " AND technician_id = ?1 "
                            "AND json_extract(body, '$.technician.name') IS NOT NULL LIMIT 1",
                            id, err);
     } else if (strcmp(r->field, "customer_id") == 0) {

@@ -146,13 +146,16 @@ int si_op_set_state(store *s, const char *op_id, store_op_state state, int add_a
  * customer_id or as contact_id — since the remote does not know that id.
  * Done ops are deleted, so "unsettled" is simply "still in the table".
  */
-#define READY_BUT_TIME                                                              \
-    "o.state = 0 "                                                                  \
-    "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.entity = o.entity "             \
-    "  AND p.record_id = o.record_id AND p.seq < o.seq) "                           \
-    "AND NOT EXISTS (SELECT 1 FROM outbox c WHERE c.kind = 0 AND c.seq <> o.seq AND ("\
-    "  (c.entity = 0 AND c.record_id IN (o.parent_id, json_extract(o.fields, '$.customer_id')))"\
-    "  OR (c.entity = 1 AND c.record_id = json_extract(o.fields, '$.contact_id')))) "
+#define READY_BUT_TIME                                                             \
+    "o.state = " SI_SQL_OPST_PENDING " "                                           \
+    "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.entity = o.entity "            \
+    "  AND p.record_id = o.record_id AND p.seq < o.seq) "                          \
+    "AND NOT EXISTS (SELECT 1 FROM outbox c WHERE c.kind = " SI_SQL_OP_CREATE      \
+    "  AND c.seq <> o.seq AND ("                                                   \
+    "  (c.entity = " SI_SQL_ENT_CUSTOMER " AND c.record_id IN "                    \
+    "    (o.parent_id, json_extract(o.fields, '$.customer_id')))"                  \
+    "  OR (c.entity = " SI_SQL_ENT_CONTACT                                         \
+    "    AND c.record_id = json_extract(o.fields, '$.contact_id')))) "
 
 static const char claim_sql[] =
     "SELECT " SI_OP_COLS_O " FROM outbox o "

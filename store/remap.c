@@ -39,7 +39,7 @@ int si_remap(store *s, store_entity e, const char *from, const char *to)
     static const char *const moves[] = {
         "UPDATE records SET id = ?3 WHERE entity = ?1 AND id = ?2",
         "UPDATE outbox SET record_id = ?3 WHERE entity = ?1 AND record_id = ?2",
-        "UPDATE outbox SET parent_id = ?3 WHERE parent_id = ?2 AND ?1 = 0",
+        "UPDATE outbox SET parent_id = ?3 WHERE parent_id = ?2 AND ?1 = " SI_SQL_ENT_CUSTOMER,
         "UPDATE conflicts SET record_id = ?3 WHERE entity = ?1 AND record_id = ?2",
     };
     sqlite3_stmt *st;
@@ -64,9 +64,12 @@ int si_remap(store *s, store_entity e, const char *from, const char *to)
 
     /* Records that refer to it: collected, then rewritten. */
     st = si_stmt(s, "SELECT entity, id FROM records WHERE "
-                    "(?1 = 0 AND entity IN (1, 2) AND parent_id = ?2) OR "
-                    "(?1 = 0 AND entity = 3 AND customer_id = ?2) OR "
-                    "(?1 = 1 AND entity = 3 AND contact_id = ?2)");
+                    "(?1 = " SI_SQL_ENT_CUSTOMER " AND entity IN " SI_SQL_CHILD_ENTITIES
+                    " AND parent_id = ?2) OR "
+                    "(?1 = " SI_SQL_ENT_CUSTOMER " AND entity = " SI_SQL_ENT_WORK_ORDER
+                    " AND customer_id = ?2) OR "
+                    "(?1 = " SI_SQL_ENT_CONTACT " AND entity = " SI_SQL_ENT_WORK_ORDER
+                    " AND contact_id = ?2)");
     if (!st)
         return STORE_ERR;
     sqlite3_bind_int(st, 1, (int)e);

@@ -325,8 +325,9 @@ static int retry_later(store *s, const char *op_id, int64_t next_ms, const char 
 
     if (rc != STORE_OK)
         return rc;
-    st = si_stmt(s, "UPDATE outbox SET state = 0, attempts = attempts + 1, next_attempt = ?2, "
-                    "last_error = ?3 WHERE op_id = ?1");
+    st = si_stmt(s, "UPDATE outbox SET state = " SI_SQL_OPST_PENDING ", "
+                    "attempts = attempts + 1, next_attempt = ?2, last_error = ?3 "
+                    "WHERE op_id = ?1");
     if (!st) {
         rc = STORE_ERR;
     } else {
@@ -385,8 +386,8 @@ static int reject(store *s, const char *op_id, const char *error_json)
 
     if (rc != STORE_OK)
         return rc;
-    st = si_stmt(s, "UPDATE outbox SET state = 3, attempts = attempts + 1, last_error = ?2 "
-                    "WHERE op_id = ?1");
+    st = si_stmt(s, "UPDATE outbox SET state = " SI_SQL_OPST_REJECTED ", "
+                    "attempts = attempts + 1, last_error = ?2 WHERE op_id = ?1");
     if (!st) {
         rc = STORE_ERR;
     } else {
@@ -479,8 +480,8 @@ static int user_retry(store *s, const char *op_id)
 
     if (rc != STORE_OK)
         return rc;
-    st = si_stmt(s, "UPDATE outbox SET state = 0, next_attempt = 0, last_error = NULL "
-                    "WHERE op_id = ?1");
+    st = si_stmt(s, "UPDATE outbox SET state = " SI_SQL_OPST_PENDING ", "
+                    "next_attempt = 0, last_error = NULL WHERE op_id = ?1");
     if (!st) {
         rc = STORE_ERR;
     } else {

@@ -20,6 +20,31 @@
 #define SI_MAX_FILTER 1024            /* bytes in a list filter value */
 #define SI_STMT_CACHE 96
 
+/*
+ * Enum values as SQL text, for statements that compare stored columns with
+ * them (entity, kind and state are stored as numbers).  Each is checked
+ * against its enum at compile time: renumbering an enum cannot leave a
+ * query comparing with the old value.
+ */
+#define SI_SQL_ENT_CUSTOMER "0"
+#define SI_SQL_ENT_CONTACT "1"
+#define SI_SQL_ENT_ASSET "2"
+#define SI_SQL_ENT_WORK_ORDER "3"
+#define SI_SQL_OP_CREATE "0"
+#define SI_SQL_OPST_PENDING "0"
+#define SI_SQL_OPST_REJECTED "3"
+#define SI_SQL_OPST_HELD "4"
+_Static_assert(ENT_CUSTOMER == 0, "SI_SQL_ENT_CUSTOMER");
+_Static_assert(ENT_CONTACT == 1, "SI_SQL_ENT_CONTACT");
+_Static_assert(ENT_ASSET == 2, "SI_SQL_ENT_ASSET");
+_Static_assert(ENT_WORK_ORDER == 3, "SI_SQL_ENT_WORK_ORDER");
+_Static_assert(OP_CREATE == 0, "SI_SQL_OP_CREATE");
+_Static_assert(OPST_PENDING == 0, "SI_SQL_OPST_PENDING");
+_Static_assert(OPST_REJECTED == 3, "SI_SQL_OPST_REJECTED");
+_Static_assert(OPST_HELD == 4, "SI_SQL_OPST_HELD");
+/* The contact and the asset: the entities whose parent is a customer. */
+#define SI_SQL_CHILD_ENTITIES "(" SI_SQL_ENT_CONTACT ", " SI_SQL_ENT_ASSET ")"
+
 /* ---- the handle (db.c; opening and migrations: open.c) ------------- */
 
 typedef struct {
@@ -225,11 +250,13 @@ int si_recompute(store *s, si_rec *r);
 int si_refresh(store *s, store_entity e, const char *id);
 /* The record's state from its unsettled ops: a held op shows as a
  * conflict, else a rejected one as rejected, else any op as pending. */
-#define SI_STATE_SQL(ent, id)                                                        \
-    "(SELECT MAX(CASE o.state WHEN 4 THEN 3 WHEN 3 THEN 2 ELSE 1 END) FROM outbox o " \
+#define SI_STATE_SQL(ent, id)                                                         \
+    "(SELECT MAX(CASE o.state WHEN " SI_SQL_OPST_HELD " THEN 3"                            \
+    " WHEN " SI_SQL_OPST_REJECTED " THEN 2 ELSE 1 END) FROM outbox o "                     \
     "WHERE o.entity = " ent " AND o.record_id = " id ")"
 
-/* The state of a row's SI_STATE_SQL column. */
+/* The state of a row's SI_STATE_SQL column, whose values are ranks (3 held,
+ * 2 rejected, 1 pending: MAX picks the strongest), not store_sync_state. */
 store_sync_state si_state_from_col(sqlite3_stmt *st, int col);
 store_sync_state si_state_of(store *s, store_entity e, const char *id, int *err);
 /* Saves r and reports a change when its view or visibility changed from

@@ -419,7 +419,8 @@ int store_local_update(store *s, store_entity e, const char *id, const cJSON *fi
  * deleted (the remote answers 409): refused here rather than queued. */
 static int active_work_orders(store *s, const char *customer_id)
 {
-    sqlite3_stmt *st = si_stmt(s, "SELECT 1 FROM records WHERE entity = 3 AND customer_id = ?1 "
+    sqlite3_stmt *st = si_stmt(s, "SELECT 1 FROM records WHERE entity = " SI_SQL_ENT_WORK_ORDER
+                                  " AND customer_id = ?1 "
                                   "AND deleted_locally = 0 "
                                   "AND coalesce(status, '') NOT IN ('completed', 'cancelled') "
                                   "LIMIT 1");
