@@ -29,7 +29,7 @@ static cJSON *parse_remote(store *s, store_entity e, const char *json, const cJS
             si_fail(s, STORE_NOMEM, "out of memory");
             return NULL;
         }
-        if ((dup = si_json_dup_key(j))) {
+        if ((dup = fs_json_dup_key(j))) {
             snprintf(why, sizeof why, "duplicate key \"%.60s\"", dup);
             field = "body";
             msg = why;

@@ -174,24 +174,25 @@ static cJSON *address_line(const cJSON *addr)
 {
     const char *street = si_jstr(addr, "street"), *city = si_jstr(addr, "city");
     const char *state = si_jstr(addr, "state"), *zip = si_jstr(addr, "postal_code");
-    si_buf b = {0};
+    fs_buf b;
     char *text;
     cJSON *out;
 
     if (!cJSON_IsObject(addr))
         return cJSON_CreateNull();
+    fs_buf_init(&b, SI_MAX_JSON);
     if (street && *street)
-        si_buf_puts(&b, street);
+        fs_buf_adds(&b, street);
     if (city && *city)
-        si_buf_printf(&b, "%s%s", b.len ? ", " : "", city);
+        fs_buf_addf(&b, "%s%s", fs_buf_len(&b) ? ", " : "", city);
     if ((state && *state) || (zip && *zip)) {
-        si_buf_puts(&b, b.len ? ", " : "");
+        fs_buf_adds(&b, fs_buf_len(&b) ? ", " : "");
         if (state && *state)
-            si_buf_puts(&b, state);
+            fs_buf_adds(&b, state);
         if (zip && *zip)
-            si_buf_printf(&b, "%s%s", state && *state ? " " : "", zip);
+            fs_buf_addf(&b, "%s%s", state && *state ? " " : "", zip);
     }
-    text = si_buf_take(&b);
+    text = fs_buf_take(&b);
     if (!text)
         return NULL;
     out = cJSON_CreateString(text);
@@ -436,7 +437,7 @@ void si_columns(store_entity e, const cJSON *body, const char *parent_id, si_col
         c->name = NULL;
         sched = si_jstr(body, "scheduled_date");
         if (sched && store_time_parse(sched, &ms) == STORE_OK)
-            si_day(ms, c->sched_day);
+            fs_time_day(ms, c->sched_day);
         break;
     default:
         break;

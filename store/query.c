@@ -14,10 +14,11 @@
 int store_get(store *s, store_entity e, const char *id, char **json_out)
 {
     sqlite3_stmt *st;
-    si_buf b = {0};
+    fs_buf b;
     int rc;
 
     *json_out = NULL;
+    fs_buf_init(&b, SI_MAX_TEXT);
     if ((unsigned)e >= ENT__COUNT)
         return si_fail(s, STORE_INVALID, "bad entity");
     rc = si_check_id(s, id);
@@ -43,11 +44,11 @@ int store_get(store *s, store_entity e, const char *id, char **json_out)
     }
     sqlite3_reset(st);
     if (rc == STORE_OK) {
-        *json_out = si_buf_take(&b);
+        *json_out = fs_buf_take(&b);
         if (!*json_out)
             rc = si_fail(s, STORE_NOMEM, "out of memory");
     }
-    si_buf_release(&b);
+    fs_buf_release(&b);
     return rc;
 }
 
@@ -243,11 +244,12 @@ int store_list(store *s, store_entity e, const store_query *q, char **json_out)
     filter f;
     char sql[2048];
     sqlite3_stmt *st;
-    si_buf b = {0};
+    fs_buf b;
     int64_t total = 0, pages;
     int page, per_page, rc, began = 0, first = 1;
 
     *json_out = NULL;
+    fs_buf_init(&b, SI_MAX_TEXT);
     if (!q)
         q = &none;
     if ((unsigned)e >= ENT__COUNT)
@@ -291,10 +293,10 @@ int store_list(store *s, store_entity e, const store_query *q, char **json_out)
         rc = st ? si_fail(s, STORE_NOMEM, "out of memory") : STORE_ERR;
         goto out;
     }
-    si_buf_puts(&b, "{\"data\":[");
+    fs_buf_adds(&b, "{\"data\":[");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (!first)
-            si_buf_puts(&b, ",");
+            fs_buf_adds(&b, ",");
         first = 0;
         si_buf_add_with_sync(&b, (const char *)sqlite3_column_text(st, 0),
                              si_state_from_col(st, 1));
@@ -304,14 +306,14 @@ int store_list(store *s, store_entity e, const store_query *q, char **json_out)
     if (rc != STORE_OK)
         goto out;
     pages = (total + per_page - 1) / per_page;
-    si_buf_printf(&b, "],\"meta\":{\"current_page\":%d,\"total_pages\":%lld,"
+    fs_buf_addf(&b, "],\"meta\":{\"current_page\":%d,\"total_pages\":%lld,"
                       "\"total_count\":%lld}}",
                   page, (long long)pages, (long long)total);
-    *json_out = si_buf_take(&b);
+    *json_out = fs_buf_take(&b);
     if (!*json_out)
         rc = si_fail(s, STORE_NOMEM, "out of memory");
 out:
     si_read_end(s, began);
-    si_buf_release(&b);
+    fs_buf_release(&b);
     return rc;
 }

@@ -190,7 +190,7 @@ int store_op_create_done(store *s, const char *op_id, const char *server_id,
 
 static int64_t conflict_now(const store_conflict_in *c)
 {
-    return c && c->now_ms ? c->now_ms : si_wall_ms();
+    return c && c->now_ms ? c->now_ms : fs_wall_ms();
 }
 
 /*

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "store/util.h"
 
 #define SI_SCHEMA_VERSION 3
 #define SI_APP_ID 0x46535943          /* "FSYC" in PRAGMA application_id */
@@ -151,20 +152,11 @@ int si_changed(store *s, store_entity e, const char *id, const char *what);
 extern void (*si_test_crash_hook)(const char *point);
 void si_crash_point(const char *point);
 
-/* ---- util.c ---------------------------------------------------------- */
+/* ---- text.c (and util.h, the helpers shared with the other layers) ---- */
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int oom;
-} si_buf;
-
-void si_buf_add(si_buf *b, const char *p, size_t n);
-void si_buf_puts(si_buf *b, const char *p);
-void si_buf_printf(si_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The text (NUL-terminated), ownership passed; NULL if an append failed. */
-char *si_buf_take(si_buf *b);
-void si_buf_release(si_buf *b);
+/* The cap of the buffers the store fills from its own rows: a list page
+ * of 100 records of at most SI_MAX_JSON bytes each fits. */
+#define SI_MAX_TEXT ((size_t)128 * 1024 * 1024)
 
 /*
  * Parses JSON text of at most SI_MAX_JSON bytes, rejecting trailing
@@ -172,8 +164,6 @@ void si_buf_release(si_buf *b);
  * *why says which (static text or filled into whybuf).
  */
 cJSON *si_json_parse(const char *text, char *whybuf, size_t whylen);
-/* The first duplicated key in any object below item, or NULL. */
-const char *si_json_dup_key(const cJSON *item);
 /* The string member key of obj, or NULL. */
 const char *si_jstr(const cJSON *obj, const char *key);
 /* Sets obj[key] = val in place (keeping the key's position); takes val. */
@@ -182,12 +172,9 @@ int si_jset(cJSON *obj, const char *key, cJSON *val);
 char *si_json_print(const cJSON *item);
 /* Code points in UTF-8 text. */
 size_t si_utf8_len(const char *p);
-/* "YYYY-MM-DD" (UTC) of ms. */
-void si_day(int64_t ms, char out[11]);
-int64_t si_wall_ms(void);
 char *si_strdup(const char *p);   /* NULL-safe */
 /* "…}" + ",\"_sync\":{\"state\":\"st\"}}" appended to b. */
-void si_buf_add_with_sync(si_buf *b, const char *obj_text, store_sync_state st);
+void si_buf_add_with_sync(fs_buf *b, const char *obj_text, store_sync_state st);
 
 /* ---- model.c (si_validate: validate.c) ------------------------------- */
 

@@ -333,7 +333,7 @@ int si_validate(store *s, store_entity e, const cJSON *fields, int create, const
         add(&v, "body", "must be a JSON object");
         goto out;
     }
-    dup = si_json_dup_key(fields);
+    dup = fs_json_dup_key(fields);
     if (dup) {
         add(&v, dup, "duplicate key");
         goto out;
