@@ -3,7 +3,6 @@
  * edits re-applied on top), seen marks and pull generations' eviction, and
  * records deleted remotely.
  */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,33 @@
 #include "store/store_internal.h"
 
 /* ---- pulls --------------------------------------------------------------- */
+
+int store_pull_begin(store *s, int64_t *generation_out)
+{
+    sqlite3_stmt *st;
+    int rc = si_tx_begin(s);
+    int64_t gen = 0;
+
+    if (rc != STORE_OK)
+        return rc;
+    st = si_stmt(s, "INSERT INTO pulls DEFAULT VALUES");
+    rc = st ? si_step_done(s, st, "pull begin") : STORE_ERR;
+    if (rc == STORE_OK) {
+        gen = sqlite3_last_insert_rowid(s->db);
+        /* Only the counter matters; AUTOINCREMENT never reuses a number. */
+        st = si_stmt(s, "DELETE FROM pulls WHERE gen < ?1");
+        if (!st) {
+            rc = STORE_ERR;
+        } else {
+            sqlite3_bind_int64(st, 1, gen);
+            rc = si_step_done(s, st, "pull begin");
+        }
+    }
+    rc = si_tx_end(s, rc);
+    if (rc == STORE_OK)
+        *generation_out = gen;
+    return rc;
+}
 
 /* Checks a remote record; returns the parsed object or NULL (error set). */
 static cJSON *parse_remote(store *s, store_entity e, const char *json, const cJSON *item,

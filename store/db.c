@@ -2,7 +2,6 @@
  * db.c — the handle's plumbing: the transaction and savepoint discipline,
  * errors, the statement cache, the change hook, memory and checkpoints.
  */
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* meta.c — the sync engine's key/value table (meta) and pull generations. */
+/* meta.c — the sync engine's key/value table (meta). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -75,31 +75,4 @@ int store_meta_set_int(store *s, const char *key, int64_t value)
 
     snprintf(buf, sizeof buf, "%" PRId64, value);
     return store_meta_set(s, key, buf);
-}
-
-int store_pull_begin(store *s, int64_t *generation_out)
-{
-    sqlite3_stmt *st;
-    int rc = si_tx_begin(s);
-    int64_t gen = 0;
-
-    if (rc != STORE_OK)
-        return rc;
-    st = si_stmt(s, "INSERT INTO pulls DEFAULT VALUES");
-    rc = st ? si_step_done(s, st, "pull begin") : STORE_ERR;
-    if (rc == STORE_OK) {
-        gen = sqlite3_last_insert_rowid(s->db);
-        /* Only the counter matters; AUTOINCREMENT never reuses a number. */
-        st = si_stmt(s, "DELETE FROM pulls WHERE gen < ?1");
-        if (!st) {
-            rc = STORE_ERR;
-        } else {
-            sqlite3_bind_int64(st, 1, gen);
-            rc = si_step_done(s, st, "pull begin");
-        }
-    }
-    rc = si_tx_end(s, rc);
-    if (rc == STORE_OK)
-        *generation_out = gen;
-    return rc;
 }

@@ -3,7 +3,6 @@
  * the schema as an append-only list of migrations, recovery of ops left in
  * flight by a crash.
  */
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -3,7 +3,6 @@
  * the sync engine and the user see it: claiming ready ops, the next due
  * time, counts and the listing.
  */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,6 @@
  * query.c — reads for the local API: one record, a record for the sync
  * engine, counts, and filtered list pages served from the indexed columns.
  */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

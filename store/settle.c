@@ -3,7 +3,6 @@
  * remotely), a done create's first remote version, and the user's retry
  * and discard.
  */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

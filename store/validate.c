@@ -5,7 +5,6 @@
  * unknown fields are reported first in input order, then each known field
  * in the entity's order; messages use the remote's words.
  */
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

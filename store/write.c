@@ -2,7 +2,6 @@
  * write.c — the local writes that append ops: validation, the replica
  * change and the op in one durable transaction, coalescing.
  */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
