@@ -207,13 +207,12 @@ static int tx_exec(store *s, const char *sql, const char *what)
  * hand the caller a short list, and a caller that then changes what it
  * collected (an id remap, an eviction) would commit half a change.
  */
-int si_collect(store *s, sqlite3_stmt *st, size_t size, si_row_fn fill, si_rows *rows,
-               const char *what)
+int si_collect(store *s, sqlite3_stmt *st, size_t size, si_row_fn fill,
+               si_item_fn release, si_rows *rows, const char *what)
 {
     int rc = STORE_OK, step;
 
-    rows->items = NULL;
-    rows->n = 0;
+    memset(rows, 0, sizeof *rows);
     if (!st)
         return STORE_ERR;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -237,6 +236,12 @@ int si_collect(store *s, sqlite3_stmt *st, size_t size, si_row_fn fill, si_rows 
     if (rc == STORE_OK && step != SQLITE_DONE)
         rc = si_dberr(s, what);
     sqlite3_reset(st);
+    if (rc != STORE_OK) {
+        for (int i = 0; i < rows->n; i++)
+            release((char *)rows->items + (size_t)i * size);
+        free(rows->items);
+        memset(rows, 0, sizeof *rows);
+    }
     return rc;
 }
 
@@ -251,18 +256,18 @@ static int fill_ref(sqlite3_stmt *st, void *item)
     return r->id ? STORE_OK : STORE_NOMEM;
 }
 
+static void release_ref(void *item)
+{
+    free(((si_ref *)item)->id);
+}
+
 int si_refs_collect(store *s, sqlite3_stmt *st, si_ref **refs, int *n, const char *what)
 {
-    si_rows rows = {0};
-    int rc = si_collect(s, st, sizeof **refs, fill_ref, &rows, what);
+    si_rows rows;
+    int rc = si_collect(s, st, sizeof **refs, fill_ref, release_ref, &rows, what);
 
     *refs = rows.items;
     *n = rows.n;
-    if (rc != STORE_OK) {
-        si_refs_free(*refs, *n);
-        *refs = NULL;
-        *n = 0;
-    }
     return rc;
 }
 

@@ -85,18 +85,18 @@ static int fill_op(sqlite3_stmt *st, void *item)
     return op_from_row(st, item);
 }
 
+static void release_op(void *item)
+{
+    store_op_release(item);
+}
+
 int si_ops_collect(store *s, sqlite3_stmt *st, store_op **ops, int *n, const char *what)
 {
-    si_rows rows = {0};
-    int rc = si_collect(s, st, sizeof **ops, fill_op, &rows, what);
+    si_rows rows;
+    int rc = si_collect(s, st, sizeof **ops, fill_op, release_op, &rows, what);
 
     *ops = rows.items;
     *n = rows.n;
-    if (rc != STORE_OK) {
-        store_ops_free(*ops, *n);
-        *ops = NULL;
-        *n = 0;
-    }
     return rc;
 }
 

@@ -108,16 +108,18 @@ char *si_col_dup(sqlite3_stmt *st, int col, int *oom);
  * calling fill() to copy the row into the new item (fill returns STORE_OK
  * or STORE_NOMEM, and on failure leaves nothing to free).  Any step result
  * other than a row or SQLITE_DONE is an error, never the end of the rows.
- * st is reset.  On failure rows->n items are filled: the caller frees
- * them and rows->items.  A NULL st (a failed si_stmt) is STORE_ERR.
+ * st is reset.  On failure every filled item is given to release(), the
+ * array freed and *rows left empty.  A NULL st (a failed si_stmt) is
+ * STORE_ERR.  On success the caller owns rows->items.
  */
 typedef struct {
     void *items;
     int n, cap;
 } si_rows;
 typedef int (*si_row_fn)(sqlite3_stmt *st, void *item);
-int si_collect(store *s, sqlite3_stmt *st, size_t size, si_row_fn fill, si_rows *rows,
-               const char *what);
+typedef void (*si_item_fn)(void *item);
+int si_collect(store *s, sqlite3_stmt *st, size_t size, si_row_fn fill,
+               si_item_fn release, si_rows *rows, const char *what);
 
 /* A record named by entity and id. */
 typedef struct {
