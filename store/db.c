@@ -2,13 +2,10 @@
  * db.c — the handle's plumbing: the transaction and savepoint discipline,
  * errors, the statement cache, the change hook, memory and checkpoints.
  */
-#include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/store_internal.h"
@@ -218,7 +215,8 @@ int si_collect(store *s, sqlite3_stmt *st, size_t size, si_row_fn fill,
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (rows->n == rows->cap) {
             int cap = rows->cap ? rows->cap * 2 : 8;
-            void *grown = realloc(rows->items, (size_t)cap * size);
+            void *grown = rows->cap <= INT_MAX / 2 ? realloc(rows->items, (size_t)cap * size)
+                                                   : NULL;
 
             if (!grown) {
                 rc = si_fail(s, STORE_NOMEM, "out of memory");

@@ -3,8 +3,6 @@
  * and read shape, the list projection (summary) and the indexed columns of
  * a record.
  */
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -2,7 +2,6 @@
  * remap.c — replacing a record's local id by the server's once its create
  * is done, everywhere the id is held.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -3,7 +3,6 @@
  * a row (columns and summary derived from its body), the view rebuilt from
  * the remote version and the outbox (rebase), a record's sync state.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

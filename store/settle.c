@@ -3,7 +3,6 @@
  * remotely), a done create's first remote version, and the user's retry
  * and discard.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -509,7 +508,7 @@ int store_op_user_retry(store *s, const char *op_id)
  * view, which is rebuilt without it. */
 /*
  * A later update of the record was made on a view holding the discarded
- * op's values, so those fields took them as their base (see outbox.c).
+ * op's values, so those fields took them as their base (see write.c).
  * With the op gone, the remote never held them: such a base goes back to
  * the discarded op's own base, or the later op would look like it raced a
  * remote change and be logged as a conflict with ourselves.

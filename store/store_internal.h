@@ -239,9 +239,9 @@ int si_recompute(store *s, si_rec *r);
 int si_refresh(store *s, store_entity e, const char *id);
 /* The record's state from its unsettled ops: a held op shows as a
  * conflict, else a rejected one as rejected, else any op as pending. */
-#define SI_STATE_SQL(ent, id)                                                         \
-    "(SELECT MAX(CASE o.state WHEN " SI_SQL_OPST_HELD " THEN 3"                            \
-    " WHEN " SI_SQL_OPST_REJECTED " THEN 2 ELSE 1 END) FROM outbox o "                     \
+#define SI_STATE_SQL(ent, id)                                                     \
+    "(SELECT MAX(CASE o.state WHEN " SI_SQL_OPST_HELD " THEN 3"                    \
+    " WHEN " SI_SQL_OPST_REJECTED " THEN 2 ELSE 1 END) FROM outbox o "             \
     "WHERE o.entity = " ent " AND o.record_id = " id ")"
 
 /* The state of a row's SI_STATE_SQL column, whose values are ranks (3 held,
