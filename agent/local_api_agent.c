@@ -44,14 +44,14 @@ static enum MHD_Result do_status(local_api_request *r)
     for (int e = 0; e < ENT__COUNT && rc == STORE_OK; e++)
         rc = store_count(st, (store_entity)e, &rep[e]);
     if (rc == STORE_OK)
-        rc = store_state_get_int(st, "clock_offset_ms", 0, &clock_off);
+        rc = store_meta_get_int(st, "clock_offset_ms", 0, &clock_off);
     /* After a restart, before the first cycle ends, the times of the last
      * run come from the replica where the engine keeps them. */
     if (rc == STORE_OK && !ss.last_sync_ms &&
-        store_state_get_int(st, "last_sync_ms", 0, &v) == STORE_OK)
+        store_meta_get_int(st, "last_sync_ms", 0, &v) == STORE_OK)
         ss.last_sync_ms = v;
     if (rc == STORE_OK && !ss.last_success_ms &&
-        store_state_get_int(st, "last_success_ms", 0, &v) == STORE_OK)
+        store_meta_get_int(st, "last_success_ms", 0, &v) == STORE_OK)
         ss.last_success_ms = v;
     if (rc != STORE_OK)
         return local_api_reply_store_error(r, rc, "State");

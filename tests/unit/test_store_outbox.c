@@ -2,6 +2,8 @@
  * create remap, rejects, remote deletes, conflicts and their resolution. */
 #include "tests/unit/store_fixture.h"
 
+#include "store/store_internal.h"   /* the handle's sqlite3 *, for fault injection */
+
 static int claim(store *s, int64_t now, store_op **ops)
 {
     int n = -1;
@@ -670,6 +672,133 @@ static void test_discard_moves_later_bases_back(void **state)
     cJSON_Delete(ob);
 }
 
+/* ---- a failing scan rolls the remap back whole ----------------------------- */
+
+/*
+ * Fault injection through SQLite's progress handler, which it calls every
+ * VM instruction while a statement runs: once one of the statements named
+ * in targets is running, the fail_at-th call interrupts it (the step
+ * returns SQLITE_INTERRUPT), as a busy or I/O error in the middle of a
+ * scan would end it.
+ */
+typedef struct {
+    sqlite3 *db;
+    const char *const *targets;
+    long calls, fail_at;
+    int fired;
+} fault;
+
+static int fault_progress(void *ud)
+{
+    fault *fl = ud;
+
+    for (sqlite3_stmt *st = sqlite3_next_stmt(fl->db, NULL); st;
+         st = sqlite3_next_stmt(fl->db, st)) {
+        if (!sqlite3_stmt_busy(st))
+            continue;
+        for (const char *const *t = fl->targets; *t; t++)
+            if (strstr(sqlite3_sql(st), *t) && ++fl->calls == fl->fail_at) {
+                fl->fired = 1;
+                return 1;
+            }
+    }
+    return 0;
+}
+
+/* Places that hold id: record ids, parents and indexed references, record
+ * bodies, and ops' record ids, parents, fields and bases. */
+static int64_t places_holding(store *s, const char *id)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+
+    assert_int_equal(sqlite3_prepare_v2(
+                         s->db,
+                         "SELECT (SELECT count(*) FROM records WHERE id = ?1 OR parent_id = ?1 "
+                         "OR customer_id = ?1 OR contact_id = ?1 OR instr(body, ?1) > 0) + "
+                         "(SELECT count(*) FROM outbox WHERE record_id = ?1 OR parent_id = ?1 "
+                         "OR instr(fields, ?1) > 0 OR instr(base_values, ?1) > 0)",
+                         -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    assert_true(n >= 0);
+    return n;
+}
+
+/*
+ * The two scans of a remap (records that refer to the created record, ops
+ * whose fields name it) fail at every point in turn: each failed settle
+ * leaves no trace (the local id is everywhere it was, the server id
+ * nowhere) and the settle after the last failure point remaps it all.
+ */
+static void test_remap_failing_scan_rolls_back_whole(void **state)
+{
+    static const char *const scans[] = {"SELECT entity, id FROM records WHERE",
+                                        "FROM outbox WHERE instr(fields", NULL};
+    fx *f = *state;
+    store *s = f->s;
+    store_op *ops = NULL;
+    char *cust = NULL, *id = NULL, create_op[37];
+    int64_t before;
+    long fail_at;
+    int n, rc = STORE_ERR;
+
+    fx_seed(s);
+    assert_int_equal(fx_create(s, ENT_CUSTOMER, NULL, "{\"name\":\"Newco\"}", T0, &cust),
+                     STORE_OK);
+    n = claim(s, T0, &ops);
+    assert_int_equal(n, 1);
+    snprintf(create_op, sizeof create_op, "%s", ops[0].op_id);
+    store_ops_free(ops, n);
+    /* several records and ops refer to it, so a scan has rows to stop among */
+    char *wof = fx_fmt("{\"customer_id\":\"%s\",\"description\":\"Install\"}", cust);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(fx_create(s, ENT_WORK_ORDER, NULL, wof, T0 + 1 + i, &id), STORE_OK);
+        free(id);
+        assert_int_equal(fx_create(s, ENT_CONTACT, cust, "{\"name\":\"Pat\"}", T0 + 4 + i, &id),
+                         STORE_OK);
+        free(id);
+    }
+    free(wof);
+    char *upd = fx_fmt("{\"customer_id\":\"%s\"}", cust);
+    assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", upd, T0 + 8), STORE_OK);
+    free(upd);
+    before = places_holding(s, cust);
+    assert_true(before >= 12);
+
+    fault fl = {.db = s->db, .targets = scans};
+    for (fail_at = 1; fail_at < 100000; fail_at++) {
+        fl.calls = 0;
+        fl.fail_at = fail_at;
+        fl.fired = 0;
+        sqlite3_progress_handler(s->db, 1, fault_progress, &fl);
+        rc = store_op_create_done(s, create_op, "cust-900", NULL, NULL);
+        sqlite3_progress_handler(s->db, 0, NULL, NULL);
+        if (!fl.fired)
+            break;
+        if (rc == STORE_OK)
+            fail_msg("scan stopped at call %ld, yet the remap committed: %lld places "
+                     "still hold the local id, %lld the server id",
+                     fail_at, (long long)places_holding(s, cust),
+                     (long long)places_holding(s, "cust-900"));
+        assert_int_equal(places_holding(s, cust), before);
+        assert_int_equal(places_holding(s, "cust-900"), 0);
+        assert_int_equal(si_check_consistency(s), STORE_OK);
+    }
+    assert_true(fail_at > 2);   /* the scans were reached, and failed more than once */
+    assert_int_equal(rc, STORE_OK);
+    assert_int_equal(places_holding(s, cust), 0);
+    assert_true(places_holding(s, "cust-900") > 0);
+    assert_int_equal(si_check_consistency(s), STORE_OK);
+    n = claim(s, T0, &ops);
+    assert_int_equal(n, 7);   /* the work orders, contacts and wo-1's update */
+    store_ops_free(ops, n);
+    free(cust);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -678,6 +807,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_discard_moves_later_bases_back, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_claim_backoff_and_reopen, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_second_handle_keeps_inflight, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_remap_failing_scan_rolls_back_whole, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_create_before_reference_and_remap, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_remap_later_ops_and_contact_refs, fx_setup,

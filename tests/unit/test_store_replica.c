@@ -163,7 +163,7 @@ static void test_rebase_keeps_pending_edit(void **state)
     assert_string_equal(rec.updated_at, "2024-02-01T00:00:00Z");
     assert_non_null(strstr(rec.remote_body, "remote notes"));
     assert_non_null(strstr(rec.body, "gate code 1234"));
-    assert_int_equal(rec.state, SYNC_PENDING);
+    assert_int_equal(rec.state, STORE_SYNC_PENDING);
     store_record_release(&rec);
 }
 
@@ -410,7 +410,7 @@ static void test_get_shapes_and_states(void **state)
     assert_int_equal(store_record_get(s, ENT_CONTACT, "con-1", &rec), STORE_OK);
     assert_int_equal(rec.deleted_locally, 1);
     assert_string_equal(rec.parent_id, "cust-1");
-    assert_int_equal(rec.state, SYNC_PENDING);
+    assert_int_equal(rec.state, STORE_SYNC_PENDING);
     store_record_release(&rec);
 }
 

@@ -251,7 +251,7 @@ static int64_t stored_offset(fx *f)
 {
     char *v = NULL;
     int64_t off;
-    assert_int_equal(store_state_get(f->h.st, "clock_offset_ms", &v), 0);
+    assert_int_equal(store_meta_get(f->h.st, "clock_offset_ms", &v), 0);
     assert_non_null(v);
     off = strtoll(v, NULL, 10);
     free(v);
