@@ -48,6 +48,7 @@ AGENT_MAIN := agent/fieldsyncd.c agent/fieldsync.c
 AGENT_SRC  := $(filter-out $(AGENT_MAIN),$(wildcard agent/*.c))
 SIM_SRC    := $(wildcard tests/sim/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+SYSTEM_SRC := $(wildcard tests/system/test_*.c)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 DEMO_SRC   := $(wildcard tests/demo/*.c)
 
@@ -64,6 +65,7 @@ PROGRAMS := $(if $(wildcard agent/fieldsyncd.c),$(BUILD)/fieldsyncd) \
             $(if $(wildcard agent/fieldsync.c),$(BUILD)/fieldsync) \
             $(if $(SIM_SRC),$(BUILD)/fieldsync-sim)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+SYSTEM_BINS := $(patsubst tests/system/%.c,$(BUILD)/tests/%,$(SYSTEM_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 DEMO_BINS  := $(patsubst tests/demo/%.c,$(BUILD)/demo/%,$(DEMO_SRC))
 
@@ -71,7 +73,7 @@ DEMO_BINS  := $(patsubst tests/demo/%.c,$(BUILD)/demo/%,$(DEMO_SRC))
 
 all: $(PROGRAMS) $(BENCH_BINS) $(DEMO_BINS)
 
-tests: all $(UNIT_BINS)
+tests: all $(UNIT_BINS) $(SYSTEM_BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -94,7 +96,10 @@ $(BUILD)/fieldsync: $(call obj,agent/fieldsync.c) $(MODULE_LIBS)
 $(BUILD)/fieldsync-sim: $(call obj,$(SIM_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lz
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(MODULE_LIBS)
+$(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(MODULE_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+$(SYSTEM_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/system/%.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)

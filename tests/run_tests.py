@@ -6,6 +6,8 @@ the build tree, so a test whose source was deleted cannot keep running
 from an old binary, and a source whose program was not built fails:
 
   tests/unit/test_*.c     cmocka programs  -> BUILD/tests/test_*
+  tests/system/test_*.c   cmocka programs that start other processes
+                          (fieldsync-sim, crashing writers) -> BUILD/tests/test_*
   tests/integration/test_*.py   Python unittest modules that drive the
                           real programs in BUILD/
 
@@ -49,7 +51,8 @@ class Suite:
 def find_suites(build):
     """Every suite the tree's sources define, in a stable order."""
     suites = []
-    for src in sorted(glob.glob(os.path.join(HERE, "unit", "test_*.c"))):
+    for src in sorted(glob.glob(os.path.join(HERE, "unit", "test_*.c")) +
+                      glob.glob(os.path.join(HERE, "system", "test_*.c"))):
         name = os.path.basename(src)[:-2]
         prog = os.path.join(build, "tests", name)
         suites.append(Suite("cmocka", name, [prog],

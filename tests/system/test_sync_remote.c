@@ -18,7 +18,7 @@
 #include <microhttpd.h>
 
 #include "sync/sync_int.h"
-#include "tests/unit/test_sync_harness.h"
+#include "tests/system/test_sync_harness.h"
 
 typedef struct {
     struct MHD_Daemon *d;

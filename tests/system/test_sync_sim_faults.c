@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "tests/unit/test_sync_harness.h"
+#include "tests/system/test_sync_harness.h"
 
 #define TECH "tech-001"
 #define MAX_CYCLES 60
