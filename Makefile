@@ -113,8 +113,9 @@ $(BUILD)/demo/%: $(BUILD)/obj/tests/demo/%.o $(MODULE_LIBS)
 deps:
 	@sh packaging/deps.sh test
 
-# Every test: C unit tests (cmocka), then integration tests that run the
-# real programs.  Ends with one line "check: N passed, M failed".
+# Every test, by tests/run_tests.py (suites in parallel): C unit and system
+# tests (cmocka), then integration tests that run the real programs.  Ends
+# with one line "check: N passed, M failed" (", K skipped" when some were).
 check: deps
 	@$(MAKE) --no-print-directory test-run
 

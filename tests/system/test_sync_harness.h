@@ -1,9 +1,9 @@
 /*
- * test_sync_harness.h — shared by the sync integration tests
- * (test_sync_sim_*.c): runs the real fieldsync-sim from $FIELDSYNC_BUILD on
- * a free port, talks to it over HTTP with libcurl (its /__sim/ controls and
- * the "dispatcher's" API calls), and gives each test a temporary database
- * and a sync engine pointed at the simulator.  Included by each test file
+ * test_sync_harness.h — shared by the sync tests that run the simulator
+ * (tests/system/test_sync_*.c): runs the real fieldsync-sim from
+ * $FIELDSYNC_BUILD on a free port, talks to it over HTTP with libcurl (its
+ * /__sim/ controls and the "dispatcher's" API calls), and gives each test a
+ * temporary database and a sync engine pointed at the simulator.  Included by each test file
  * (each is its own program), so everything here is static.
  */
 #ifndef TEST_SYNC_HARNESS_H
