@@ -49,6 +49,7 @@ AGENT_SRC  := $(filter-out $(AGENT_MAIN),$(wildcard agent/*.c))
 SIM_SRC    := $(wildcard tests/sim/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 SYSTEM_SRC := $(wildcard tests/system/test_*.c)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 DEMO_SRC   := $(wildcard tests/demo/*.c)
 
@@ -66,6 +67,9 @@ PROGRAMS := $(if $(wildcard agent/fieldsyncd.c),$(BUILD)/fieldsyncd) \
             $(if $(SIM_SRC),$(BUILD)/fieldsync-sim)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 SYSTEM_BINS := $(patsubst tests/system/%.c,$(BUILD)/tests/%,$(SYSTEM_SRC))
+# The fuzz targets built with cc and tests/fuzz/replay.c's main() instead of
+# libFuzzer: make check replays their corpora (make fuzz fuzzes, with clang).
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 DEMO_BINS  := $(patsubst tests/demo/%.c,$(BUILD)/demo/%,$(DEMO_SRC))
 
@@ -73,7 +77,7 @@ DEMO_BINS  := $(patsubst tests/demo/%.c,$(BUILD)/demo/%,$(DEMO_SRC))
 
 all: $(PROGRAMS) $(BENCH_BINS) $(DEMO_BINS)
 
-tests: all $(UNIT_BINS) $(SYSTEM_BINS)
+tests: all $(UNIT_BINS) $(SYSTEM_BINS) $(FUZZ_BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -102,6 +106,9 @@ $(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(MODULE_LIBS)
 $(SYSTEM_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/system/%.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+$(FUZZ_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay.o $(MODULE_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -114,8 +121,9 @@ deps:
 	@sh packaging/deps.sh test
 
 # Every test, by tests/run_tests.py (suites in parallel): C unit and system
-# tests (cmocka), then integration tests that run the real programs.  Ends
-# with one line "check: N passed, M failed" (", K skipped" when some were).
+# tests (cmocka), the fuzz corpora replayed through the fuzz targets, and
+# integration tests that run the real programs.  Ends with one line
+# "check: N passed, M failed" (", K skipped" when some were).
 check: deps
 	@$(MAKE) --no-print-directory test-run
 

@@ -8,6 +8,9 @@ from an old binary, and a source whose program was not built fails:
   tests/unit/test_*.c     cmocka programs  -> BUILD/tests/test_*
   tests/system/test_*.c   cmocka programs that start other processes
                           (fieldsync-sim, crashing writers) -> BUILD/tests/test_*
+  tests/fuzz/fuzz_*.c     fuzz targets with tests/fuzz/replay.c's main()
+                          -> BUILD/tests/fuzz_*, each run on its corpus
+                          tests/fuzz/corpus/fuzz_*/, one test case an input
   tests/integration/test_*.py   Python unittest modules that drive the
                           real programs in BUILD/
 
@@ -50,16 +53,20 @@ class Suite:
 
 def find_suites(build):
     """Every suite the tree's sources define, in a stable order."""
-    suites = []
-    for src in sorted(glob.glob(os.path.join(HERE, "unit", "test_*.c")) +
-                      glob.glob(os.path.join(HERE, "system", "test_*.c"))):
+    def c_program(src, *args):
         name = os.path.basename(src)[:-2]
         prog = os.path.join(build, "tests", name)
-        suites.append(Suite("cmocka", name, [prog],
-                            None if os.access(prog, os.X_OK) else prog))
-    for src in sorted(glob.glob(os.path.join(HERE, "integration", "test_*.py"))):
-        suites.append(Suite("unittest", os.path.basename(src), [sys.executable, src]))
-    return suites
+        return Suite("cmocka", name, [prog] + [a % name for a in args],
+                     None if os.access(prog, os.X_OK) else prog)
+
+    def sources(pattern):
+        return sorted(glob.glob(os.path.join(HERE, pattern)))
+
+    corpus = os.path.join(os.path.relpath(HERE, TOP), "fuzz", "corpus", "%s")
+    return ([c_program(src) for src in sources("unit/test_*.c") + sources("system/test_*.c")] +
+            [c_program(src, corpus) for src in sources("fuzz/fuzz_*.c")] +
+            [Suite("unittest", os.path.basename(src), [sys.executable, src])
+             for src in sources("integration/test_*.py")])
 
 
 def count_cmocka(out):
