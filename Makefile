@@ -51,7 +51,6 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 SYSTEM_SRC := $(wildcard tests/system/test_*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
-DEMO_SRC   := $(wildcard tests/demo/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -71,11 +70,10 @@ SYSTEM_BINS := $(patsubst tests/system/%.c,$(BUILD)/tests/%,$(SYSTEM_SRC))
 # libFuzzer: make check replays their corpora (make fuzz fuzzes, with clang).
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
-DEMO_BINS  := $(patsubst tests/demo/%.c,$(BUILD)/demo/%,$(DEMO_SRC))
 
 .PHONY: all deps check test-run check-asan asan bench demo install uninstall deb clean tests fuzz soak
 
-all: $(PROGRAMS) $(BENCH_BINS) $(DEMO_BINS)
+all: $(PROGRAMS) $(BENCH_BINS)
 
 tests: all $(UNIT_BINS) $(SYSTEM_BINS) $(FUZZ_BINS)
 
@@ -100,6 +98,9 @@ $(BUILD)/fieldsync: $(call obj,agent/fieldsync.c) $(MODULE_LIBS)
 $(BUILD)/fieldsync-sim: $(call obj,$(SIM_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lz
 
+# Static pattern rules name each test and bench program's object, so make
+# keeps it: an object reached only through a pattern rule is intermediate,
+# deleted after the link and rebuilt by the next make.
 $(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
@@ -109,10 +110,7 @@ $(SYSTEM_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/system/%.o $(MODULE_LIBS)
 $(FUZZ_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BUILD)/demo/%: $(BUILD)/obj/tests/demo/%.o $(MODULE_LIBS)
+$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
