@@ -393,6 +393,9 @@ H_FN int h_teardown_cb(void **state)
     return 0;
 }
 
+/* A test case with a fresh harness of its own. */
+#define H_TEST(f) cmocka_unit_test_setup_teardown(f, h_setup_cb, h_teardown_cb)
+
 /* How many records of a table in the sim's state have field == value, and
  * the first of them. */
 H_FN int h_count_by(const cJSON *state, const char *table, const char *field,

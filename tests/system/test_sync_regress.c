@@ -311,18 +311,12 @@ static void test_work_order_shows_the_contacts_new_phone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_revert_after_a_retried_push_is_not_lost,
-                                        h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_second_edit_after_a_retried_push_wins_without_conflict,
-                                        h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_edit_coalesced_behind_a_retried_push_wins_without_conflict,
-                                        h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_contact_changed_before_our_customer_put_is_pulled,
-                                        h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_contacts_lost_in_a_pull_are_fetched_next_time,
-                                        h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_work_order_shows_the_contacts_new_phone,
-                                        h_setup_cb, h_teardown_cb),
+        H_TEST(test_revert_after_a_retried_push_is_not_lost),
+        H_TEST(test_second_edit_after_a_retried_push_wins_without_conflict),
+        H_TEST(test_edit_coalesced_behind_a_retried_push_wins_without_conflict),
+        H_TEST(test_contact_changed_before_our_customer_put_is_pulled),
+        H_TEST(test_contacts_lost_in_a_pull_are_fetched_next_time),
+        H_TEST(test_work_order_shows_the_contacts_new_phone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

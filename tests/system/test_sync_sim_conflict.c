@@ -295,16 +295,19 @@ static void test_lww_server_behind(void **state)
     assert_conflict(f, "lww", "remote_won", "local says", "dispatcher says");
 }
 
+/* Every test case has its own fixture: setup before, teardown after. */
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_different_fields_merge, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_server_wins, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_client_wins, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_manual_holds_until_resolved, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lww_no_skew, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lww_server_ahead, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lww_server_behind, setup, teardown),
+        TEST(test_different_fields_merge),
+        TEST(test_server_wins),
+        TEST(test_client_wins),
+        TEST(test_manual_holds_until_resolved),
+        TEST(test_lww_no_skew),
+        TEST(test_lww_server_ahead),
+        TEST(test_lww_server_behind),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_sim_conflict", tests, NULL, NULL);

@@ -240,9 +240,9 @@ static void test_bad_bodies_skipped(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_faults_with_idempotency, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_faults_without_idempotency, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_bad_bodies_skipped, h_setup_cb, h_teardown_cb),
+        H_TEST(test_faults_with_idempotency),
+        H_TEST(test_faults_without_idempotency),
+        H_TEST(test_bad_bodies_skipped),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_sim_faults", tests, NULL, NULL);

@@ -396,12 +396,12 @@ static void test_branch_scope(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_initial_and_unchanged_sync, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_remote_changes_and_eviction, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_interrupted_pull_resumes, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_cancel_running_cycle, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_whole_account_scope, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_branch_scope, h_setup_cb, h_teardown_cb),
+        H_TEST(test_initial_and_unchanged_sync),
+        H_TEST(test_remote_changes_and_eviction),
+        H_TEST(test_interrupted_pull_resumes),
+        H_TEST(test_cancel_running_cycle),
+        H_TEST(test_whole_account_scope),
+        H_TEST(test_branch_scope),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_sim_pull", tests, NULL, NULL);

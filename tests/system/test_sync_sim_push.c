@@ -513,14 +513,14 @@ static void test_create_duplicate_matched_by_name(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_offline_edits_land_once, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_unauthorized_keeps_queue, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_validation_error_rejects, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_remote_delete_of_edited_record, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_delete_conflict_restores, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_pull_rebases_pending_edit, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_create_unknown_outcome_not_duplicated, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_create_duplicate_matched_by_name, h_setup_cb, h_teardown_cb),
+        H_TEST(test_offline_edits_land_once),
+        H_TEST(test_unauthorized_keeps_queue),
+        H_TEST(test_validation_error_rejects),
+        H_TEST(test_remote_delete_of_edited_record),
+        H_TEST(test_delete_conflict_restores),
+        H_TEST(test_pull_rebases_pending_edit),
+        H_TEST(test_create_unknown_outcome_not_duplicated),
+        H_TEST(test_create_duplicate_matched_by_name),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_sim_push", tests, NULL, NULL);

@@ -91,6 +91,9 @@ static inline int fx_teardown(void **state)
     return 0;
 }
 
+/* A test case with a fresh store of its own (fx_setup, fx_teardown). */
+#define FX_TEST(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
+
 /* ---- records as the remote would send them ------------------------------ */
 
 static inline char *fx_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

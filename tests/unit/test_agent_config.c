@@ -361,19 +361,22 @@ static void test_print_redacts(void **state)
     config_release(&c);
 }
 
+/* Every test case has its own fixture: setup before, teardown after. */
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_runtime_dir_fallback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_lines, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_key_file_checks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_key_sources, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_print_redacts, setup, teardown),
+        TEST(test_defaults),
+        TEST(test_runtime_dir_fallback),
+        TEST(test_every_key),
+        TEST(test_bad_lines),
+        TEST(test_long_line),
+        TEST(test_missing_config),
+        TEST(test_precedence),
+        TEST(test_key_file_checks),
+        TEST(test_key_sources),
+        TEST(test_print_redacts),
     };
     return cmocka_run_group_tests_name("agent_config", tests, NULL, NULL);
 }
