@@ -22,12 +22,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
 #include <curl/curl.h>
 
 #include "store/store.h"
 #include "sync/sync.h"
 
 #define H_FN static __attribute__((unused))
+
+/* The technician whose scope the tests sync, unless a test says otherwise. */
+#define H_TECH "tech-001"
 
 typedef struct {
     pid_t pid;
@@ -302,6 +311,35 @@ H_FN int h_cycle(harness *h, sync_summary *sum)
     return sync_cycle_run(h->se, h_now_ms(), sum);
 }
 
+/* The simulator with its arguments (NULL-terminated), an engine with cfg
+ * (see h_engine), and a first sync that must complete; its summary goes
+ * to *first when given. */
+H_FN void h_start(harness *h, const char *const *sim_args, sync_config *cfg,
+                  sync_summary *first)
+{
+    sync_summary s;
+
+    assert_int_equal(h_sim_start(h, sim_args), 0);
+    assert_int_equal(h_engine(h, cfg), 0);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.complete);
+    if (first)
+        *first = s;
+}
+
+/* h_start with a seed for the simulator and H_TECH's scope, retry waits
+ * scaled down to milliseconds. */
+H_FN void h_start_seed(harness *h, const char *seed)
+{
+    const char *const args[] = {"--seed", seed, NULL};
+    sync_config cfg;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.technician_id = H_TECH;
+    cfg.backoff_scale = 0.0001;
+    h_start(h, args, &cfg, NULL);
+}
+
 /* Pending (incl. in flight) ops in the outbox. */
 H_FN int64_t h_pending(harness *h)
 {
@@ -320,6 +358,22 @@ H_FN cJSON *h_local(harness *h, store_entity e, const char *id)
         j = cJSON_Parse(json);
     free(json);
     return j;
+}
+
+/* Asserts that a record is in the replica with field (a string) == want. */
+H_FN void h_assert_local(harness *h, store_entity e, const char *id, const char *field,
+                         const char *want)
+{
+    cJSON *j = h_local(h, e, id);
+    const char *v;
+
+    if (!j)
+        fail_msg("%s is not in the replica", id);
+    v = h_str(j, field);
+    if (!v)
+        fail_msg("%s has no string %s", id, field);
+    assert_string_equal(v, want);
+    cJSON_Delete(j);
 }
 
 /* A local update with fields given as JSON text. */

@@ -13,7 +13,7 @@
 
 #include "tests/system/test_sync_harness.h"
 
-#define TECH "tech-001"
+#define TECH H_TECH
 
 typedef struct {
     harness h;
@@ -43,7 +43,6 @@ static void start(fx *f, sync_policy pol, const char *skew)
     const char *args[] = {"--seed", "31", "--work-orders", "100", "--customers", "30",
                           NULL, NULL, NULL};
     sync_config cfg;
-    sync_summary s;
     cJSON *state;
     const cJSON *wo;
 
@@ -51,16 +50,13 @@ static void start(fx *f, sync_policy pol, const char *skew)
         args[6] = "--clock-skew";
         args[7] = skew;
     }
-    assert_int_equal(h_sim_start(&f->h, args), 0);
     memset(&cfg, 0, sizeof cfg);
     cfg.technician_id = TECH;
     cfg.days_back = 30;
     cfg.days_ahead = 60;
     cfg.policy = pol;
     cfg.backoff_scale = 0.0001;
-    assert_int_equal(h_engine(&f->h, &cfg), 0);
-    assert_int_equal(h_cycle(&f->h, &s), 0);
-    assert_true(s.complete);
+    h_start(&f->h, args, &cfg, NULL);
     state = h_get_json(&f->h, "/__sim/state", 0);
     cJSON_ArrayForEach(wo, cJSON_GetObjectItem(state, "work_orders")) {
         const char *st = h_str(wo, "status");

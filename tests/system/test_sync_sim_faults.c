@@ -20,7 +20,7 @@
 
 #include "tests/system/test_sync_harness.h"
 
-#define TECH "tech-001"
+#define TECH H_TECH
 #define MAX_CYCLES 60
 #define FAULTS "{\"drop_rate\":0.25,\"drop_after_apply\":0.5,\"error_rate\":0.10," \
                "\"error_status\":503,\"rate_429\":0.05,\"retry_after\":1}"
@@ -28,18 +28,14 @@
 static void start(harness *h, const char *const *args)
 {
     sync_config cfg;
-    sync_summary s;
 
-    assert_int_equal(h_sim_start(h, args), 0);
     memset(&cfg, 0, sizeof cfg);
     cfg.technician_id = TECH;
     cfg.days_back = 30;
     cfg.days_ahead = 60;
     cfg.backoff_scale = 0.001;   /* retry waits of 1 ms .. 300 ms */
     cfg.request_timeout_ms = 10000;
-    assert_int_equal(h_engine(h, &cfg), 0);
-    assert_int_equal(h_cycle(h, &s), 0);
-    assert_true(s.complete);
+    h_start(h, args, &cfg, NULL);
 }
 
 /* Queues n_edits updates of distinct work orders and creates customers and

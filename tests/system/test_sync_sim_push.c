@@ -14,23 +14,7 @@
 
 #include "tests/system/test_sync_harness.h"
 
-#define TECH "tech-001"
-
-/* Sim with the given seed, engine on the technician's scope, first sync. */
-static void start(harness *h, const char *seed)
-{
-    const char *const args[] = {"--seed", seed, NULL};
-    sync_config cfg;
-    sync_summary s;
-
-    assert_int_equal(h_sim_start(h, args), 0);
-    memset(&cfg, 0, sizeof cfg);
-    cfg.technician_id = TECH;
-    cfg.backoff_scale = 0.0001;
-    assert_int_equal(h_engine(h, &cfg), 0);
-    assert_int_equal(h_cycle(h, &s), 0);
-    assert_true(s.complete);
-}
+#define TECH H_TECH
 
 /* Up to max ids of open in-scope work orders of TECH, from the sim state
  * (the returned strings live in *state_out). */
@@ -70,7 +54,7 @@ static void test_offline_edits_land_once(void **state)
     const cJSON *rc, *rct, *rwo;
     sync_summary s;
 
-    start(h, "21");
+    h_start_seed(h, "21");
     assert_int_equal(open_work_orders(h, ids, 21, &st0), 21);
     for (int i = 0; i < 20; i++) {
         snprintf(fields, sizeof fields, "{\"notes\":\"offline edit %d\",\"priority\":\"%s\"}",
@@ -171,7 +155,7 @@ static void test_unauthorized_keeps_queue(void **state)
     sync_summary s;
     char err[256];
 
-    start(h, "22");
+    h_start_seed(h, "22");
     assert_int_equal(open_work_orders(h, ids, 1, &st0), 1);
     assert_int_equal(h_update(h, ENT_WORK_ORDER, ids[0], "{\"notes\":\"needs key\"}", h_now_ms()), 0);
     memset(&cfg, 0, sizeof cfg);
@@ -230,7 +214,7 @@ static void test_validation_error_rejects(void **state)
     int64_t pend, rej, held;
     char *json = NULL;
 
-    start(h, "23");
+    h_start_seed(h, "23");
     assert_int_equal(open_work_orders(h, cand, 20, &st0), 20);
     /* A work order whose customer has a contact other than the one the
      * work order names. */
@@ -293,7 +277,7 @@ static void test_remote_delete_of_edited_record(void **state)
     sync_summary s;
     int found = 0;
 
-    start(h, "24");
+    h_start_seed(h, "24");
     assert_int_equal(open_work_orders(h, ids, 1, &st0), 1);
     assert_int_equal(h_update(h, ENT_WORK_ORDER, ids[0], "{\"notes\":\"too late\"}", h_now_ms()), 0);
     snprintf(path, sizeof path, "/work-orders/%s", ids[0]);
@@ -333,7 +317,7 @@ static void test_delete_conflict_restores(void **state)
     time_t t = (time_t)(h_now_ms() / 1000) + 86400;
     struct tm tm;
 
-    start(h, "25");
+    h_start_seed(h, "25");
     assert_int_equal(open_work_orders(h, ids, 1, &st0), 1);
     snprintf(cust, sizeof cust, "%s", h_ref(h_find(st0, "work_orders", ids[0]), "customer"));
     /* The dispatcher completes every work order of the customer, then
@@ -378,7 +362,7 @@ static void test_pull_rebases_pending_edit(void **state)
     char path[128];
     sync_summary s;
 
-    start(h, "26");
+    h_start_seed(h, "26");
     assert_int_equal(open_work_orders(h, ids, 1, &st0), 1);
     assert_int_equal(h_update(h, ENT_WORK_ORDER, ids[0], "{\"notes\":\"bring the long ladder\"}",
                               h_now_ms()), 0);
@@ -449,7 +433,7 @@ static void test_create_unknown_outcome_not_duplicated(void **state)
     sync_summary s;
     int n;
 
-    start(h, "27");
+    h_start_seed(h, "27");
     assert_int_equal(h_create(h, ENT_CUSTOMER, NULL,
                               "{\"name\":\"Lost Answer Ltd\",\"customer_type\":\"commercial\"}",
                               id, sizeof id), 0);
@@ -485,12 +469,10 @@ static void test_create_duplicate_matched_by_name(void **state)
     const cJSON *found = NULL;
     sync_summary s;
 
-    assert_int_equal(h_sim_start(h, args), 0);
     memset(&cfg, 0, sizeof cfg);
     cfg.technician_id = TECH;
     cfg.backoff_scale = 0.0001;
-    assert_int_equal(h_engine(h, &cfg), 0);
-    assert_int_equal(h_cycle(h, &s), 0);
+    h_start(h, args, &cfg, NULL);
     assert_int_equal(h_create(h, ENT_CUSTOMER, NULL,
                               "{\"name\":\"Twice Told Inc\",\"customer_type\":\"commercial\"}",
                               id, sizeof id), 0);
