@@ -23,6 +23,10 @@
 
 #define FZ_FN static __attribute__((unused))
 
+/* What libFuzzer (or tests/fuzz/replay.c) calls: each target defines both. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 /* ---- deterministic randomness -------------------------------------------- */
 
 static uint64_t fz_rng = 0x9e3779b97f4a7c15ull;

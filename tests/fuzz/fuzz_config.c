@@ -24,9 +24,6 @@
 
 static char cfg_path[256], key_path[256];
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     const char *dir = fz_dir;

@@ -269,9 +269,6 @@ struct MHD_Response *events_response(events_hub *h, struct MHD_Connection *conn)
 static local_api *api;
 static int peer_fds[2];
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     const char *db = fz_db_path("local-api");

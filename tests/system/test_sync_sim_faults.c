@@ -82,12 +82,14 @@ static int queue_work(harness *h, const char **ids, int n_edits, int n_creates,
     return n;
 }
 
-/* Runs cycles until the outbox is empty; returns the number of cycles. */
-static int drain(harness *h, int64_t *retried)
+/* With the FAULTS on, runs cycles until the outbox is empty, then heals
+ * the network; returns the number of cycles. */
+static int drain_under_faults(harness *h, int64_t *retried)
 {
     sync_summary s;
     int cycles = 0;
 
+    assert_int_equal(h_faults(h, FAULTS) / 100, 2);
     *retried = 0;
     while (h_pending(h) > 0 && cycles < MAX_CYCLES) {
         assert_int_equal(h_cycle(h, &s), 0);
@@ -95,7 +97,23 @@ static int drain(harness *h, int64_t *retried)
         *retried += s.retried;
         cycles++;
     }
+    assert_int_equal(h_faults(h, NULL) / 100, 2);
     return cycles;
+}
+
+/* The sim's state now; each of the n edits queue_work made with tag has
+ * landed on its work order. */
+static cJSON *assert_edits_landed(harness *h, const char *const *ids, int n, const char *tag)
+{
+    cJSON *st = h_get_json(h, "/__sim/state", 0);
+    char want[128];
+
+    assert_non_null(st);
+    for (int i = 0; i < n; i++) {
+        snprintf(want, sizeof want, "%s edit %d", tag, i);
+        assert_string_equal(h_str(h_find(st, "work_orders", ids[i]), "notes"), want);
+    }
+    return st;
 }
 
 static void test_faults_with_idempotency(void **state)
@@ -111,9 +129,7 @@ static void test_faults_with_idempotency(void **state)
     start(h, args);
     queue_work(h, ids, 200, 10, "idem", &st0);
     assert_int_equal(h_pending(h), 210);
-    assert_int_equal(h_faults(h, FAULTS) / 100, 2);
-    cycles = drain(h, &retried);
-    assert_int_equal(h_faults(h, NULL) / 100, 2);
+    cycles = drain_under_faults(h, &retried);
     print_message("faults: outbox empty after %d cycles, %lld transient failures retried\n",
                   cycles, (long long)retried);
     assert_int_equal(h_pending(h), 0);
@@ -121,12 +137,7 @@ static void test_faults_with_idempotency(void **state)
     assert_int_equal(rej, 0);
     assert_true(retried > 0);   /* the faults did bite */
 
-    st1 = h_get_json(h, "/__sim/state", 0);
-    assert_non_null(st1);
-    for (int i = 0; i < 200; i++) {
-        snprintf(want, sizeof want, "idem edit %d", i);
-        assert_string_equal(h_str(h_find(st1, "work_orders", ids[i]), "notes"), want);
-    }
+    st1 = assert_edits_landed(h, ids, 200, "idem");
     for (int i = 0; i < 10; i++) {
         if (i % 2 == 0) {
             snprintf(want, sizeof want, "idem Customer %d", i);
@@ -152,16 +163,10 @@ static void test_faults_without_idempotency(void **state)
 
     start(h, args);
     queue_work(h, ids, 50, 20, "noidem", &st0);
-    assert_int_equal(h_faults(h, FAULTS) / 100, 2);
-    cycles = drain(h, &retried);
-    assert_int_equal(h_faults(h, NULL) / 100, 2);
+    cycles = drain_under_faults(h, &retried);
     assert_int_equal(h_pending(h), 0);
 
-    st1 = h_get_json(h, "/__sim/state", 0);
-    for (int i = 0; i < 50; i++) {
-        snprintf(want, sizeof want, "noidem edit %d", i);
-        assert_string_equal(h_str(h_find(st1, "work_orders", ids[i]), "notes"), want);
-    }
+    st1 = assert_edits_landed(h, ids, 50, "noidem");
     for (int i = 0; i < 20; i++) {
         if (i % 2 == 0) {
             snprintf(want, sizeof want, "noidem Customer %d", i);
