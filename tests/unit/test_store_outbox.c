@@ -673,24 +673,20 @@ static void test_discard_moves_later_bases_back(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_claim_order_per_record, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_next_due_and_unclaim, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_discard_moves_later_bases_back, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_claim_backoff_and_reopen, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_second_handle_keeps_inflight, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_create_before_reference_and_remap, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_remap_later_ops_and_contact_refs, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_reject_restores_remote_version, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_rejected_create_and_discard, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_remote_gone_with_pending_ops, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_delete_done_and_gone, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_hold_and_resolve, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_auto_and_flip, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_op_done_keeps_newer_stored_version, fx_setup,
-                                        fx_teardown),
+        FX_TEST(test_claim_order_per_record),
+        FX_TEST(test_next_due_and_unclaim),
+        FX_TEST(test_discard_moves_later_bases_back),
+        FX_TEST(test_claim_backoff_and_reopen),
+        FX_TEST(test_second_handle_keeps_inflight),
+        FX_TEST(test_create_before_reference_and_remap),
+        FX_TEST(test_remap_later_ops_and_contact_refs),
+        FX_TEST(test_reject_restores_remote_version),
+        FX_TEST(test_rejected_create_and_discard),
+        FX_TEST(test_remote_gone_with_pending_ops),
+        FX_TEST(test_delete_done_and_gone),
+        FX_TEST(test_conflict_hold_and_resolve),
+        FX_TEST(test_conflict_auto_and_flip),
+        FX_TEST(test_op_done_keeps_newer_stored_version),
     };
 
     return cmocka_run_group_tests_name("store_outbox", tests, NULL, NULL);

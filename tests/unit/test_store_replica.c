@@ -495,20 +495,18 @@ static void test_remote_gone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_upsert_order, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_upsert_rejects_bad_records, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_rebase_keeps_pending_edit, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_rebase_keeps_local_delete_hidden, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_list_pagination_meta, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_list_filters, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_search_is_literal_and_safe, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_contacts_assets_lists, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_get_shapes_and_states, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_evict_unseen, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_evict_keeps_customer_of_edited_contact, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_remote_gone, fx_setup, fx_teardown),
+        FX_TEST(test_upsert_order),
+        FX_TEST(test_upsert_rejects_bad_records),
+        FX_TEST(test_rebase_keeps_pending_edit),
+        FX_TEST(test_rebase_keeps_local_delete_hidden),
+        FX_TEST(test_list_pagination_meta),
+        FX_TEST(test_list_filters),
+        FX_TEST(test_search_is_literal_and_safe),
+        FX_TEST(test_contacts_assets_lists),
+        FX_TEST(test_get_shapes_and_states),
+        FX_TEST(test_evict_unseen),
+        FX_TEST(test_evict_keeps_customer_of_edited_contact),
+        FX_TEST(test_remote_gone),
     };
 
     return cmocka_run_group_tests_name("store_replica", tests, NULL, NULL);
