@@ -376,6 +376,34 @@ H_FN void h_assert_local(harness *h, store_entity e, const char *id, const char 
     cJSON_Delete(j);
 }
 
+/* Asserts that the sim's state has a record id in table with field
+ * (a string) == want. */
+H_FN void h_assert_sim(harness *h, const char *table, const char *id, const char *field,
+                       const char *want)
+{
+    cJSON *st = h_get_json(h, "/__sim/state", 0);
+    const char *v;
+
+    if (!st)
+        fail_msg("no state from the sim");
+    v = h_str(h_find(st, table, id), field);
+    if (!v)
+        fail_msg("the sim's %s %s has no string %s", table, id, field);
+    assert_string_equal(v, want);
+    cJSON_Delete(st);
+}
+
+/* Asserts a record's sync state in the replica ("_sync": {"state": ...}). */
+H_FN void h_assert_sync_state(harness *h, store_entity e, const char *id, const char *want)
+{
+    cJSON *j = h_local(h, e, id);
+
+    if (!j)
+        fail_msg("%s is not in the replica", id);
+    assert_string_equal(h_str(cJSON_GetObjectItemCaseSensitive(j, "_sync"), "state"), want);
+    cJSON_Delete(j);
+}
+
 /* A local update with fields given as JSON text. */
 H_FN int h_update(harness *h, store_entity e, const char *id, const char *fields,
                   int64_t when)

@@ -150,7 +150,7 @@ static void test_unauthorized_keeps_queue(void **state)
 {
     harness *h = *state;
     const char *ids[1];
-    cJSON *st0, *st1, *local;
+    cJSON *st0, *st1;
     sync_config cfg;
     sync_summary s;
     char err[256];
@@ -175,10 +175,8 @@ static void test_unauthorized_keeps_queue(void **state)
     assert_int_equal(s.pushed, 0);
     assert_null(strstr(s.last_error, "revoked-key"));
     assert_int_equal(h_pending(h), 1);
-    local = h_local(h, ENT_WORK_ORDER, ids[0]);
-    assert_string_equal(h_str(local, "notes"), "needs key");
-    assert_string_equal(h_str(cJSON_GetObjectItem(local, "_sync"), "state"), "pending");
-    cJSON_Delete(local);
+    h_assert_local(h, ENT_WORK_ORDER, ids[0], "notes", "needs key");
+    h_assert_sync_state(h, ENT_WORK_ORDER, ids[0], "pending");
     st1 = h_get_json(h, "/__sim/state", 0);
     {
         const char *n = h_str(h_find(st1, "work_orders", ids[0]), "notes");
@@ -194,9 +192,7 @@ static void test_unauthorized_keeps_queue(void **state)
     assert_null(strstr(logbuf, "sim-key"));
     assert_int_equal(s.pushed, 1);
     assert_int_equal(h_pending(h), 0);
-    st1 = h_get_json(h, "/__sim/state", 0);
-    assert_string_equal(h_str(h_find(st1, "work_orders", ids[0]), "notes"), "needs key");
-    cJSON_Delete(st1);
+    h_assert_sim(h, "work_orders", ids[0], "notes", "needs key");
     cJSON_Delete(st0);
 }
 
@@ -206,7 +202,7 @@ static void test_validation_error_rejects(void **state)
 {
     harness *h = *state;
     const char *ids[2] = {NULL, NULL}, *cand[20];
-    cJSON *st0, *st1, *local, *ob;
+    cJSON *st0, *local, *ob;
     const cJSON *wo, *ct, *op;
     const char *victim = NULL, *old_contact;
     char fields[256], path[128];
@@ -259,9 +255,7 @@ static void test_validation_error_rejects(void **state)
     if (old_contact)
         assert_string_equal(h_ref(local, "contact"), old_contact);
     cJSON_Delete(local);
-    st1 = h_get_json(h, "/__sim/state", 0);
-    assert_string_equal(h_str(h_find(st1, "work_orders", ids[1]), "notes"), "unaffected");
-    cJSON_Delete(st1);
+    h_assert_sim(h, "work_orders", ids[1], "notes", "unaffected");
     cJSON_Delete(st0);
 }
 
@@ -358,7 +352,7 @@ static void test_pull_rebases_pending_edit(void **state)
 {
     harness *h = *state;
     const char *ids[1];
-    cJSON *st0, *st1, *local;
+    cJSON *st0;
     char path[128];
     sync_summary s;
 
@@ -376,12 +370,10 @@ static void test_pull_rebases_pending_edit(void **state)
     assert_int_equal(h_pending(h), 1);
     /* The engine knows when the backed-off op is due. */
     assert_true(sync_engine_wake_time(h->se) < INT64_MAX);
-    local = h_local(h, ENT_WORK_ORDER, ids[0]);
-    assert_string_equal(h_str(local, "notes"), "bring the long ladder");
-    assert_string_equal(h_str(local, "priority"), "urgent");
-    assert_string_equal(h_str(local, "status"), "on_hold");
-    assert_string_equal(h_str(cJSON_GetObjectItem(local, "_sync"), "state"), "pending");
-    cJSON_Delete(local);
+    h_assert_local(h, ENT_WORK_ORDER, ids[0], "notes", "bring the long ladder");
+    h_assert_local(h, ENT_WORK_ORDER, ids[0], "priority", "urgent");
+    h_assert_local(h, ENT_WORK_ORDER, ids[0], "status", "on_hold");
+    h_assert_sync_state(h, ENT_WORK_ORDER, ids[0], "pending");
 
     assert_int_equal(h_faults(h, NULL) / 100, 2);
     /* Past any backoff (the test's scale makes it a few ms). */
@@ -389,11 +381,9 @@ static void test_pull_rebases_pending_edit(void **state)
     assert_int_equal(s.pushed, 1);
     assert_int_equal(s.conflicts, 0);
     assert_int_equal(h_pending(h), 0);
-    st1 = h_get_json(h, "/__sim/state", 0);
-    assert_string_equal(h_str(h_find(st1, "work_orders", ids[0]), "notes"), "bring the long ladder");
-    assert_string_equal(h_str(h_find(st1, "work_orders", ids[0]), "priority"), "urgent");
-    assert_string_equal(h_str(h_find(st1, "work_orders", ids[0]), "status"), "on_hold");
-    cJSON_Delete(st1);
+    h_assert_sim(h, "work_orders", ids[0], "notes", "bring the long ladder");
+    h_assert_sim(h, "work_orders", ids[0], "priority", "urgent");
+    h_assert_sim(h, "work_orders", ids[0], "status", "on_hold");
     cJSON_Delete(st0);
 }
 
