@@ -9,7 +9,6 @@
 #ifndef TEST_SYNC_HARNESS_H
 #define TEST_SYNC_HARNESS_H
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -32,6 +31,7 @@
 
 #include "store/store.h"
 #include "sync/sync.h"
+#include "tests/unit/test_util.h"
 
 #define H_FN static __attribute__((unused))
 
@@ -285,24 +285,13 @@ H_FN int h_engine(harness *h, sync_config *cfg)
 
 H_FN void h_teardown(harness *h)
 {
-    DIR *d;
-    struct dirent *e;
-    char p[512];
-
     sync_engine_free(h->se);
     h->se = NULL;
     store_close(h->st);
     h->st = NULL;
     h_sim_stop(h);
-    if (h->dir[0] && (d = opendir(h->dir))) {
-        while ((e = readdir(d)))
-            if (e->d_name[0] != '.') {
-                snprintf(p, sizeof p, "%s/%s", h->dir, e->d_name);
-                unlink(p);
-            }
-        closedir(d);
-        rmdir(h->dir);
-    }
+    if (h->dir[0])
+        tu_rmtree(h->dir);
     h->dir[0] = '\0';
 }
 

@@ -5,7 +5,6 @@
 #ifndef FIELDSYNC_STORE_FIXTURE_H
 #define FIELDSYNC_STORE_FIXTURE_H
 
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +17,7 @@
 #include <cmocka.h>
 
 #include "store/store.h"
+#include "tests/unit/test_util.h"
 
 typedef struct {
     char dir[64];
@@ -28,24 +28,6 @@ typedef struct {
 /* 2024-03-01T00:00:00Z, the tests' "now" */
 #define T0 1709251200000LL
 #define MIN_MS 60000LL
-
-static inline void fx_rmtree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char p[512];
-
-    if (!d)
-        return;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 static inline store *fx_open(fx *f)
 {
@@ -86,7 +68,7 @@ static inline int fx_teardown(void **state)
     fx *f = *state;
 
     store_close(f->s);
-    fx_rmtree(f->dir);
+    tu_rmtree(f->dir);
     free(f);
     return 0;
 }

@@ -15,19 +15,14 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "tests/unit/test_util.h"
 
 static char tmpdir[256];
 
 static void write_file(const char *name, const char *text, mode_t mode, char *path_out)
 {
-    char path[PATH_MAX + 64];
-    FILE *fp;
-    snprintf(path, sizeof path, "%s/%.60s", tmpdir, name);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-    assert_int_equal(chmod(path, mode), 0);
+    const char *path = tu_write_file(tmpdir, name, text, mode);
+
     if (path_out)
         strcpy(path_out, path);
 }
@@ -56,10 +51,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[PATH_MAX + 16];
     (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_rmtree(tmpdir), 0);
     return 0;
 }
 
