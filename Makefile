@@ -75,6 +75,11 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 all: $(PROGRAMS) $(BENCH_BINS)
 
+# An object reached only through a pattern rule (a test's, a bench tool's)
+# is intermediate: make would delete it after the link, and the next make,
+# finding it named by its .d file, would build and link it again.  Keep them.
+.SECONDARY:
+
 tests: all $(UNIT_BINS) $(SYSTEM_BINS) $(FUZZ_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -98,19 +103,19 @@ $(BUILD)/fieldsync: $(call obj,agent/fieldsync.c) $(MODULE_LIBS)
 $(BUILD)/fieldsync-sim: $(call obj,$(SIM_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lz
 
-# Static pattern rules name each test and bench program's object, so make
-# keeps it: an object reached only through a pattern rule is intermediate,
-# deleted after the link and rebuilt by the next make.
-$(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(MODULE_LIBS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+# Static pattern rules: a program of tests/system/ (or a fuzz target) is never
+# taken for one of tests/unit/ by the rule above (a stale .d can name an old
+# object of that name).
 $(SYSTEM_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/system/%.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 $(FUZZ_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
