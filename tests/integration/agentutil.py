@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simutil import Sim, stop_process, wait_for  # noqa: E402
+from simutil import Sim, read_text, stop_process, wait_for  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 START_TIMEOUT = 30.0
@@ -144,11 +144,7 @@ class Agent:
         return code
 
     def stderr(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except (OSError, TypeError):
-            return ""
+        return read_text(self.stderr_path)
 
     def connect(self, timeout=30.0):
         return UnixHTTPConnection(self.socket, timeout)

@@ -51,6 +51,15 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
     return proc.returncode
 
 
+def read_text(path):
+    """A program's log file as text; "" when there is none (yet)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except (OSError, TypeError):
+        return ""
+
+
 def wait_for(cond, timeout=10.0, interval=0.01, what="condition"):
     """Polls cond() until it returns something true; raises on timeout."""
     deadline = time.monotonic() + timeout
@@ -158,11 +167,7 @@ class Sim:
         return code
 
     def stderr(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except (OSError, TypeError):
-            return ""
+        return read_text(self.stderr_path)
 
     def close(self):
         self.stop()
