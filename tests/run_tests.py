@@ -97,25 +97,43 @@ def count_unittest(out):
     return max(ran - bad - skipped, 0), bad, skipped
 
 
+# The suites running now, so that an interrupt can end them: each runs in a
+# session of its own, which the terminal's ^C does not reach.
+RUNNING = set()
+RUNNING_LOCK = threading.Lock()
+INTERRUPTED = threading.Event()
+
+
+def kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def run(cmd, env, timeout):
     """Runs one suite in its own process group (so a timeout also ends
     the programs it started); returns (output, exit status)."""
     proc = subprocess.Popen(cmd, env=env, cwd=TOP, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
+    with RUNNING_LOCK:
+        RUNNING.add(proc)
+        if INTERRUPTED.is_set():
+            kill_group(proc)  # started as the interrupt came
     try:
         out, _ = proc.communicate(timeout=timeout)
         code = proc.returncode
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_group(proc)
         try:
             out, _ = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             out = b""  # a grandchild outside the group keeps the pipe open
         out += b"\n*** timed out after %d s\n" % timeout
         code = -1
+    finally:
+        with RUNNING_LOCK:
+            RUNNING.discard(proc)
     return out.decode(errors="replace"), code
 
 
@@ -194,6 +212,8 @@ def main():
 
     def one(suite):
         text, p, f, s, secs = run_suite(suite, env, args.timeout)
+        if INTERRUPTED.is_set():
+            return  # killed by the interrupt: no verdict
         with lock:
             times[suite.name] = round(secs, 1)
             sys.stdout.write(text)
@@ -204,9 +224,19 @@ def main():
             if f:
                 failed_suites.append(suite.name)
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(args.jobs, 1))
+    try:
         for fut in [pool.submit(one, s) for s in suites]:
             fut.result()
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        with RUNNING_LOCK:
+            INTERRUPTED.set()
+            for proc in RUNNING:
+                kill_group(proc)
+        print("\ninterrupted")
+        return 130
+    pool.shutdown()
     save_times(times_path, times)
 
     if failed_suites:
