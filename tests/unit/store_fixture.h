@@ -215,6 +215,19 @@ static inline void fx_assert_state(store *s, store_entity e, const char *id, con
     cJSON_Delete(j);
 }
 
+/* A string at a dotted path of store_get's record equals want. */
+static inline void fx_assert_str(store *s, store_entity e, const char *id, const char *path,
+                                 const char *want)
+{
+    cJSON *j = fx_get(s, e, id);
+    const char *v = fx_str(j, path);
+
+    if (!v)
+        fail_msg("%s has no string %s", id, path);
+    assert_string_equal(v, want);
+    cJSON_Delete(j);
+}
+
 /* A local update from JSON text; returns the store_rc. */
 static inline int fx_update(store *s, store_entity e, const char *id, const char *fields,
                             int64_t now)
