@@ -58,7 +58,7 @@ static char fz_dir[200];
 /* Removes fz_dir and the files in it (the database, its -wal and -shm, a
  * config file) at exit, so that replaying the corpora in every make check
  * leaves nothing behind.  After a crash the directory stays, as evidence. */
-static void fz_remove_dir(void)
+FZ_FN void fz_remove_dir(void)
 {
     DIR *d = opendir(fz_dir);
     struct dirent *e;

@@ -3,8 +3,9 @@
  * (tests/system/test_sync_*.c): runs the real fieldsync-sim from
  * $FIELDSYNC_BUILD on a free port, talks to it over HTTP with libcurl (its
  * /__sim/ controls and the "dispatcher's" API calls), and gives each test a
- * temporary database and a sync engine pointed at the simulator.  Included by each test file
- * (each is its own program), so everything here is static.
+ * temporary database and a sync engine pointed at the simulator.  Included
+ * by each test file (each is its own program), so everything here is
+ * static.
  */
 #ifndef TEST_SYNC_HARNESS_H
 #define TEST_SYNC_HARNESS_H
@@ -12,7 +13,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +25,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
