@@ -55,8 +55,9 @@ SHARED_SRC := agent/paths.c agent/routes.c
 CLI_SRC    := $(filter-out $(CLI_MAIN),$(wildcard agent/cli/*.c)) $(SHARED_SRC)
 SIM_SRC    := $(wildcard tests/sim/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+SYSTEM_SRC := $(wildcard tests/system/test_*.c)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
-DEMO_SRC   := $(wildcard tests/demo/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -74,15 +75,23 @@ PROGRAMS := $(if $(wildcard agent/fieldsyncd.c),$(BUILD)/fieldsyncd) \
             $(if $(wildcard $(CLI_MAIN)),$(BUILD)/fieldsync) \
             $(if $(SIM_SRC),$(BUILD)/fieldsync-sim)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+SYSTEM_BINS := $(patsubst tests/system/%.c,$(BUILD)/tests/%,$(SYSTEM_SRC))
+# The fuzz targets built with cc and tests/fuzz/replay.c's main() instead of
+# libFuzzer: make check replays their corpora (make fuzz fuzzes, with clang).
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
-DEMO_BINS  := $(patsubst tests/demo/%.c,$(BUILD)/demo/%,$(DEMO_SRC))
 
 .PHONY: all deps check test-run check-asan asan bench demo install uninstall deb clean tests fuzz soak \
         completion
 
-all: $(PROGRAMS) $(BENCH_BINS) $(DEMO_BINS)
+all: $(PROGRAMS) $(BENCH_BINS)
 
-tests: all $(UNIT_BINS) $(BUILD)/gen-completion
+# An object reached only through a pattern rule (a test's, a bench tool's)
+# is intermediate: make would delete it after the link, and the next make,
+# finding it named by its .d file, would build and link it again.  Keep them.
+.SECONDARY:
+
+tests: all $(UNIT_BINS) $(SYSTEM_BINS) $(FUZZ_BINS) $(BUILD)/gen-completion
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -113,10 +122,16 @@ $(BUILD)/fieldsync-sim: $(call obj,$(SIM_SRC))
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)
+# Static pattern rules: a program of tests/system/ (or a fuzz target) is never
+# taken for one of tests/unit/ by the rule above (a stale .d can name an old
+# object of that name).
+$(SYSTEM_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/system/%.o $(MODULE_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+$(FUZZ_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BUILD)/demo/%: $(BUILD)/obj/tests/demo/%.o $(MODULE_LIBS)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -124,8 +139,10 @@ $(BUILD)/demo/%: $(BUILD)/obj/tests/demo/%.o $(MODULE_LIBS)
 deps:
 	@sh packaging/deps.sh test
 
-# Every test: C unit tests (cmocka), then integration tests that run the
-# real programs.  Ends with one line "check: N passed, M failed".
+# Every test, by tests/run_tests.py (suites in parallel): C unit and system
+# tests (cmocka), the fuzz corpora replayed through the fuzz targets, and
+# integration tests that run the real programs.  Ends with one line
+# "check: N passed, M failed" (", K skipped" when some were).
 check: deps
 	@$(MAKE) --no-print-directory test-run
 

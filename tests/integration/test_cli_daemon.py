@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agentutil import AgentEnv, daemon_binary, run_daemon  # noqa: E402
 from simutil import sim_binary, wait_for  # noqa: E402
 
-from test_cli_commands import FIELDSYNC  # noqa: E402
+from cliutil import FIELDSYNC  # noqa: E402
 
 
 def missing_programs():

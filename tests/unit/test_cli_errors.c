@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/test_util.h"
 #include <cmocka.h>
 
 #include "agent/cli/cli.h"
@@ -124,15 +125,7 @@ static void test_sync_outcome(void **state)
 /* Writes text to a fresh file under dir; returns its path (static). */
 static const char *write_file(const char *dir, const char *name, const char *text)
 {
-    static char path[512];
-    FILE *fp;
-
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-    return path;
+    return tu_write_file(dir, name, text, 0644);
 }
 
 static void test_config_socket(void **state)

@@ -131,7 +131,7 @@ static void test_create_before_reference_and_remap(void **state)
     store_op *ops = NULL;
     int n;
     char *cust = NULL, *wo = NULL, *con = NULL, create_op[37];
-    cJSON *ob, *j;
+    cJSON *ob;
 
     fx_seed(s);
     assert_int_equal(fx_create(s, ENT_CUSTOMER, NULL, "{\"name\":\"Newco\"}", T0, &cust),
@@ -145,9 +145,7 @@ static void test_create_before_reference_and_remap(void **state)
     char *upd = fx_fmt("{\"customer_id\":\"%s\"}", cust);
     assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", upd, T0 + 3), STORE_OK);
     free(upd);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "customer.name"), "Newco");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "customer.name", "Newco");
 
     n = claim(s, T0, &ops);
     assert_int_equal(n, 1); /* only the customer create */
@@ -167,21 +165,13 @@ static void test_create_before_reference_and_remap(void **state)
                      STORE_OK);
     char *out = NULL;
     assert_int_equal(store_get(s, ENT_CUSTOMER, cust, &out), STORE_NOTFOUND);
-    j = fx_get(s, ENT_CUSTOMER, "cust-900");
-    assert_string_equal(fx_str(j, "customer_number"), "C-900");
-    assert_string_equal(fx_str(j, "created_at"), "2024-03-01T00:00:05Z");
-    assert_string_equal(fx_sync(j), "synced");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_CUSTOMER, "cust-900", "customer_number", "C-900");
+    fx_assert_str(s, ENT_CUSTOMER, "cust-900", "created_at", "2024-03-01T00:00:05Z");
+    fx_assert_state(s, ENT_CUSTOMER, "cust-900", "synced");
     /* references in other records */
-    j = fx_get(s, ENT_WORK_ORDER, wo);
-    assert_string_equal(fx_str(j, "customer.id"), "cust-900");
-    cJSON_Delete(j);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "customer.id"), "cust-900");
-    cJSON_Delete(j);
-    j = fx_get(s, ENT_CONTACT, con);
-    assert_string_equal(fx_str(j, "customer_id"), "cust-900");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, wo, "customer.id", "cust-900");
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "customer.id", "cust-900");
+    fx_assert_str(s, ENT_CONTACT, con, "customer_id", "cust-900");
     /* index columns followed */
     cJSON *p = fx_list(s, ENT_WORK_ORDER, &(store_query){.customer_id = "cust-900"});
     assert_int_equal(fx_meta(p, "total_count"), 2);
@@ -230,9 +220,7 @@ static void test_remap_later_ops_and_contact_refs(void **state)
     char *upd = fx_fmt("{\"contact_id\":\"%s\"}", con);
     assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", upd, T0 + 2), STORE_OK);
     free(upd);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "contact.name"), "Kim");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "contact.name", "Kim");
     /* the work order refers to an unsent create: not ready */
     assert_int_equal(claim(s, T0, &ops), 0);
     store_ops_free(ops, 0);
@@ -241,9 +229,7 @@ static void test_remap_later_ops_and_contact_refs(void **state)
     assert_string_equal(fx_str(j, "title"), "Chief"); /* later op re-applied */
     assert_string_equal(fx_sync(j), "pending");
     cJSON_Delete(j);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "contact.id"), "con-77");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "contact.id", "con-77");
     ob = fx_outbox(s);
     assert_string_equal(fx_str(cJSON_GetArrayItem(ob, 0), "record_id"), "con-77");
     assert_string_equal(fx_str(cJSON_GetArrayItem(ob, 1), "fields.contact_id"), "con-77");
@@ -299,10 +285,8 @@ static void test_reject_restores_remote_version(void **state)
                      STORE_NOTFOUND);
     assert_int_equal(store_op_user_retry(s, a), STORE_OK);
     assert_int_equal(store_op_user_retry(s, a), STORE_STATE);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "status"), "completed");
-    assert_string_equal(fx_sync(j), "pending");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "status", "completed");
+    fx_assert_state(s, ENT_WORK_ORDER, "wo-1", "pending");
     n = claim(s, T0, &ops);
     assert_int_equal(n, 1);
     assert_string_equal(ops[0].op_id, a);
@@ -310,11 +294,9 @@ static void test_reject_restores_remote_version(void **state)
     /* reject again, then discard: the view goes back for good */
     assert_int_equal(store_op_reject(s, a, NULL), STORE_OK);
     assert_int_equal(store_op_user_discard(s, a), STORE_OK);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "status"), "open");
-    assert_string_equal(fx_str(j, "notes"), "later");
-    assert_string_equal(fx_sync(j), "pending");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "status", "open");
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "notes", "later");
+    fx_assert_state(s, ENT_WORK_ORDER, "wo-1", "pending");
 }
 
 static void test_rejected_create_and_discard(void **state)
@@ -560,7 +542,6 @@ static void test_op_done_keeps_newer_stored_version(void **state)
     store *s = f->s;
     store_op *ops = NULL;
     int n;
-    cJSON *j;
 
     fx_seed(s);
     assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", "{\"notes\":\"x\"}", T0), STORE_OK);
@@ -572,10 +553,8 @@ static void test_op_done_keeps_newer_stored_version(void **state)
                                    NULL, NULL),
                      STORE_OK);
     store_ops_free(ops, n);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "notes"), "newer");
-    assert_string_equal(fx_sync(j), "synced");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "notes", "newer");
+    fx_assert_state(s, ENT_WORK_ORDER, "wo-1", "synced");
 }
 
 /* When the sync engine should wake for the outbox: the earliest backed-off
@@ -802,26 +781,21 @@ static void test_remap_failing_scan_rolls_back_whole(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_claim_order_per_record, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_next_due_and_unclaim, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_discard_moves_later_bases_back, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_claim_backoff_and_reopen, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_second_handle_keeps_inflight, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_remap_failing_scan_rolls_back_whole, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_create_before_reference_and_remap, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_remap_later_ops_and_contact_refs, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_reject_restores_remote_version, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_rejected_create_and_discard, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_remote_gone_with_pending_ops, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_delete_done_and_gone, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_hold_and_resolve, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_auto_and_flip, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_op_done_keeps_newer_stored_version, fx_setup,
-                                        fx_teardown),
+        FX_TEST(test_claim_order_per_record),
+        FX_TEST(test_next_due_and_unclaim),
+        FX_TEST(test_discard_moves_later_bases_back),
+        FX_TEST(test_claim_backoff_and_reopen),
+        FX_TEST(test_second_handle_keeps_inflight),
+        FX_TEST(test_remap_failing_scan_rolls_back_whole),
+        FX_TEST(test_create_before_reference_and_remap),
+        FX_TEST(test_remap_later_ops_and_contact_refs),
+        FX_TEST(test_reject_restores_remote_version),
+        FX_TEST(test_rejected_create_and_discard),
+        FX_TEST(test_remote_gone_with_pending_ops),
+        FX_TEST(test_delete_done_and_gone),
+        FX_TEST(test_conflict_hold_and_resolve),
+        FX_TEST(test_conflict_auto_and_flip),
+        FX_TEST(test_op_done_keeps_newer_stored_version),
     };
 
     return cmocka_run_group_tests_name("store_outbox", tests, NULL, NULL);

@@ -1,19 +1,23 @@
 /*
- * test_sync_harness.h — shared by the sync integration tests
- * (test_sync_sim_*.c): runs the real fieldsync-sim from $FIELDSYNC_BUILD on
- * a free port, talks to it over HTTP with libcurl (its /__sim/ controls and
- * the "dispatcher's" API calls), and gives each test a temporary database
- * and a sync engine pointed at the simulator.  Included by each test file
- * (each is its own program), so everything here is static.
+ * test_sync_harness.h — shared by the sync tests that run the simulator
+ * (tests/system/test_sync_*.c): runs the real fieldsync-sim from
+ * $FIELDSYNC_BUILD on a free port, talks to it over HTTP with libcurl (its
+ * /__sim/ controls and the "dispatcher's" API calls), and gives each test a
+ * temporary database and a sync engine pointed at the simulator.  Included
+ * by each test file (each is its own program), so everything here is
+ * static.
  */
 #ifndef TEST_SYNC_HARNESS_H
 #define TEST_SYNC_HARNESS_H
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +26,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cmocka.h>
 #include <curl/curl.h>
 
 #include "store/store.h"
 #include "sync/sync.h"
+#include "tests/unit/test_util.h"
 
 #define H_FN static __attribute__((unused))
+
+/* The technician whose scope the tests sync, unless a test says otherwise. */
+#define H_TECH "tech-001"
 
 typedef struct {
     pid_t pid;
@@ -276,30 +285,48 @@ H_FN int h_engine(harness *h, sync_config *cfg)
 
 H_FN void h_teardown(harness *h)
 {
-    DIR *d;
-    struct dirent *e;
-    char p[512];
-
     sync_engine_free(h->se);
     h->se = NULL;
     store_close(h->st);
     h->st = NULL;
     h_sim_stop(h);
-    if (h->dir[0] && (d = opendir(h->dir))) {
-        while ((e = readdir(d)))
-            if (e->d_name[0] != '.') {
-                snprintf(p, sizeof p, "%s/%s", h->dir, e->d_name);
-                unlink(p);
-            }
-        closedir(d);
-        rmdir(h->dir);
-    }
+    if (h->dir[0])
+        tu_rmtree(h->dir);
     h->dir[0] = '\0';
 }
 
 H_FN int h_cycle(harness *h, sync_summary *sum)
 {
     return sync_cycle_run(h->se, h_now_ms(), sum);
+}
+
+/* The simulator with its arguments (NULL-terminated), an engine with cfg
+ * (see h_engine), and a first sync that must complete; its summary goes
+ * to *first when given. */
+H_FN void h_start(harness *h, const char *const *sim_args, sync_config *cfg,
+                  sync_summary *first)
+{
+    sync_summary s;
+
+    assert_int_equal(h_sim_start(h, sim_args), 0);
+    assert_int_equal(h_engine(h, cfg), 0);
+    assert_int_equal(h_cycle(h, &s), 0);
+    assert_true(s.complete);
+    if (first)
+        *first = s;
+}
+
+/* h_start with a seed for the simulator and H_TECH's scope, retry waits
+ * scaled down to milliseconds. */
+H_FN void h_start_seed(harness *h, const char *seed)
+{
+    const char *const args[] = {"--seed", seed, NULL};
+    sync_config cfg;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.technician_id = H_TECH;
+    cfg.backoff_scale = 0.0001;
+    h_start(h, args, &cfg, NULL);
 }
 
 /* Pending (incl. in flight) ops in the outbox. */
@@ -320,6 +347,50 @@ H_FN cJSON *h_local(harness *h, store_entity e, const char *id)
         j = cJSON_Parse(json);
     free(json);
     return j;
+}
+
+/* Asserts that a record is in the replica with field (a string) == want. */
+H_FN void h_assert_local(harness *h, store_entity e, const char *id, const char *field,
+                         const char *want)
+{
+    cJSON *j = h_local(h, e, id);
+    const char *v;
+
+    if (!j)
+        fail_msg("%s is not in the replica", id);
+    v = h_str(j, field);
+    if (!v)
+        fail_msg("%s has no string %s", id, field);
+    assert_string_equal(v, want);
+    cJSON_Delete(j);
+}
+
+/* Asserts that the sim's state has a record id in table with field
+ * (a string) == want. */
+H_FN void h_assert_sim(harness *h, const char *table, const char *id, const char *field,
+                       const char *want)
+{
+    cJSON *st = h_get_json(h, "/__sim/state", 0);
+    const char *v;
+
+    if (!st)
+        fail_msg("no state from the sim");
+    v = h_str(h_find(st, table, id), field);
+    if (!v)
+        fail_msg("the sim's %s %s has no string %s", table, id, field);
+    assert_string_equal(v, want);
+    cJSON_Delete(st);
+}
+
+/* Asserts a record's sync state in the replica ("_sync": {"state": ...}). */
+H_FN void h_assert_sync_state(harness *h, store_entity e, const char *id, const char *want)
+{
+    cJSON *j = h_local(h, e, id);
+
+    if (!j)
+        fail_msg("%s is not in the replica", id);
+    assert_string_equal(h_str(cJSON_GetObjectItemCaseSensitive(j, "_sync"), "state"), want);
+    cJSON_Delete(j);
 }
 
 /* A local update with fields given as JSON text. */
@@ -392,6 +463,9 @@ H_FN int h_teardown_cb(void **state)
     free(h);
     return 0;
 }
+
+/* A test case with a fresh harness of its own. */
+#define H_TEST(f) cmocka_unit_test_setup_teardown(f, h_setup_cb, h_teardown_cb)
 
 /* How many records of a table in the sim's state have field == value, and
  * the first of them. */

@@ -12,9 +12,9 @@
 #include <cmocka.h>
 #include <pthread.h>
 
-#include "tests/unit/test_sync_harness.h"
+#include "tests/system/test_sync_harness.h"
 
-#define TECH "tech-001"
+#define TECH H_TECH
 
 static void start(harness *h, const char *const *args, int back, int ahead)
 {
@@ -354,11 +354,8 @@ static void test_whole_account_scope(void **state)
     sync_summary s;
     cJSON *st;
 
-    assert_int_equal(h_sim_start(h, args), 0);
     memset(&cfg, 0, sizeof cfg);
-    assert_int_equal(h_engine(h, &cfg), 0);
-    assert_int_equal(h_cycle(h, &s), 0);
-    assert_true(s.complete);
+    h_start(h, args, &cfg, &s);
     assert_int_equal(s.errors, 0);
     st = h_get_json(h, "/__sim/state", 0);
     assert_same_ids(h, st, "customers", ENT_CUSTOMER, NULL);
@@ -375,16 +372,12 @@ static void test_branch_scope(void **state)
     harness *h = *state;
     const char *const args[] = {"--seed", "16", "--customers", "60", "--work-orders", "100", NULL};
     sync_config cfg;
-    sync_summary s;
     cJSON *st;
     int64_t count;
 
-    assert_int_equal(h_sim_start(h, args), 0);
     memset(&cfg, 0, sizeof cfg);
     cfg.branch_id = "branch-002";
-    assert_int_equal(h_engine(h, &cfg), 0);
-    assert_int_equal(h_cycle(h, &s), 0);
-    assert_true(s.complete);
+    h_start(h, args, &cfg, NULL);
     st = h_get_json(h, "/__sim/state", 0);
     assert_same_ids(h, st, "customers", ENT_CUSTOMER, "branch-002");
     assert_true(store_count(h->st, ENT_CUSTOMER, &count) == 0 && count > 0);
@@ -396,12 +389,12 @@ static void test_branch_scope(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_initial_and_unchanged_sync, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_remote_changes_and_eviction, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_interrupted_pull_resumes, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_cancel_running_cycle, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_whole_account_scope, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_branch_scope, h_setup_cb, h_teardown_cb),
+        H_TEST(test_initial_and_unchanged_sync),
+        H_TEST(test_remote_changes_and_eviction),
+        H_TEST(test_interrupted_pull_resumes),
+        H_TEST(test_cancel_running_cycle),
+        H_TEST(test_whole_account_scope),
+        H_TEST(test_branch_scope),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_sim_pull", tests, NULL, NULL);

@@ -18,9 +18,9 @@
 
 #include <cmocka.h>
 
-#include "tests/unit/test_sync_harness.h"
+#include "tests/system/test_sync_harness.h"
 
-#define TECH "tech-001"
+#define TECH H_TECH
 #define MAX_CYCLES 60
 #define FAULTS "{\"drop_rate\":0.25,\"drop_after_apply\":0.5,\"error_rate\":0.10," \
                "\"error_status\":503,\"rate_429\":0.05,\"retry_after\":1}"
@@ -28,18 +28,14 @@
 static void start(harness *h, const char *const *args)
 {
     sync_config cfg;
-    sync_summary s;
 
-    assert_int_equal(h_sim_start(h, args), 0);
     memset(&cfg, 0, sizeof cfg);
     cfg.technician_id = TECH;
     cfg.days_back = 30;
     cfg.days_ahead = 60;
     cfg.backoff_scale = 0.001;   /* retry waits of 1 ms .. 300 ms */
     cfg.request_timeout_ms = 10000;
-    assert_int_equal(h_engine(h, &cfg), 0);
-    assert_int_equal(h_cycle(h, &s), 0);
-    assert_true(s.complete);
+    h_start(h, args, &cfg, NULL);
 }
 
 /* Queues n_edits updates of distinct work orders and creates customers and
@@ -86,12 +82,14 @@ static int queue_work(harness *h, const char **ids, int n_edits, int n_creates,
     return n;
 }
 
-/* Runs cycles until the outbox is empty; returns the number of cycles. */
-static int drain(harness *h, int64_t *retried)
+/* With the FAULTS on, runs cycles until the outbox is empty, then heals
+ * the network; returns the number of cycles. */
+static int drain_under_faults(harness *h, int64_t *retried)
 {
     sync_summary s;
     int cycles = 0;
 
+    assert_int_equal(h_faults(h, FAULTS) / 100, 2);
     *retried = 0;
     while (h_pending(h) > 0 && cycles < MAX_CYCLES) {
         assert_int_equal(h_cycle(h, &s), 0);
@@ -99,7 +97,37 @@ static int drain(harness *h, int64_t *retried)
         *retried += s.retried;
         cycles++;
     }
+    assert_int_equal(h_faults(h, NULL) / 100, 2);
     return cycles;
+}
+
+/* The sim's state now; each of the n edits queue_work made with tag has
+ * landed on its work order. */
+static cJSON *assert_edits_landed(harness *h, const char *const *ids, int n, const char *tag)
+{
+    cJSON *st = h_get_json(h, "/__sim/state", 0);
+    char want[128];
+
+    assert_non_null(st);
+    for (int i = 0; i < n; i++) {
+        snprintf(want, sizeof want, "%s edit %d", tag, i);
+        assert_string_equal(h_str(h_find(st, "work_orders", ids[i]), "notes"), want);
+    }
+    return st;
+}
+
+/* How many records the sim holds of queue_work's i-th create with tag (a
+ * customer when i is even, else a work order). */
+static int created(const cJSON *st, const char *tag, int i)
+{
+    char want[128];
+
+    if (i % 2 == 0) {
+        snprintf(want, sizeof want, "%s Customer %d", tag, i);
+        return h_count_by(st, "customers", "name", want, NULL);
+    }
+    snprintf(want, sizeof want, "%s job %d", tag, i);
+    return h_count_by(st, "work_orders", "description", want, NULL);
 }
 
 static void test_faults_with_idempotency(void **state)
@@ -108,16 +136,13 @@ static void test_faults_with_idempotency(void **state)
     const char *const args[] = {"--seed", "41", "--work-orders", "1500", NULL};
     const char *ids[200];
     cJSON *st0, *st1;
-    char want[128];
     int64_t pend, rej, held, retried;
     int cycles;
 
     start(h, args);
     queue_work(h, ids, 200, 10, "idem", &st0);
     assert_int_equal(h_pending(h), 210);
-    assert_int_equal(h_faults(h, FAULTS) / 100, 2);
-    cycles = drain(h, &retried);
-    assert_int_equal(h_faults(h, NULL) / 100, 2);
+    cycles = drain_under_faults(h, &retried);
     print_message("faults: outbox empty after %d cycles, %lld transient failures retried\n",
                   cycles, (long long)retried);
     assert_int_equal(h_pending(h), 0);
@@ -125,21 +150,9 @@ static void test_faults_with_idempotency(void **state)
     assert_int_equal(rej, 0);
     assert_true(retried > 0);   /* the faults did bite */
 
-    st1 = h_get_json(h, "/__sim/state", 0);
-    assert_non_null(st1);
-    for (int i = 0; i < 200; i++) {
-        snprintf(want, sizeof want, "idem edit %d", i);
-        assert_string_equal(h_str(h_find(st1, "work_orders", ids[i]), "notes"), want);
-    }
-    for (int i = 0; i < 10; i++) {
-        if (i % 2 == 0) {
-            snprintf(want, sizeof want, "idem Customer %d", i);
-            assert_int_equal(h_count_by(st1, "customers", "name", want, NULL), 1);
-        } else {
-            snprintf(want, sizeof want, "idem job %d", i);
-            assert_int_equal(h_count_by(st1, "work_orders", "description", want, NULL), 1);
-        }
-    }
+    st1 = assert_edits_landed(h, ids, 200, "idem");
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(created(st1, "idem", i), 1);
     cJSON_Delete(st1);
     cJSON_Delete(st0);
 }
@@ -150,31 +163,21 @@ static void test_faults_without_idempotency(void **state)
     const char *const args[] = {"--seed", "42", "--work-orders", "600", "--no-idempotency", NULL};
     const char *ids[50];
     cJSON *st0, *st1;
-    char want[128];
     int64_t retried;
     int cycles, dup_wo = 0, missing = 0;
 
     start(h, args);
     queue_work(h, ids, 50, 20, "noidem", &st0);
-    assert_int_equal(h_faults(h, FAULTS) / 100, 2);
-    cycles = drain(h, &retried);
-    assert_int_equal(h_faults(h, NULL) / 100, 2);
+    cycles = drain_under_faults(h, &retried);
     assert_int_equal(h_pending(h), 0);
 
-    st1 = h_get_json(h, "/__sim/state", 0);
-    for (int i = 0; i < 50; i++) {
-        snprintf(want, sizeof want, "noidem edit %d", i);
-        assert_string_equal(h_str(h_find(st1, "work_orders", ids[i]), "notes"), want);
-    }
+    st1 = assert_edits_landed(h, ids, 50, "noidem");
     for (int i = 0; i < 20; i++) {
+        int n = created(st1, "noidem", i);
         if (i % 2 == 0) {
-            snprintf(want, sizeof want, "noidem Customer %d", i);
-            /* The 409 duplicate is matched by name: never two. */
-            assert_int_equal(h_count_by(st1, "customers", "name", want, NULL), 1);
+            /* The 409 duplicate is matched by name: never two customers. */
+            assert_int_equal(n, 1);
         } else {
-            int n;
-            snprintf(want, sizeof want, "noidem job %d", i);
-            n = h_count_by(st1, "work_orders", "description", want, NULL);
             missing += n == 0;
             dup_wo += n > 1 ? n - 1 : 0;
         }
@@ -240,9 +243,9 @@ static void test_bad_bodies_skipped(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_faults_with_idempotency, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_faults_without_idempotency, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_bad_bodies_skipped, h_setup_cb, h_teardown_cb),
+        H_TEST(test_faults_with_idempotency),
+        H_TEST(test_faults_without_idempotency),
+        H_TEST(test_bad_bodies_skipped),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_sim_faults", tests, NULL, NULL);

@@ -288,9 +288,8 @@ static void test_random_kills(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_crash_between_replica_and_outbox, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_random_kills, fx_setup, fx_teardown),
+        FX_TEST(test_crash_between_replica_and_outbox),
+        FX_TEST(test_random_kills),
     };
 
     return cmocka_run_group_tests_name("store_crash", tests, NULL, NULL);

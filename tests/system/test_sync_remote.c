@@ -18,7 +18,7 @@
 #include <microhttpd.h>
 
 #include "sync/sync_int.h"
-#include "tests/unit/test_sync_harness.h"
+#include "tests/system/test_sync_harness.h"
 
 typedef struct {
     struct MHD_Daemon *d;
@@ -385,16 +385,19 @@ static void test_cancel_is_prompt(void **state)
     h_faults(&f->h, NULL);
 }
 
+/* Every test case has its own fixture: setup before, teardown after. */
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_headers_etag_date, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_redirect_not_followed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retry_after_read, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_keepalive_reuse, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_is_prompt, setup, teardown),
+        TEST(test_headers_etag_date),
+        TEST(test_redirect_not_followed),
+        TEST(test_body_cap),
+        TEST(test_retry_after_read),
+        TEST(test_connection_refused),
+        TEST(test_keepalive_reuse),
+        TEST(test_cancel_is_prompt),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_remote", tests, NULL, NULL);

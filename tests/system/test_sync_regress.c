@@ -25,24 +25,9 @@
 
 #include <cmocka.h>
 
-#include "tests/unit/test_sync_harness.h"
+#include "tests/system/test_sync_harness.h"
 
-#define TECH "tech-001"
-
-static void start(harness *h, const char *seed)
-{
-    const char *const args[] = {"--seed", seed, NULL};
-    sync_config cfg;
-    sync_summary s;
-
-    assert_int_equal(h_sim_start(h, args), 0);
-    memset(&cfg, 0, sizeof cfg);
-    cfg.technician_id = TECH;
-    cfg.backoff_scale = 0.0001;
-    assert_int_equal(h_engine(h, &cfg), 0);
-    assert_int_equal(h_cycle(h, &s), 0);
-    assert_true(s.complete);
-}
+#define TECH H_TECH
 
 /* An in-scope work order's id and priority (copied out). */
 static void pick_work_order(harness *h, char *id, size_t idlen, char *prio, size_t plen)
@@ -88,6 +73,20 @@ static int64_t conflicts_logged(harness *h)
     return n;
 }
 
+/* The remote heals; cycles run until the outbox is empty. */
+static void heal_and_drain(harness *h)
+{
+    sync_summary s;
+
+    assert_int_equal(h_faults(h, NULL), 200);
+    for (int i = 0; i < 20 && h_pending(h) > 0; i++)
+        assert_int_equal(h_cycle(h, &s), 0);
+    assert_int_equal(h_pending(h), 0);
+}
+
+/* Every PUT fails with 503 from now until the remote heals. */
+#define PUTS_FAIL "{\"error_rate\":1.0,\"error_status\":503,\"methods\":[\"PUT\"]}"
+
 /* The first edit's PUT fails (503) and is to be retried; the user then
  * makes a second edit of the same field; the remote heals. */
 static void edit_twice_across_a_failed_push(harness *h, const char *first,
@@ -98,8 +97,7 @@ static void edit_twice_across_a_failed_push(harness *h, const char *first,
     sync_summary s;
 
     pick_work_order(h, id, idlen, orig, olen);
-    assert_int_equal(h_faults(h, "{\"error_rate\":1.0,\"error_status\":503,\"methods\":[\"PUT\"]}"),
-                     200);
+    assert_int_equal(h_faults(h, PUTS_FAIL), 200);
     snprintf(fields, sizeof fields, "{\"priority\":\"%s\"}", first ? first : "urgent");
     assert_int_equal(h_update(h, ENT_WORK_ORDER, id, fields, h_now_ms()), 0);
     assert_int_equal(h_cycle(h, &s), 0);
@@ -108,10 +106,7 @@ static void edit_twice_across_a_failed_push(harness *h, const char *first,
     snprintf(fields, sizeof fields, "{\"priority\":\"%s\"}", second ? second : orig);
     assert_int_equal(h_update(h, ENT_WORK_ORDER, id, fields, h_now_ms() + 5), 0);
     assert_int_equal(h_pending(h), 2); /* the tried op absorbed nothing */
-    assert_int_equal(h_faults(h, NULL), 200);
-    for (int i = 0; i < 20 && h_pending(h) > 0; i++)
-        assert_int_equal(h_cycle(h, &s), 0);
-    assert_int_equal(h_pending(h), 0);
+    heal_and_drain(h);
 }
 
 /* Reverting a field whose push is being retried: the revert wins. */
@@ -120,7 +115,7 @@ static void test_revert_after_a_retried_push_is_not_lost(void **state)
     harness *h = *state;
     char id[64], orig[32], *now;
 
-    start(h, "31");
+    h_start_seed(h, "31");
     edit_twice_across_a_failed_push(h, NULL, NULL, id, sizeof id, orig, sizeof orig);
     if (strcmp(orig, "urgent") == 0)
         skip(); /* the seed must give a work order that is not urgent */
@@ -137,7 +132,7 @@ static void test_second_edit_after_a_retried_push_wins_without_conflict(void **s
     harness *h = *state;
     char id[64], orig[32], *now;
 
-    start(h, "32");
+    h_start_seed(h, "32");
     edit_twice_across_a_failed_push(h, "urgent", "low", id, sizeof id, orig, sizeof orig);
     now = sim_priority(h, id);
     assert_string_equal(now, "low");
@@ -154,20 +149,16 @@ static void test_edit_coalesced_behind_a_retried_push_wins_without_conflict(void
     sync_summary s;
     cJSON *j;
 
-    start(h, "33");
+    h_start_seed(h, "33");
     pick_work_order(h, id, sizeof id, orig, sizeof orig);
-    assert_int_equal(h_faults(h, "{\"error_rate\":1.0,\"error_status\":503,\"methods\":[\"PUT\"]}"),
-                     200);
+    assert_int_equal(h_faults(h, PUTS_FAIL), 200);
     assert_int_equal(h_update(h, ENT_WORK_ORDER, id, "{\"notes\":\"first\"}", h_now_ms()), 0);
     assert_int_equal(h_cycle(h, &s), 0);
     assert_int_equal(h_pending(h), 1);
     assert_int_equal(h_update(h, ENT_WORK_ORDER, id, "{\"description\":\"other\"}", h_now_ms()), 0);
     assert_int_equal(h_update(h, ENT_WORK_ORDER, id, "{\"notes\":\"second\"}", h_now_ms()), 0);
     assert_int_equal(h_pending(h), 2); /* the second notes edit joined the new op */
-    assert_int_equal(h_faults(h, NULL), 200);
-    for (int i = 0; i < 20 && h_pending(h) > 0; i++)
-        assert_int_equal(h_cycle(h, &s), 0);
-    assert_int_equal(h_pending(h), 0);
+    heal_and_drain(h);
     snprintf(path, sizeof path, "/api/v1/work-orders/%s", id);
     j = h_get_json(h, path, 1);
     assert_non_null(j);
@@ -177,31 +168,39 @@ static void test_edit_coalesced_behind_a_retried_push_wins_without_conflict(void
     assert_int_equal(conflicts_logged(h), 0);
 }
 
-/* A contact edited by the dispatcher, then our pending customer update
- * pushed: the replica shows the dispatcher's contact afterwards. */
-static void test_contact_changed_before_our_customer_put_is_pulled(void **state)
+/* A contact of the sim whose customer (e ENT_CUSTOMER) or which itself
+ * (ENT_CONTACT) is in the replica: its id and its customer's. */
+static void pick_contact(harness *h, store_entity e, char cust[64], char contact[64])
 {
-    harness *h = *state;
-    cJSON *st, *local;
+    cJSON *st = h_get_json(h, "/__sim/state", 0);
     const cJSON *ct;
-    char cust[64] = "", contact[64] = "", path[160];
-    sync_summary s;
 
-    start(h, "34");
-    /* A customer in the replica with a contact. */
-    st = h_get_json(h, "/__sim/state", 0);
     assert_non_null(st);
+    cust[0] = contact[0] = '\0';
     cJSON_ArrayForEach(ct, cJSON_GetObjectItem(st, "contacts")) {
-        cJSON *mine = h_local(h, ENT_CUSTOMER, h_str(ct, "customer_id"));
+        cJSON *mine = h_local(h, e, h_str(ct, e == ENT_CUSTOMER ? "customer_id" : "id"));
         if (mine) {
-            snprintf(cust, sizeof cust, "%s", h_str(ct, "customer_id"));
-            snprintf(contact, sizeof contact, "%s", h_str(ct, "id"));
+            snprintf(cust, 64, "%s", h_str(ct, "customer_id"));
+            snprintf(contact, 64, "%s", h_str(ct, "id"));
             cJSON_Delete(mine);
             break;
         }
     }
     cJSON_Delete(st);
     assert_true(cust[0] && contact[0]);
+}
+
+/* A contact edited by the dispatcher, then our pending customer update
+ * pushed: the replica shows the dispatcher's contact afterwards. */
+static void test_contact_changed_before_our_customer_put_is_pulled(void **state)
+{
+    harness *h = *state;
+    char cust[64], contact[64], path[160];
+    sync_summary s;
+
+    h_start_seed(h, "34");
+    /* A customer in the replica with a contact. */
+    pick_contact(h, ENT_CUSTOMER, cust, contact);
     assert_int_equal(h_faults(h, "{\"offline\":true}"), 200);
     assert_int_equal(h_update(h, ENT_CUSTOMER, cust, "{\"notes\":\"ours\"}", h_now_ms()), 0);
     assert_int_equal(h_cycle(h, &s), 0); /* offline: nothing moves */
@@ -211,14 +210,8 @@ static void test_contact_changed_before_our_customer_put_is_pulled(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(h_cycle(h, &s), 0);
     assert_int_equal(h_pending(h), 0);
-    local = h_local(h, ENT_CONTACT, contact);
-    assert_non_null(local);
-    assert_string_equal(h_str(local, "title"), "Dispatcher's title");
-    cJSON_Delete(local);
-    local = h_local(h, ENT_CUSTOMER, cust);
-    assert_non_null(local);
-    assert_string_equal(h_str(local, "notes"), "ours");
-    cJSON_Delete(local);
+    h_assert_local(h, ENT_CONTACT, contact, "title", "Dispatcher's title");
+    h_assert_local(h, ENT_CUSTOMER, cust, "notes", "ours");
 }
 
 /* The dispatcher changes a contact (which stamps its customer); our next
@@ -229,25 +222,12 @@ static void test_contact_changed_before_our_customer_put_is_pulled(void **state)
 static void test_contacts_lost_in_a_pull_are_fetched_next_time(void **state)
 {
     harness *h = *state;
-    cJSON *st, *local;
-    const cJSON *ct;
-    char cust[64] = "", contact[64] = "", path[160], faults[320];
+    cJSON *local;
+    char cust[64], contact[64], path[160], faults[320];
     sync_summary s;
 
-    start(h, "35");
-    st = h_get_json(h, "/__sim/state", 0);
-    assert_non_null(st);
-    cJSON_ArrayForEach(ct, cJSON_GetObjectItem(st, "contacts")) {
-        cJSON *mine = h_local(h, ENT_CONTACT, h_str(ct, "id"));
-        if (mine) {
-            snprintf(cust, sizeof cust, "%s", h_str(ct, "customer_id"));
-            snprintf(contact, sizeof contact, "%s", h_str(ct, "id"));
-            cJSON_Delete(mine);
-            break;
-        }
-    }
-    cJSON_Delete(st);
-    assert_true(cust[0] && contact[0]);
+    h_start_seed(h, "35");
+    pick_contact(h, ENT_CONTACT, cust, contact);
     snprintf(path, sizeof path, "/contacts/%s", contact);
     assert_int_equal(h_dispatch(h, "PUT", path, "{\"title\":\"Changed by dispatch\"}"), 200);
 
@@ -266,10 +246,7 @@ static void test_contacts_lost_in_a_pull_are_fetched_next_time(void **state)
     /* Healed: the next pull brings the contact up to date. */
     assert_int_equal(h_faults(h, NULL), 200);
     assert_int_equal(h_cycle(h, &s), 0);
-    local = h_local(h, ENT_CONTACT, contact);
-    assert_non_null(local);
-    assert_string_equal(h_str(local, "title"), "Changed by dispatch");
-    cJSON_Delete(local);
+    h_assert_local(h, ENT_CONTACT, contact, "title", "Changed by dispatch");
 }
 
 /* A work order shows its contact's phone.  The dispatcher changes the
@@ -284,7 +261,7 @@ static void test_work_order_shows_the_contacts_new_phone(void **state)
     char id[64] = "", contact[64] = "", path[160];
     sync_summary s;
 
-    start(h, "36");
+    h_start_seed(h, "36");
     st = h_get_json(h, "/__sim/state", 0);
     assert_non_null(st);
     cJSON_ArrayForEach(wo, cJSON_GetObjectItem(st, "work_orders")) {
@@ -311,18 +288,12 @@ static void test_work_order_shows_the_contacts_new_phone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_revert_after_a_retried_push_is_not_lost,
-                                        h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_second_edit_after_a_retried_push_wins_without_conflict,
-                                        h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_edit_coalesced_behind_a_retried_push_wins_without_conflict,
-                                        h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_contact_changed_before_our_customer_put_is_pulled,
-                                        h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_contacts_lost_in_a_pull_are_fetched_next_time,
-                                        h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_work_order_shows_the_contacts_new_phone,
-                                        h_setup_cb, h_teardown_cb),
+        H_TEST(test_revert_after_a_retried_push_is_not_lost),
+        H_TEST(test_second_edit_after_a_retried_push_wins_without_conflict),
+        H_TEST(test_edit_coalesced_behind_a_retried_push_wins_without_conflict),
+        H_TEST(test_contact_changed_before_our_customer_put_is_pulled),
+        H_TEST(test_contacts_lost_in_a_pull_are_fetched_next_time),
+        H_TEST(test_work_order_shows_the_contacts_new_phone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

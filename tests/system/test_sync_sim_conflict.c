@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "tests/unit/test_sync_harness.h"
+#include "tests/system/test_sync_harness.h"
 
-#define TECH "tech-001"
+#define TECH H_TECH
 
 typedef struct {
     harness h;
@@ -43,7 +43,6 @@ static void start(fx *f, sync_policy pol, const char *skew)
     const char *args[] = {"--seed", "31", "--work-orders", "100", "--customers", "30",
                           NULL, NULL, NULL};
     sync_config cfg;
-    sync_summary s;
     cJSON *state;
     const cJSON *wo;
 
@@ -51,16 +50,13 @@ static void start(fx *f, sync_policy pol, const char *skew)
         args[6] = "--clock-skew";
         args[7] = skew;
     }
-    assert_int_equal(h_sim_start(&f->h, args), 0);
     memset(&cfg, 0, sizeof cfg);
     cfg.technician_id = TECH;
     cfg.days_back = 30;
     cfg.days_ahead = 60;
     cfg.policy = pol;
     cfg.backoff_scale = 0.0001;
-    assert_int_equal(h_engine(&f->h, &cfg), 0);
-    assert_int_equal(h_cycle(&f->h, &s), 0);
-    assert_true(s.complete);
+    h_start(&f->h, args, &cfg, NULL);
     state = h_get_json(&f->h, "/__sim/state", 0);
     cJSON_ArrayForEach(wo, cJSON_GetObjectItem(state, "work_orders")) {
         const char *st = h_str(wo, "status");
@@ -258,6 +254,17 @@ static int64_t stored_offset(fx *f)
     return off;
 }
 
+/* Starts under lww with the server's clock skew_s seconds off ours; the
+ * first sync measured the offset to within 2 s of want_ms. */
+static void start_skewed(fx *f, const char *skew_s, int64_t want_ms)
+{
+    int64_t off;
+
+    start(f, POLICY_LWW, skew_s);
+    off = stored_offset(f);
+    assert_true(off > want_ms - 2000 && off < want_ms + 2000);
+}
+
 /*
  * The server runs 10 minutes ahead.  The dispatcher edits now (stamped
  * now+600 s); the technician's edit 30 s later by our clock is the later
@@ -267,11 +274,8 @@ static void test_lww_server_ahead(void **state)
 {
     fx *f = *state;
     sync_summary s;
-    int64_t off;
 
-    start(f, POLICY_LWW, "600");
-    off = stored_offset(f);
-    assert_true(off > 598000 && off < 602000);
+    start_skewed(f, "600", 600000);
     both_edit_notes(f, h_now_ms() + 30000);
     assert_int_equal(sync_cycle_run(f->h.se, h_now_ms() + 30000, &s), 0);
     assert_sim_field(f, "notes", "local says");
@@ -284,27 +288,27 @@ static void test_lww_server_behind(void **state)
 {
     fx *f = *state;
     sync_summary s;
-    int64_t off;
 
-    start(f, POLICY_LWW, "-600");
-    off = stored_offset(f);
-    assert_true(off > -602000 && off < -598000);
+    start_skewed(f, "-600", -600000);
     both_edit_notes(f, h_now_ms() - 30000);
     assert_int_equal(h_cycle(&f->h, &s), 0);
     assert_sim_field(f, "notes", "dispatcher says");
     assert_conflict(f, "lww", "remote_won", "local says", "dispatcher says");
 }
 
+/* Every test case has its own fixture: setup before, teardown after. */
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_different_fields_merge, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_server_wins, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_client_wins, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_manual_holds_until_resolved, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lww_no_skew, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lww_server_ahead, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lww_server_behind, setup, teardown),
+        TEST(test_different_fields_merge),
+        TEST(test_server_wins),
+        TEST(test_client_wins),
+        TEST(test_manual_holds_until_resolved),
+        TEST(test_lww_no_skew),
+        TEST(test_lww_server_ahead),
+        TEST(test_lww_server_behind),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_sim_conflict", tests, NULL, NULL);

@@ -12,25 +12,9 @@
 
 #include <cmocka.h>
 
-#include "tests/unit/test_sync_harness.h"
+#include "tests/system/test_sync_harness.h"
 
-#define TECH "tech-001"
-
-/* Sim with the given seed, engine on the technician's scope, first sync. */
-static void start(harness *h, const char *seed)
-{
-    const char *const args[] = {"--seed", seed, NULL};
-    sync_config cfg;
-    sync_summary s;
-
-    assert_int_equal(h_sim_start(h, args), 0);
-    memset(&cfg, 0, sizeof cfg);
-    cfg.technician_id = TECH;
-    cfg.backoff_scale = 0.0001;
-    assert_int_equal(h_engine(h, &cfg), 0);
-    assert_int_equal(h_cycle(h, &s), 0);
-    assert_true(s.complete);
-}
+#define TECH H_TECH
 
 /* Up to max ids of open in-scope work orders of TECH, from the sim state
  * (the returned strings live in *state_out). */
@@ -70,7 +54,7 @@ static void test_offline_edits_land_once(void **state)
     const cJSON *rc, *rct, *rwo;
     sync_summary s;
 
-    start(h, "21");
+    h_start_seed(h, "21");
     assert_int_equal(open_work_orders(h, ids, 21, &st0), 21);
     for (int i = 0; i < 20; i++) {
         snprintf(fields, sizeof fields, "{\"notes\":\"offline edit %d\",\"priority\":\"%s\"}",
@@ -166,12 +150,12 @@ static void test_unauthorized_keeps_queue(void **state)
 {
     harness *h = *state;
     const char *ids[1];
-    cJSON *st0, *st1, *local;
+    cJSON *st0, *st1;
     sync_config cfg;
     sync_summary s;
     char err[256];
 
-    start(h, "22");
+    h_start_seed(h, "22");
     assert_int_equal(open_work_orders(h, ids, 1, &st0), 1);
     assert_int_equal(h_update(h, ENT_WORK_ORDER, ids[0], "{\"notes\":\"needs key\"}", h_now_ms()), 0);
     memset(&cfg, 0, sizeof cfg);
@@ -191,10 +175,8 @@ static void test_unauthorized_keeps_queue(void **state)
     assert_int_equal(s.pushed, 0);
     assert_null(strstr(s.last_error, "revoked-key"));
     assert_int_equal(h_pending(h), 1);
-    local = h_local(h, ENT_WORK_ORDER, ids[0]);
-    assert_string_equal(h_str(local, "notes"), "needs key");
-    assert_string_equal(h_str(cJSON_GetObjectItem(local, "_sync"), "state"), "pending");
-    cJSON_Delete(local);
+    h_assert_local(h, ENT_WORK_ORDER, ids[0], "notes", "needs key");
+    h_assert_sync_state(h, ENT_WORK_ORDER, ids[0], "pending");
     st1 = h_get_json(h, "/__sim/state", 0);
     {
         const char *n = h_str(h_find(st1, "work_orders", ids[0]), "notes");
@@ -210,9 +192,7 @@ static void test_unauthorized_keeps_queue(void **state)
     assert_null(strstr(logbuf, "sim-key"));
     assert_int_equal(s.pushed, 1);
     assert_int_equal(h_pending(h), 0);
-    st1 = h_get_json(h, "/__sim/state", 0);
-    assert_string_equal(h_str(h_find(st1, "work_orders", ids[0]), "notes"), "needs key");
-    cJSON_Delete(st1);
+    h_assert_sim(h, "work_orders", ids[0], "notes", "needs key");
     cJSON_Delete(st0);
 }
 
@@ -222,7 +202,7 @@ static void test_validation_error_rejects(void **state)
 {
     harness *h = *state;
     const char *ids[2] = {NULL, NULL}, *cand[20];
-    cJSON *st0, *st1, *local, *ob;
+    cJSON *st0, *local, *ob;
     const cJSON *wo, *ct, *op;
     const char *victim = NULL, *old_contact;
     char fields[256], path[128];
@@ -230,7 +210,7 @@ static void test_validation_error_rejects(void **state)
     int64_t pend, rej, held;
     char *json = NULL;
 
-    start(h, "23");
+    h_start_seed(h, "23");
     assert_int_equal(open_work_orders(h, cand, 20, &st0), 20);
     /* A work order whose customer has a contact other than the one the
      * work order names. */
@@ -275,9 +255,7 @@ static void test_validation_error_rejects(void **state)
     if (old_contact)
         assert_string_equal(h_ref(local, "contact"), old_contact);
     cJSON_Delete(local);
-    st1 = h_get_json(h, "/__sim/state", 0);
-    assert_string_equal(h_str(h_find(st1, "work_orders", ids[1]), "notes"), "unaffected");
-    cJSON_Delete(st1);
+    h_assert_sim(h, "work_orders", ids[1], "notes", "unaffected");
     cJSON_Delete(st0);
 }
 
@@ -293,7 +271,7 @@ static void test_remote_delete_of_edited_record(void **state)
     sync_summary s;
     int found = 0;
 
-    start(h, "24");
+    h_start_seed(h, "24");
     assert_int_equal(open_work_orders(h, ids, 1, &st0), 1);
     assert_int_equal(h_update(h, ENT_WORK_ORDER, ids[0], "{\"notes\":\"too late\"}", h_now_ms()), 0);
     snprintf(path, sizeof path, "/work-orders/%s", ids[0]);
@@ -333,7 +311,7 @@ static void test_delete_conflict_restores(void **state)
     time_t t = (time_t)(h_now_ms() / 1000) + 86400;
     struct tm tm;
 
-    start(h, "25");
+    h_start_seed(h, "25");
     assert_int_equal(open_work_orders(h, ids, 1, &st0), 1);
     snprintf(cust, sizeof cust, "%s", h_ref(h_find(st0, "work_orders", ids[0]), "customer"));
     /* The dispatcher completes every work order of the customer, then
@@ -374,11 +352,11 @@ static void test_pull_rebases_pending_edit(void **state)
 {
     harness *h = *state;
     const char *ids[1];
-    cJSON *st0, *st1, *local;
+    cJSON *st0;
     char path[128];
     sync_summary s;
 
-    start(h, "26");
+    h_start_seed(h, "26");
     assert_int_equal(open_work_orders(h, ids, 1, &st0), 1);
     assert_int_equal(h_update(h, ENT_WORK_ORDER, ids[0], "{\"notes\":\"bring the long ladder\"}",
                               h_now_ms()), 0);
@@ -392,12 +370,10 @@ static void test_pull_rebases_pending_edit(void **state)
     assert_int_equal(h_pending(h), 1);
     /* The engine knows when the backed-off op is due. */
     assert_true(sync_engine_wake_time(h->se) < INT64_MAX);
-    local = h_local(h, ENT_WORK_ORDER, ids[0]);
-    assert_string_equal(h_str(local, "notes"), "bring the long ladder");
-    assert_string_equal(h_str(local, "priority"), "urgent");
-    assert_string_equal(h_str(local, "status"), "on_hold");
-    assert_string_equal(h_str(cJSON_GetObjectItem(local, "_sync"), "state"), "pending");
-    cJSON_Delete(local);
+    h_assert_local(h, ENT_WORK_ORDER, ids[0], "notes", "bring the long ladder");
+    h_assert_local(h, ENT_WORK_ORDER, ids[0], "priority", "urgent");
+    h_assert_local(h, ENT_WORK_ORDER, ids[0], "status", "on_hold");
+    h_assert_sync_state(h, ENT_WORK_ORDER, ids[0], "pending");
 
     assert_int_equal(h_faults(h, NULL) / 100, 2);
     /* Past any backoff (the test's scale makes it a few ms). */
@@ -405,11 +381,9 @@ static void test_pull_rebases_pending_edit(void **state)
     assert_int_equal(s.pushed, 1);
     assert_int_equal(s.conflicts, 0);
     assert_int_equal(h_pending(h), 0);
-    st1 = h_get_json(h, "/__sim/state", 0);
-    assert_string_equal(h_str(h_find(st1, "work_orders", ids[0]), "notes"), "bring the long ladder");
-    assert_string_equal(h_str(h_find(st1, "work_orders", ids[0]), "priority"), "urgent");
-    assert_string_equal(h_str(h_find(st1, "work_orders", ids[0]), "status"), "on_hold");
-    cJSON_Delete(st1);
+    h_assert_sim(h, "work_orders", ids[0], "notes", "bring the long ladder");
+    h_assert_sim(h, "work_orders", ids[0], "priority", "urgent");
+    h_assert_sim(h, "work_orders", ids[0], "status", "on_hold");
     cJSON_Delete(st0);
 }
 
@@ -449,7 +423,7 @@ static void test_create_unknown_outcome_not_duplicated(void **state)
     sync_summary s;
     int n;
 
-    start(h, "27");
+    h_start_seed(h, "27");
     assert_int_equal(h_create(h, ENT_CUSTOMER, NULL,
                               "{\"name\":\"Lost Answer Ltd\",\"customer_type\":\"commercial\"}",
                               id, sizeof id), 0);
@@ -485,12 +459,10 @@ static void test_create_duplicate_matched_by_name(void **state)
     const cJSON *found = NULL;
     sync_summary s;
 
-    assert_int_equal(h_sim_start(h, args), 0);
     memset(&cfg, 0, sizeof cfg);
     cfg.technician_id = TECH;
     cfg.backoff_scale = 0.0001;
-    assert_int_equal(h_engine(h, &cfg), 0);
-    assert_int_equal(h_cycle(h, &s), 0);
+    h_start(h, args, &cfg, NULL);
     assert_int_equal(h_create(h, ENT_CUSTOMER, NULL,
                               "{\"name\":\"Twice Told Inc\",\"customer_type\":\"commercial\"}",
                               id, sizeof id), 0);
@@ -513,14 +485,14 @@ static void test_create_duplicate_matched_by_name(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_offline_edits_land_once, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_unauthorized_keeps_queue, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_validation_error_rejects, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_remote_delete_of_edited_record, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_delete_conflict_restores, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_pull_rebases_pending_edit, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_create_unknown_outcome_not_duplicated, h_setup_cb, h_teardown_cb),
-        cmocka_unit_test_setup_teardown(test_create_duplicate_matched_by_name, h_setup_cb, h_teardown_cb),
+        H_TEST(test_offline_edits_land_once),
+        H_TEST(test_unauthorized_keeps_queue),
+        H_TEST(test_validation_error_rejects),
+        H_TEST(test_remote_delete_of_edited_record),
+        H_TEST(test_delete_conflict_restores),
+        H_TEST(test_pull_rebases_pending_edit),
+        H_TEST(test_create_unknown_outcome_not_duplicated),
+        H_TEST(test_create_duplicate_matched_by_name),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("sync_sim_push", tests, NULL, NULL);
