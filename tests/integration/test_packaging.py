@@ -448,9 +448,36 @@ class BashCompletion(unittest.TestCase):
 
 # ---------------------------------------------------------------- make deb
 
+# The binary packages make deb builds, and which installed files each holds:
+# the simulator and its documentation apart (a fleet's laptops need no
+# simulator), everything else in fieldsync.
+PACKAGES = ("fieldsync", "fieldsync-sim")
+SIM_FILES = {"usr/bin/fieldsync-sim": "usr/bin/fieldsync-sim",
+             "usr/share/man/man1/fieldsync-sim.1": "usr/share/man/man1/fieldsync-sim.1",
+             "usr/share/doc/fieldsync/SIM.md": "usr/share/doc/fieldsync-sim/SIM.md"}
+
+
+def packaged_files(pkg):
+    """{path in the .deb: mode} of one package, from what make install puts."""
+    expected = {}
+    for path, mode in INSTALLED.items():
+        if (path in SIM_FILES) != (pkg == "fieldsync-sim"):
+            continue
+        path = SIM_FILES.get(path, path)
+        if "/man/" in path:
+            path += ".gz"
+        if path.endswith(".md"):
+            path += ".gz"   # over 4 KiB: compressed, as Debian policy asks
+        expected[path] = "-rwxr-xr-x" if mode == 0o755 else "-rw-r--r--"
+    expected["usr/share/doc/%s/copyright" % pkg] = "-rw-r--r--"
+    expected["usr/share/doc/%s/changelog.gz" % pkg] = "-rw-r--r--"
+    return expected
+
+
 class DebianPackage(unittest.TestCase):
-    """make deb (its own build, in a private BUILD), then lintian, then the
-    package unpacked into a root and its programs run from there."""
+    """make deb (its own build, in a private BUILD), then lintian, then each
+    package unpacked into a root of its own and both into one root, whose
+    programs are run from there."""
 
     @classmethod
     def setUpClass(cls):
@@ -462,57 +489,84 @@ class DebianPackage(unittest.TestCase):
         cls.arch = subprocess.check_output(["dpkg", "--print-architecture"]).decode().strip()
         build = os.path.join(cls.tmp, "build")
         cls.make_out = make("-j2", "BUILD=" + build, "deb")
-        cls.deb = os.path.join(build, "fieldsync_%s_%s.deb" % (cls.version, cls.arch))
+        cls.debs = {p: os.path.join(build, "%s_%s_%s.deb" % (p, cls.version, cls.arch))
+                    for p in PACKAGES}
+        cls.deb = cls.debs["fieldsync"]
+        cls.roots = {}
         cls.root = os.path.join(cls.tmp, "root")
-        run(["dpkg-deb", "-x", cls.deb, cls.root])
+        for p, deb in cls.debs.items():
+            cls.roots[p] = os.path.join(cls.tmp, "root-" + p)
+            run(["dpkg-deb", "-x", deb, cls.roots[p]])
+            run(["dpkg-deb", "-x", deb, cls.root])
         cls.bindir = os.path.join(cls.root, "usr", "bin")
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def field(self, name):
-        return run(["dpkg-deb", "-f", self.deb, name])[1].strip()
+    def field(self, name, pkg="fieldsync"):
+        return run(["dpkg-deb", "-f", self.debs[pkg], name])[1].strip()
+
+    def depends(self, pkg):
+        return {d.split()[0] for d in self.field("Depends", pkg).split(", ")}
+
+    def control_dir(self, pkg):
+        ctl = os.path.join(self.tmp, "control-" + pkg)
+        if not os.path.isdir(ctl):
+            run(["dpkg-deb", "-e", self.debs[pkg], ctl])
+        return ctl
+
+    def test_make_deb_prints_both_packages(self):
+        printed = self.make_out.rstrip().splitlines()[-2:]
+        self.assertEqual(printed, [self.debs[p] for p in PACKAGES], self.make_out[-500:])
 
     def test_control(self):
-        self.assertTrue(self.make_out.rstrip().endswith(self.deb), self.make_out[-500:])
-        self.assertEqual(self.field("Package"), "fieldsync")
-        self.assertEqual(self.field("Version"), self.version)
-        self.assertEqual(self.field("Architecture"), self.arch)
-        self.assertRegex(self.field("Maintainer"), r"^[^<>]+ <[^<>@]+@[^<>]+>$")
-        self.assertGreater(int(self.field("Installed-Size")), 0)
-        depends = {d.split()[0] for d in self.field("Depends").split(", ")}
-        self.assertEqual(depends, set(RUNTIME_LIBS))
+        for pkg in PACKAGES:
+            self.assertEqual(self.field("Package", pkg), pkg)
+            self.assertEqual(self.field("Version", pkg), self.version)
+            self.assertEqual(self.field("Architecture", pkg), self.arch)
+            self.assertRegex(self.field("Maintainer", pkg), r"^[^<>]+ <[^<>@]+@[^<>]+>$")
+            self.assertGreater(int(self.field("Installed-Size", pkg)), 0)
+            # dpkg-shlibdeps: only the libraries each package's programs link.
+            self.assertIn("libc6", self.depends(pkg))
+        self.assertLessEqual(self.depends("fieldsync"), set(RUNTIME_LIBS))
+        for lib in ("libcjson1", "libcurl4", "libmicrohttpd12", "libsqlite3-0"):
+            self.assertIn(lib, self.depends("fieldsync"))
+        self.assertLessEqual(self.depends("fieldsync-sim"), set(RUNTIME_LIBS))
+        self.assertIn("libmicrohttpd12", self.depends("fieldsync-sim"))
+        self.assertEqual(self.field("Source", "fieldsync-sim"), "fieldsync")
 
     def test_contents(self):
-        listing = run(["dpkg-deb", "-c", self.deb])[1].splitlines()
-        entries = {}
-        for line in listing:
-            mode, owner, _, _, _, path = line.split(None, 5)
-            self.assertEqual(owner, "root/root", line)
-            entries[path[2:]] = mode
-        expected = {}
-        for path, mode in INSTALLED.items():
-            if "/man/" in path:
-                path += ".gz"
-            if path.endswith(".md"):
-                path += ".gz"   # over 4 KiB: compressed, as Debian policy asks
-            expected[path] = "-rwxr-xr-x" if mode == 0o755 else "-rw-r--r--"
-        expected["usr/share/doc/fieldsync/copyright"] = "-rw-r--r--"
-        expected["usr/share/doc/fieldsync/changelog.gz"] = "-rw-r--r--"
-        files = {p: m for p, m in entries.items() if not m.startswith("d")}
-        self.assertEqual(files, expected)
-        self.assertTrue(all(m == "drwxr-xr-x" for p, m in entries.items() if m.startswith("d")))
+        for pkg in PACKAGES:
+            listing = run(["dpkg-deb", "-c", self.debs[pkg]])[1].splitlines()
+            entries = {}
+            for line in listing:
+                mode, owner, _, _, _, path = line.split(None, 5)
+                self.assertEqual(owner, "root/root", line)
+                entries[path[2:]] = mode
+            files = {p: m for p, m in entries.items() if not m.startswith("d")}
+            self.assertEqual(files, packaged_files(pkg), pkg)
+            self.assertTrue(all(m == "drwxr-xr-x" for p, m in entries.items()
+                                if m.startswith("d")), pkg)
+
+    def test_simulator_only_in_its_own_package(self):
+        fieldsync = run(["dpkg-deb", "-c", self.deb])[1]
+        self.assertNotRegex(fieldsync, r"fieldsync-sim|SIM\.md")
+        self.assertFalse(os.path.exists(os.path.join(self.roots["fieldsync"], "usr/bin/fieldsync-sim")))
+        sim = self.roots["fieldsync-sim"]
+        self.assertEqual(os.listdir(os.path.join(sim, "usr/bin")), ["fieldsync-sim"])
+        self.assertFalse(os.path.exists(os.path.join(sim, "usr/lib/systemd")))
+        self.assertNotIn("fieldsync", self.field("Depends", "fieldsync-sim"))
 
     def test_md5sums_and_stripped_programs(self):
-        ctl = os.path.join(self.tmp, "control")
-        run(["dpkg-deb", "-e", self.deb, ctl])
-        with open(os.path.join(ctl, "md5sums")) as f:
-            sums = dict(reversed(line.split("  ", 1)) for line in f.read().splitlines())
-        self.assertEqual(set(sums), set(files_under(self.root)))
-        check = subprocess.run(["md5sum", "--quiet", "-c", os.path.join(ctl, "md5sums")],
-                               cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.assertEqual(check.returncode, 0, check.stdout)
+        for pkg in PACKAGES:
+            ctl, root = self.control_dir(pkg), self.roots[pkg]
+            with open(os.path.join(ctl, "md5sums")) as f:
+                sums = dict(reversed(line.split("  ", 1)) for line in f.read().splitlines())
+            self.assertEqual(set(sums), set(files_under(root)), pkg)
+            check = subprocess.run(["md5sum", "--quiet", "-c", os.path.join(ctl, "md5sums")],
+                                   cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            self.assertEqual(check.returncode, 0, check.stdout)
         for prog in PROGRAMS:
             sections = run(["readelf", "-S", "-W", os.path.join(self.bindir, prog)])[1]
             self.assertNotIn(".symtab", sections, prog)
@@ -520,18 +574,70 @@ class DebianPackage(unittest.TestCase):
             dyn = run(["readelf", "-d", "-W", os.path.join(self.bindir, prog)])[1]
             self.assertRegex(dyn, r"BIND_NOW|FLAGS_1.*NOW", prog)   # hardening=+all
 
+    def test_changelog_and_copyright_in_each(self):
+        with open(os.path.join(TOP, "packaging", "debian", "copyright"), "rb") as f:
+            copyright_text = f.read()
+        for pkg in PACKAGES:
+            doc = os.path.join(self.roots[pkg], "usr/share/doc", pkg)
+            with open(os.path.join(doc, "copyright"), "rb") as f:
+                self.assertEqual(f.read(), copyright_text, pkg)
+            version = run(["sh", "-c", 'zcat "$1" | dpkg-parsechangelog -l- -SVersion', "sh",
+                           os.path.join(doc, "changelog.gz")])[1]
+            self.assertEqual(version.strip(), self.version, pkg)
+
     def test_lintian(self):
         lintian = shutil.which("lintian")
         if not lintian:
             self.skipTest("lintian is not installed (packaging/deps.sh test installs it)")
-        p = subprocess.run([lintian, "--pedantic", "--display-info", self.deb],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=300)
-        out = p.stdout.decode(errors="replace")
-        sys.stderr.write("lintian: %s\n" % (out.strip() or "(no tags)"))
-        tags = [l for l in out.splitlines() if re.match(r"^[EWIPX]: ", l)]
-        self.assertEqual([t for t in tags if t[0] in "EW"], [], out)
-        self.assertEqual(p.returncode, 0, out + p.stderr.decode(errors="replace"))
+        for pkg in PACKAGES:
+            p = subprocess.run([lintian, "--pedantic", "--display-info", self.debs[pkg]],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=300)
+            out = p.stdout.decode(errors="replace")
+            sys.stderr.write("lintian %s: %s\n" % (pkg, out.strip() or "(no tags)"))
+            tags = [l for l in out.splitlines() if re.match(r"^[EWIPX]: ", l)]
+            self.assertEqual([t for t in tags if t[0] in "EW"], [], out)
+            self.assertEqual(p.returncode, 0, out + p.stderr.decode(errors="replace"))
+
+    def test_dpkg_installs_both_into_a_scratch_root(self):
+        """dpkg --root into an empty root of its own database: both packages
+        install, hold their files, and remove and purge cleanly, without
+        touching this machine's dpkg database (--force-script-chrootless:
+        the root has no /bin/sh to run maintainer scripts with).  The root's database knows this machine's copies of the packages the
+        two depend on, so dpkg checks the Depends too."""
+        root = os.path.join(self.tmp, "dpkg-root")
+        admin = os.path.join(root, "var", "lib", "dpkg")
+        for d in ("info", "updates", "triggers"):
+            os.makedirs(os.path.join(admin, d))
+        deps = sorted(self.depends("fieldsync") | self.depends("fieldsync-sim"))
+        status = run(["dpkg-query", "-s"] + deps)[1]
+        with open(os.path.join(admin, "status"), "w") as f:
+            f.write(status)
+        open(os.path.join(admin, "available"), "w").close()
+        def on_this_machine():
+            return [run(["dpkg-query", "-W", "-f=${Status} ${Version}", p], check=False)[1]
+                    for p in PACKAGES]
+        before = on_this_machine()
+
+        dpkg = ["dpkg", "--root=" + root, "--log=" + os.path.join(root, "dpkg.log"),
+                "--force-script-chrootless", "--force-not-root"]
+        run(dpkg + ["-i", self.debs["fieldsync"], self.debs["fieldsync-sim"]])
+
+        def owned(pkg):
+            listing = run(dpkg + ["-L", pkg])[1].splitlines()
+            return {p.lstrip("/") for p in listing if os.path.isfile(os.path.join(root, p.lstrip("/")))}
+
+        for pkg in PACKAGES:
+            self.assertEqual(owned(pkg), set(packaged_files(pkg)), pkg)
+            state = run(dpkg + ["-s", pkg])[1]
+            self.assertIn("Status: install ok installed", state)
+
+        run(dpkg + ["-r", "fieldsync-sim"])
+        self.assertFalse(os.path.exists(os.path.join(root, "usr/bin/fieldsync-sim")))
+        self.assertTrue(os.path.exists(os.path.join(root, "usr/bin/fieldsyncd")))
+        run(dpkg + ["-P", "fieldsync"])
+        self.assertEqual([f for f in files_under(root) if f.startswith("usr/")], [])
+        self.assertEqual(on_this_machine(), before)
 
     def test_man_pages_in_the_package(self):
         if not shutil.which("man"):
@@ -604,7 +710,6 @@ class DebianPackage(unittest.TestCase):
                     daemon.wait()
                 err.close()
                 notify.close()
-
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
