@@ -921,6 +921,9 @@ W=$1 S=$2
 for d in /run /etc/systemd /var/lib/systemd /usr/lib/systemd/user; do
     mount -t tmpfs tmpfs "$d"
 done
+# Debian's presets (none: enable); a distribution's "disable *" would keep
+# systemctl --global preset from enabling anything.
+[ -d /usr/lib/systemd/user-preset ] && mount -t tmpfs tmpfs /usr/lib/systemd/user-preset
 mkdir -p /run/systemd/system
 cp "$W/fieldsyncd.service" /usr/lib/systemd/user/
 [ -f "$W/default.target" ] && cp "$W/default.target" /usr/lib/systemd/user/
