@@ -7,7 +7,7 @@
 #   make bench      micro-benchmarks and load figures (never part of check)
 #   make install    programs, man pages, completion, systemd user unit, docs
 #                   under $(DESTDIR)$(PREFIX) (default /usr/local); uninstall
-#   make deb        build/fieldsync_VERSION_ARCH.deb (dpkg-deb; lintian-clean)
+#   make deb        build/fieldsync{,-sim}_VERSION_ARCH.deb (dpkg-deb; lintian-clean)
 #
 # Objects and programs go under $(BUILD) (default build/).  Sanitizer builds
 # use their own tree (build/asan) so the two never mix objects.
@@ -220,10 +220,10 @@ uninstall:
 	    $(DESTDIR)$(DOCDIR)/examples/fieldsync.conf.example
 	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
-# The Debian package: its own build with Debian's hardening flags, installed
-# with PREFIX=/usr into a staging root, then stripped, compressed and
-# packed by packaging/debian/build-deb.sh (dpkg-shlibdeps, dpkg-gencontrol,
-# dpkg-deb --root-owner-group).
+# The Debian packages fieldsync and fieldsync-sim: their own build with
+# Debian's hardening flags, installed with PREFIX=/usr into a staging root,
+# then split, stripped, compressed and packed by packaging/debian/build-deb.sh
+# (dpkg-shlibdeps, dpkg-gencontrol, dpkg-deb --root-owner-group).
 DEB_WORK  := $(BUILD)/deb
 DEB_FLAGS  = DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get
 deb:
@@ -235,7 +235,7 @@ deb:
 	    PREFIX=/usr BINDIR=/usr/bin DATADIR=/usr/share MANDIR=/usr/share/man \
 	    DOCDIR=/usr/share/doc/fieldsync BASHCOMPDIR=/usr/share/bash-completion/completions \
 	    SYSTEMDUSERDIR=/usr/lib/systemd/user \
-	    DESTDIR=$(abspath $(DEB_WORK))/debian/fieldsync install
+	    DESTDIR=$(abspath $(DEB_WORK))/debian/tmp install
 	sh packaging/debian/build-deb.sh $(DEB_WORK) $(VERSION) $(BUILD)
 
 clean:
