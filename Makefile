@@ -7,7 +7,7 @@
 #   make bench      micro-benchmarks and load figures (never part of check)
 #   make install    programs, man pages, completion, systemd user unit, docs
 #                   under $(DESTDIR)$(PREFIX) (default /usr/local); uninstall
-#   make deb        build/fieldsync_VERSION_ARCH.deb (dpkg-deb; lintian-clean)
+#   make deb        build/fieldsync{,-sim}_VERSION_ARCH.deb (dpkg-deb; lintian-clean)
 #
 # Objects and programs go under $(BUILD) (default build/).  Sanitizer builds
 # use their own tree (build/asan) so the two never mix objects.
@@ -44,34 +44,54 @@ LIBS       = $(PKG_LIBS) -lpthread -lm
 # main() files are kept apart from the library code they share.
 STORE_SRC  := $(wildcard store/*.c)
 SYNC_SRC   := $(wildcard sync/*.c)
-AGENT_MAIN := agent/fieldsyncd.c agent/fieldsync.c
+# agent/ is the daemon, agent/cli/ the client: two libraries, so neither
+# program links the other's code.
+AGENT_MAIN := agent/fieldsyncd.c
 AGENT_SRC  := $(filter-out $(AGENT_MAIN),$(wildcard agent/*.c))
+CLI_MAIN   := agent/cli/fieldsync.c
+# What both programs must agree on is compiled into both, as bgpctl
+# compiles bgpd's shared files.
+SHARED_SRC := agent/paths.c agent/routes.c
+CLI_SRC    := $(filter-out $(CLI_MAIN),$(wildcard agent/cli/*.c)) $(SHARED_SRC)
 SIM_SRC    := $(wildcard tests/sim/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+SYSTEM_SRC := $(wildcard tests/system/test_*.c)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
-DEMO_SRC   := $(wildcard tests/demo/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 STORE_LIB := $(BUILD)/libstore.a
 SYNC_LIB  := $(BUILD)/libsync.a
 AGENT_LIB := $(BUILD)/libagent.a
-# Link order follows the dependency direction agent -> sync -> store.
+CLI_LIB   := $(BUILD)/libcli.a
+# Link order follows the dependency direction agent -> sync -> store.  The
+# client needs none of them; tests link everything.
 MODULE_LIBS := $(if $(AGENT_SRC),$(AGENT_LIB)) $(if $(SYNC_SRC),$(SYNC_LIB)) \
                $(if $(STORE_SRC),$(STORE_LIB))
+TEST_MODULE_LIBS := $(if $(CLI_SRC),$(CLI_LIB)) $(MODULE_LIBS)
 
 PROGRAMS := $(if $(wildcard agent/fieldsyncd.c),$(BUILD)/fieldsyncd) \
-            $(if $(wildcard agent/fieldsync.c),$(BUILD)/fieldsync) \
+            $(if $(wildcard $(CLI_MAIN)),$(BUILD)/fieldsync) \
             $(if $(SIM_SRC),$(BUILD)/fieldsync-sim)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+SYSTEM_BINS := $(patsubst tests/system/%.c,$(BUILD)/tests/%,$(SYSTEM_SRC))
+# The fuzz targets built with cc and tests/fuzz/replay.c's main() instead of
+# libFuzzer: make check replays their corpora (make fuzz fuzzes, with clang).
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
-DEMO_BINS  := $(patsubst tests/demo/%.c,$(BUILD)/demo/%,$(DEMO_SRC))
 
-.PHONY: all deps check test-run check-asan asan bench demo install uninstall deb clean tests fuzz soak
+.PHONY: all deps check test-run check-asan asan bench demo install uninstall deb clean tests fuzz soak \
+        completion
 
-all: $(PROGRAMS) $(BENCH_BINS) $(DEMO_BINS)
+all: $(PROGRAMS) $(BENCH_BINS)
 
-tests: all $(UNIT_BINS)
+# An object reached only through a pattern rule (a test's, a bench tool's)
+# is intermediate: make would delete it after the link, and the next make,
+# finding it named by its .d file, would build and link it again.  Keep them.
+.SECONDARY:
+
+tests: all $(UNIT_BINS) $(SYSTEM_BINS) $(FUZZ_BINS) $(BUILD)/gen-completion
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -83,24 +103,35 @@ $(STORE_LIB): $(call obj,$(STORE_SRC))
 $(SYNC_LIB): $(call obj,$(SYNC_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
+# Rebuilt from scratch, so an object whose source moved away leaves no stale
+# member behind.
 $(AGENT_LIB): $(call obj,$(AGENT_SRC))
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
+$(CLI_LIB): $(call obj,$(CLI_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/fieldsyncd: $(call obj,agent/fieldsyncd.c) $(MODULE_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BUILD)/fieldsync: $(call obj,agent/fieldsync.c) $(MODULE_LIBS)
+$(BUILD)/fieldsync: $(call obj,$(CLI_MAIN)) $(CLI_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/fieldsync-sim: $(call obj,$(SIM_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lz
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(MODULE_LIBS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)
+# Static pattern rules: a program of tests/system/ (or a fuzz target) is never
+# taken for one of tests/unit/ by the rule above (a stale .d can name an old
+# object of that name).
+$(SYSTEM_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/system/%.o $(MODULE_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+$(FUZZ_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BUILD)/demo/%: $(BUILD)/obj/tests/demo/%.o $(MODULE_LIBS)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(MODULE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -108,8 +139,10 @@ $(BUILD)/demo/%: $(BUILD)/obj/tests/demo/%.o $(MODULE_LIBS)
 deps:
 	@sh packaging/deps.sh test
 
-# Every test: C unit tests (cmocka), then integration tests that run the
-# real programs.  Ends with one line "check: N passed, M failed".
+# Every test, by tests/run_tests.py (suites in parallel): C unit and system
+# tests (cmocka), the fuzz corpora replayed through the fuzz targets, and
+# integration tests that run the real programs.  Ends with one line
+# "check: N passed, M failed" (", K skipped" when some were).
 check: deps
 	@$(MAKE) --no-print-directory test-run
 
@@ -150,7 +183,19 @@ SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
             -e 's|@COMPLETIONSDIR@|$(BASHCOMPDIR)|g'
 GEN := $(BUILD)/packaging
 
-install: $(PROGRAMS)
+# The bash completion's words (commands, subcommands, options) come from the
+# CLI's command table: gen-completion fills them into the script.  `make
+# completion` rewrites the copy in the tree (test_cli_routes.py checks it
+# is current); install uses the one made from the programs it installs.
+$(BUILD)/gen-completion: $(call obj,packaging/completion/gen_completion.c) $(CLI_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(GEN)/fieldsync.bash: $(BUILD)/gen-completion packaging/completion/fieldsync.bash
+	@mkdir -p $(dir $@)
+	$(BUILD)/gen-completion packaging/completion/fieldsync.bash >$@.tmp && mv $@.tmp $@
+completion: $(GEN)/fieldsync.bash
+	cp $(GEN)/fieldsync.bash packaging/completion/fieldsync.bash
+
+install: $(PROGRAMS) $(GEN)/fieldsync.bash
 	@mkdir -p $(GEN)
 	$(SUBST) packaging/systemd/fieldsyncd.service.in >$(GEN)/fieldsyncd.service
 	for m in $(MAN1) $(MAN8); do $(SUBST) $$m >$(GEN)/$${m##*/} || exit 1; done
@@ -159,7 +204,7 @@ install: $(PROGRAMS)
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(addprefix $(GEN)/,$(notdir $(MAN1))) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(addprefix $(GEN)/,$(notdir $(MAN8))) $(DESTDIR)$(MANDIR)/man8/
-	install -m 0644 packaging/completion/fieldsync.bash $(DESTDIR)$(BASHCOMPDIR)/fieldsync
+	install -m 0644 $(GEN)/fieldsync.bash $(DESTDIR)$(BASHCOMPDIR)/fieldsync
 	install -m 0644 $(GEN)/fieldsyncd.service $(DESTDIR)$(SYSTEMDUSERDIR)/
 	install -m 0644 $(INSTALLED_DOCS) $(DESTDIR)$(DOCDIR)/
 	install -m 0644 packaging/fieldsync.conf.example $(DESTDIR)$(DOCDIR)/examples/
@@ -175,10 +220,10 @@ uninstall:
 	    $(DESTDIR)$(DOCDIR)/examples/fieldsync.conf.example
 	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
-# The Debian package: its own build with Debian's hardening flags, installed
-# with PREFIX=/usr into a staging root, then stripped, compressed and
-# packed by packaging/debian/build-deb.sh (dpkg-shlibdeps, dpkg-gencontrol,
-# dpkg-deb --root-owner-group).
+# The Debian packages fieldsync and fieldsync-sim: their own build with
+# Debian's hardening flags, installed with PREFIX=/usr into a staging root,
+# then split, stripped, compressed and packed by packaging/debian/build-deb.sh
+# (dpkg-shlibdeps, dpkg-gencontrol, dpkg-deb --root-owner-group).
 DEB_WORK  := $(BUILD)/deb
 DEB_FLAGS  = DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get
 deb:
@@ -190,7 +235,7 @@ deb:
 	    PREFIX=/usr BINDIR=/usr/bin DATADIR=/usr/share MANDIR=/usr/share/man \
 	    DOCDIR=/usr/share/doc/fieldsync BASHCOMPDIR=/usr/share/bash-completion/completions \
 	    SYSTEMDUSERDIR=/usr/lib/systemd/user \
-	    DESTDIR=$(abspath $(DEB_WORK))/debian/fieldsync install
+	    DESTDIR=$(abspath $(DEB_WORK))/debian/tmp install
 	sh packaging/debian/build-deb.sh $(DEB_WORK) $(VERSION) $(BUILD)
 
 clean:

@@ -7,138 +7,24 @@
 #include <string.h>
 #include <strings.h>
 
-/* The route table: segments ("*" is the path parameter) and methods. */
-static const struct {
-    api_route_id id;
-    const char *seg[5];
-    int methods;
-    store_entity entity;
-} routes[] = {
-    { R_CUSTOMERS, { "api", "v1", "customers" }, M_GET | M_POST, ENT_CUSTOMER },
-    { R_CUSTOMER, { "api", "v1", "customers", "*" }, M_GET | M_PUT | M_DELETE, ENT_CUSTOMER },
-    { R_CUSTOMER_CONTACTS, { "api", "v1", "customers", "*", "contacts" }, M_GET | M_POST, ENT_CONTACT },
-    { R_CUSTOMER_ASSETS, { "api", "v1", "customers", "*", "assets" }, M_GET, ENT_ASSET },
-    { R_CUSTOMER_WORK_ORDERS, { "api", "v1", "customers", "*", "work-orders" }, M_GET, ENT_WORK_ORDER },
-    { R_CONTACT, { "api", "v1", "contacts", "*" }, M_GET | M_PUT | M_DELETE, ENT_CONTACT },
-    { R_WORK_ORDERS, { "api", "v1", "work-orders" }, M_GET | M_POST, ENT_WORK_ORDER },
-    { R_WORK_ORDER, { "api", "v1", "work-orders", "*" }, M_GET | M_PUT | M_DELETE, ENT_WORK_ORDER },
-    { R_AGENT_STATUS, { "agent", "status" }, M_GET, ENT__COUNT },
-    { R_AGENT_SYNC, { "agent", "sync" }, M_POST, ENT__COUNT },
-    { R_AGENT_OUTBOX, { "agent", "outbox" }, M_GET, ENT__COUNT },
-    { R_AGENT_OUTBOX_OP, { "agent", "outbox", "*" }, M_DELETE, ENT__COUNT },
-    { R_AGENT_OUTBOX_RETRY, { "agent", "outbox", "*", "retry" }, M_POST, ENT__COUNT },
-    { R_AGENT_CONFLICTS, { "agent", "conflicts" }, M_GET, ENT__COUNT },
-    { R_AGENT_CONFLICT_RESOLVE, { "agent", "conflicts", "*", "resolve" }, M_POST, ENT__COUNT },
-    { R_AGENT_EVENTS, { "agent", "events" }, M_GET, ENT__COUNT },
-};
-#define NROUTES (sizeof routes / sizeof routes[0])
-
-int api_route_match(const char *path, api_route *out)
+/* The entity each record route serves. */
+store_entity api_route_entity(routes_id id)
 {
-    const char *segs[6];
-    size_t lens[6];
-    int nseg = 0;
-    const char *p;
-
-    memset(out, 0, sizeof *out);
-    if (!path || path[0] != '/')
-        return -1;
-    /* Split into at most 5 non-empty segments. */
-    p = path + 1;
-    for (;;) {
-        const char *slash = strchr(p, '/');
-        size_t n = slash ? (size_t)(slash - p) : strlen(p);
-        if (n == 0 || nseg == 5)
-            return -1;
-        segs[nseg] = p;
-        lens[nseg++] = n;
-        if (!slash)
-            break;
-        p = slash + 1;
-    }
-    for (size_t r = 0; r < NROUTES; r++) {
-        int i, ok = 1;
-        for (i = 0; i < 5 && routes[r].seg[i]; i++) {
-            const char *want = routes[r].seg[i];
-            if (i >= nseg) {
-                ok = 0;
-                break;
-            }
-            if (strcmp(want, "*") == 0) {
-                if (lens[i] > API_MAX_ID) {
-                    ok = 0;
-                    break;
-                }
-                continue;
-            }
-            if (strlen(want) != lens[i] || memcmp(want, segs[i], lens[i]) != 0) {
-                ok = 0;
-                break;
-            }
-        }
-        if (!ok || i != nseg)
-            continue;
-        out->id = routes[r].id;
-        for (i = 0; i < nseg; i++) {
-            if (strcmp(routes[r].seg[i], "*") == 0) {
-                memcpy(out->param, segs[i], lens[i]);
-                out->param[lens[i]] = '\0';
-            }
-        }
-        return 0;
-    }
-    return -1;
-}
-
-int api_route_methods(api_route_id id)
-{
-    for (size_t r = 0; r < NROUTES; r++)
-        if (routes[r].id == id)
-            return routes[r].methods;
-    return 0;
-}
-
-store_entity api_route_entity(api_route_id id)
-{
-    for (size_t r = 0; r < NROUTES; r++)
-        if (routes[r].id == id)
-            return routes[r].entity;
-    return ENT__COUNT;
-}
-
-int api_method_bit(const char *method)
-{
-    if (!method)
-        return 0;
-    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
-        return M_GET;
-    if (strcmp(method, "POST") == 0)
-        return M_POST;
-    if (strcmp(method, "PUT") == 0)
-        return M_PUT;
-    if (strcmp(method, "DELETE") == 0)
-        return M_DELETE;
-    return 0;
-}
-
-void api_allow_header(api_route_id id, char *buf, size_t len)
-{
-    static const struct {
-        int bit;
-        const char *name;
-    } names[] = { { M_GET, "GET" }, { M_POST, "POST" }, { M_PUT, "PUT" }, { M_DELETE, "DELETE" } };
-    int m = api_route_methods(id);
-    size_t used = 0;
-    if (!len)
-        return;
-    buf[0] = '\0';
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (!(m & names[i].bit))
-            continue;
-        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", names[i].name);
-        if (n < 0 || (size_t)n >= len - used)
-            return;
-        used += (size_t)n;
+    switch (id) {
+    case ROUTE_CUSTOMERS:
+    case ROUTE_CUSTOMER:
+        return ENT_CUSTOMER;
+    case ROUTE_CUSTOMER_CONTACTS:
+    case ROUTE_CONTACT:
+        return ENT_CONTACT;
+    case ROUTE_CUSTOMER_ASSETS:
+        return ENT_ASSET;
+    case ROUTE_CUSTOMER_WORK_ORDERS:
+    case ROUTE_WORK_ORDERS:
+    case ROUTE_WORK_ORDER:
+        return ENT_WORK_ORDER;
+    default:
+        return ENT__COUNT;
     }
 }
 
@@ -195,11 +81,11 @@ static int check_date(const char *v)
     return (v && store_time_parse(v, &ms) == STORE_OK) ? 0 : -1;
 }
 
-int api_query_to_store(const api_query *q, api_route_id route, store_query *sq,
+int api_query_to_store(const api_query *q, routes_id route, store_query *sq,
                        const char **field, char *msg, size_t msglen)
 {
-    int is_wo = route == R_WORK_ORDERS || route == R_CUSTOMER_WORK_ORDERS;
-    int is_cust = route == R_CUSTOMERS;
+    int is_wo = route == ROUTE_WORK_ORDERS || route == ROUTE_CUSTOMER_WORK_ORDERS;
+    int is_cust = route == ROUTE_CUSTOMERS;
 
     memset(sq, 0, sizeof *sq);
     *field = NULL;
@@ -231,7 +117,7 @@ int api_query_to_store(const api_query *q, api_route_id route, store_query *sq,
     if (is_wo) {
         sq->status = q->status;
         sq->technician_id = q->technician_id;
-        if (route == R_WORK_ORDERS)
+        if (route == ROUTE_WORK_ORDERS)
             sq->customer_id = q->customer_id;
         if (q->from_date && check_date(q->from_date) < 0) {
             *field = "from_date";

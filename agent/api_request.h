@@ -1,7 +1,7 @@
 /*
  * api_request.h — what the local API makes of a request before it touches
- * the store: the route and its path parameter, the query parameters, the
- * JSON body; and the remote's error format for every answer that is not a
+ * the store: the query parameters, the JSON body (the routes are in
+ * routes.h); and the remote's error format for every answer that is not a
  * success.  Nothing here knows libmicrohttpd, so all of it is unit-tested.
  *
  * Decisions where DESIGN is silent:
@@ -20,50 +20,14 @@
 
 #include <cjson/cJSON.h>
 
+#include "agent/routes.h"
 #include "store/store.h"
 
 #define API_MAX_BODY (1024 * 1024) /* 413 beyond */
-#define API_MAX_ID 128
+#define API_MAX_ID ROUTES_MAX_PARAM
 
-typedef enum {
-    R_NONE = 0,
-    R_CUSTOMERS,             /* /api/v1/customers */
-    R_CUSTOMER,              /* /api/v1/customers/{id} */
-    R_CUSTOMER_CONTACTS,     /* /api/v1/customers/{id}/contacts */
-    R_CUSTOMER_ASSETS,       /* /api/v1/customers/{id}/assets */
-    R_CUSTOMER_WORK_ORDERS,  /* /api/v1/customers/{id}/work-orders */
-    R_CONTACT,               /* /api/v1/contacts/{id} */
-    R_WORK_ORDERS,           /* /api/v1/work-orders */
-    R_WORK_ORDER,            /* /api/v1/work-orders/{id} */
-    R_AGENT_STATUS,          /* /agent/status */
-    R_AGENT_SYNC,            /* /agent/sync */
-    R_AGENT_OUTBOX,          /* /agent/outbox */
-    R_AGENT_OUTBOX_OP,       /* /agent/outbox/{op} */
-    R_AGENT_OUTBOX_RETRY,    /* /agent/outbox/{op}/retry */
-    R_AGENT_CONFLICTS,       /* /agent/conflicts */
-    R_AGENT_CONFLICT_RESOLVE,/* /agent/conflicts/{id}/resolve */
-    R_AGENT_EVENTS,          /* /agent/events */
-    R__COUNT
-} api_route_id;
-
-/* Methods as a bit set, for routing and the Allow header. */
-enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_DELETE = 8 };
-
-typedef struct {
-    api_route_id id;
-    char param[API_MAX_ID + 1]; /* the {id} or {op}, "" if none */
-} api_route;
-
-/* Matches a decoded path; 0 with *out filled, or -1 (404). */
-int api_route_match(const char *path, api_route *out);
-/* The methods a route answers (M_* bits). */
-int api_route_methods(api_route_id id);
-/* The M_* bit of an HTTP method; HEAD counts as GET; 0 if unknown. */
-int api_method_bit(const char *method);
-/* The Allow header value for a route, e.g. "GET, POST". */
-void api_allow_header(api_route_id id, char *buf, size_t len);
-/* The entity a record route serves. */
-store_entity api_route_entity(api_route_id id);
+/* The entity a record route serves (ENT__COUNT for the /agent routes). */
+store_entity api_route_entity(routes_id id);
 
 /* The query parameters the API knows; each NULL when absent. */
 typedef struct {
@@ -79,7 +43,7 @@ void api_query_set(api_query *q, const char *key, const char *value);
  * point into q).  Returns 0, or -1 with the offending parameter in
  * *field and a message in msg.
  */
-int api_query_to_store(const api_query *q, api_route_id route, store_query *sq,
+int api_query_to_store(const api_query *q, routes_id route, store_query *sq,
                        const char **field, char *msg, size_t msglen);
 
 /* "true"/"1"/"yes" -> 1, "false"/"0"/"no"/absent -> 0, else -1. */

@@ -1,12 +1,12 @@
 /* config.c — the configuration of fieldsyncd (see config.h). */
 #include "agent/config.h"
+#include "agent/paths.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,35 +70,6 @@ static int *int_slot(agent_config *c, config_key k)
     }
 }
 
-/* The home directory: $HOME, else the password database. */
-static const char *home_dir(void)
-{
-    const char *h = getenv("HOME");
-    struct passwd *pw;
-    if (h && h[0] == '/')
-        return h;
-    pw = getpwuid(getuid());
-    return (pw && pw->pw_dir && pw->pw_dir[0] == '/') ? pw->pw_dir : NULL;
-}
-
-/*
- * A path beginning "~/" is taken relative to the home directory, so a
- * config file can say "db = ~/fieldsync.db".  Returns a malloc'd copy.
- */
-static char *expand_path(const char *v)
-{
-    const char *home;
-    char *out;
-    size_t n;
-    if (strncmp(v, "~/", 2) != 0 || !(home = home_dir()))
-        return strdup(v);
-    n = strlen(home) + strlen(v);
-    out = malloc(n);
-    if (out)
-        snprintf(out, n, "%s%s", home, v + 1);
-    return out;
-}
-
 static int parse_int(const char *v, int min, int max, int *out)
 {
     char *end;
@@ -132,12 +103,12 @@ int config_set(agent_config *c, config_key k, const char *value, char *why, size
 
     shown(show, sizeof show, value);
     if (!*value) {
-        errfmt(why, whylen, "empty value");
+        log_errfmt(why, whylen, "empty value");
         return -1;
     }
     for (const char *p = value; *p; p++) {
         if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            errfmt(why, whylen, "control character in value");
+            log_errfmt(why, whylen, "control character in value");
             return -1;
         }
     }
@@ -145,32 +116,32 @@ int config_set(agent_config *c, config_key k, const char *value, char *why, size
     case T_URL:
         if ((strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) ||
             strlen(value) > 2048 || strchr(value, ' ')) {
-            errfmt(why, whylen, "invalid URL '%s' (expected http://HOST[:PORT]/PATH or https://…)", show);
+            log_errfmt(why, whylen, "invalid URL '%s' (expected http://HOST[:PORT]/PATH or https://…)", show);
             return -1;
         }
         break;
     case T_PATH:
         if (strlen(value) >= PATH_MAX) {
-            errfmt(why, whylen, "path too long");
+            log_errfmt(why, whylen, "path too long");
             return -1;
         }
         break;
     case T_ID:
         if (strlen(value) > CONFIG_MAX_ID || strpbrk(value, " /?#&%")) {
-            errfmt(why, whylen, "invalid id '%s' (at most %d characters, no spaces or /?#&%%)",
+            log_errfmt(why, whylen, "invalid id '%s' (at most %d characters, no spaces or /?#&%%)",
                     show, CONFIG_MAX_ID);
             return -1;
         }
         break;
     case T_GROUP:
         if (!getgrnam(value)) {
-            errfmt(why, whylen, "no such group '%s'", show);
+            log_errfmt(why, whylen, "no such group '%s'", show);
             return -1;
         }
         break;
     case T_INT:
         if (parse_int(value, keys[k].min, keys[k].max, &iv) < 0) {
-            errfmt(why, whylen, "invalid value '%s' (expected a whole number from %d to %d)",
+            log_errfmt(why, whylen, "invalid value '%s' (expected a whole number from %d to %d)",
                     show, keys[k].min, keys[k].max);
             return -1;
         }
@@ -178,26 +149,26 @@ int config_set(agent_config *c, config_key k, const char *value, char *why, size
         return 0;
     case T_POLICY:
         if (sync_policy_parse(value, &c->policy) < 0) {
-            errfmt(why, whylen, "invalid value '%s' (expected lww, server_wins, client_wins or manual)", show);
+            log_errfmt(why, whylen, "invalid value '%s' (expected lww, server_wins, client_wins or manual)", show);
             return -1;
         }
         return 0;
     case T_LEVEL:
         if (log_level_parse(value, &c->log_level) < 0) {
-            errfmt(why, whylen, "invalid value '%s' (expected error, warn, info or debug)", show);
+            log_errfmt(why, whylen, "invalid value '%s' (expected error, warn, info or debug)", show);
             return -1;
         }
         return 0;
     }
     sp = str_slot(c, k);
     {
-        char *copy = keys[k].type == T_PATH ? expand_path(value) : strdup(value);
+        char *copy = keys[k].type == T_PATH ? paths_expand(value) : strdup(value);
         if (!copy) {
-            errfmt(why, whylen, "out of memory");
+            log_errfmt(why, whylen, "out of memory");
             return -1;
         }
         if (k == CK_SOCKET && strlen(copy) > SOCKET_PATH_MAX) {
-            errfmt(why, whylen, "socket path longer than %d bytes", SOCKET_PATH_MAX);
+            log_errfmt(why, whylen, "socket path longer than %d bytes", SOCKET_PATH_MAX);
             free(copy);
             return -1;
         }
@@ -209,17 +180,6 @@ int config_set(agent_config *c, config_key k, const char *value, char *why, size
     return 0;
 }
 
-static char *trim(char *s)
-{
-    char *e;
-    while (isspace((unsigned char)*s))
-        s++;
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
-
 static int find_key(const char *name)
 {
     for (int k = 0; k < CK__COUNT; k++)
@@ -228,136 +188,34 @@ static int find_key(const char *name)
     return -1;
 }
 
-/* Parses one line of the file (already without its newline). */
-static int parse_line(agent_config *c, char *line, const char *path, int lineno,
-                      char *err, size_t errlen)
+/* One `key = value` line of the file (paths_config_read has split it). */
+static int parse_line(void *ctx, const char *path, int lineno, const char *name,
+                      const char *value, char *err, size_t errlen)
 {
-    char *s = trim(line), *eq, *name, *value, why[256], show[64];
-    size_t vl;
+    agent_config *c = ctx;
+    char why[256], show[64];
     int k;
 
-    if (!*s || *s == '#')
-        return 0;
-    eq = strchr(s, '=');
-    if (!eq) {
-        errfmt(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
-        return -1;
-    }
-    *eq = '\0';
-    name = trim(s);
-    value = trim(eq + 1);
     shown(show, sizeof show, name);
-    if (!*name) {
-        errfmt(err, errlen, "%s:%d: missing key before '='", path, lineno);
-        return -1;
-    }
     k = find_key(name);
     if (k < 0) {
         if (strcmp(name, "api_key") == 0)
-            errfmt(err, errlen, "%s:%d: unknown key 'api_key' (put the key in a file "
+            log_errfmt(err, errlen, "%s:%d: unknown key 'api_key' (put the key in a file "
                     "readable only by you and name it with api_key_file)", path, lineno);
         else
-            errfmt(err, errlen, "%s:%d: unknown key '%s'", path, lineno, show);
+            log_errfmt(err, errlen, "%s:%d: unknown key '%s'", path, lineno, show);
         return -1;
     }
-    /* A value may be quoted to keep leading or trailing spaces. */
-    vl = strlen(value);
-    if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
-        value[vl - 1] = '\0';
-        value++;
-    }
     if (config_set(c, (config_key)k, value, why, sizeof why) < 0) {
-        errfmt(err, errlen, "%s:%d: key '%s': %s", path, lineno, keys[k].name, why);
+        log_errfmt(err, errlen, "%s:%d: key '%s': %s", path, lineno, keys[k].name, why);
         return -1;
     }
     snprintf(c->origin[k], sizeof c->origin[k], "%s:%d", path, lineno);
     return 0;
 }
 
-/*
- * Reads the config file line by line.  Lines and the file are bounded so
- * that a wrong path (a log, /dev/zero) fails fast instead of filling
- * memory.  Returns 0, 1 when the file does not exist, -1 on error.
- */
-static int parse_file(agent_config *c, const char *path, char *err, size_t errlen)
-{
-    FILE *fp = NULL;
-    char line[CONFIG_MAX_LINE + 2];
-    int lineno = 0, rc = -1, fd;
-    size_t total = 0;
-    struct stat st;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 1;
-        errfmt(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        errfmt(err, errlen, "%s: not a regular file", path);
-        close(fd);
-        return -1;
-    }
-    fp = fdopen(fd, "r");
-    if (!fp) {
-        errfmt(err, errlen, "%s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    while (fgets(line, sizeof line, fp)) {
-        size_t n = strlen(line);
-        lineno++;
-        total += n;
-        if (total > CONFIG_MAX_FILE) {
-            errfmt(err, errlen, "%s:%d: file larger than %d bytes", path, lineno, CONFIG_MAX_FILE);
-            goto out;
-        }
-        if (n && line[n - 1] == '\n')
-            line[--n] = '\0';
-        else if (n > CONFIG_MAX_LINE) {
-            errfmt(err, errlen, "%s:%d: line longer than %d bytes", path, lineno, CONFIG_MAX_LINE);
-            goto out;
-        }
-        if (memchr(line, '\0', n) != NULL && strlen(line) != n) {
-            errfmt(err, errlen, "%s:%d: NUL byte in line", path, lineno);
-            goto out;
-        }
-        if (parse_line(c, line, path, lineno, err, errlen) < 0)
-            goto out;
-    }
-    if (ferror(fp)) {
-        errfmt(err, errlen, "%s: read error", path);
-        goto out;
-    }
-    rc = 0;
-out:
-    fclose(fp);
-    return rc;
-}
-
-/* Base directory of an XDG kind: $VAR if absolute, else ~/fallback. */
-static char *xdg_path(const char *var, const char *fallback, const char *leaf)
-{
-    const char *base = getenv(var), *home;
-    char buf[PATH_MAX];
-    int n;
-    if (base && base[0] == '/')
-        n = snprintf(buf, sizeof buf, "%s/%s", base, leaf);
-    else if ((home = home_dir()))
-        n = snprintf(buf, sizeof buf, "%s/%s/%s", home, fallback, leaf);
-    else
-        n = snprintf(buf, sizeof buf, "/%s/%s", fallback, leaf);
-    if (n < 0 || (size_t)n >= sizeof buf)
-        return NULL;
-    return strdup(buf);
-}
-
 static int set_defaults(agent_config *c)
 {
-    const char *rt = getenv("XDG_RUNTIME_DIR");
-    char buf[PATH_MAX];
-
     memset(c, 0, sizeof *c);
     c->days_back = 7;
     c->days_ahead = 30;
@@ -368,14 +226,8 @@ static int set_defaults(agent_config *c)
     for (int k = 0; k < CK__COUNT; k++)
         snprintf(c->origin[k], sizeof c->origin[k], "default");
     snprintf(c->key_origin, sizeof c->key_origin, "default");
-    c->db = xdg_path("XDG_STATE_HOME", ".local/state", "fieldsync/replica.db");
-    if (rt && rt[0] == '/') {
-        snprintf(buf, sizeof buf, "%s/fieldsync.sock", rt);
-    } else {
-        snprintf(buf, sizeof buf, "/tmp/fieldsync-%lu/fieldsync.sock", (unsigned long)getuid());
-        c->socket_private_dir = 1;
-    }
-    c->socket = strdup(buf);
+    c->db = paths_xdg("XDG_STATE_HOME", ".local/state", "fieldsync/replica.db");
+    c->socket = paths_socket_default(&c->socket_private_dir);
     return (c->db && c->socket) ? 0 : -1;
 }
 
@@ -416,25 +268,25 @@ int config_read_key_file(const char *path, char **key_out, char *err, size_t err
     /* O_NONBLOCK: a FIFO put in place of the file must not hang us. */
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
+        log_errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) < 0) {
-        errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
+        log_errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
-        errfmt(err, errlen, "API key file %s is not a regular file", path);
+        log_errfmt(err, errlen, "API key file %s is not a regular file", path);
         goto out;
     }
     if (st.st_mode & 0077) {
-        errfmt(err, errlen, "API key file %s is %s by group or others (mode %04o); run chmod 600 %s",
+        log_errfmt(err, errlen, "API key file %s is %s by group or others (mode %04o); run chmod 600 %s",
                 path, (st.st_mode & 0044) ? "readable" : "writable",
                 (unsigned)(st.st_mode & 07777), path);
         goto out;
     }
     if (st.st_uid != getuid() && st.st_uid != 0) {
-        errfmt(err, errlen, "API key file %s is owned by another user (uid %lu)", path,
+        log_errfmt(err, errlen, "API key file %s is owned by another user (uid %lu)", path,
                 (unsigned long)st.st_uid);
         goto out;
     }
@@ -443,7 +295,7 @@ int config_read_key_file(const char *path, char **key_out, char *err, size_t err
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
+            log_errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
             goto out;
         }
         if (n == 0)
@@ -462,22 +314,22 @@ int config_read_key_file(const char *path, char **key_out, char *err, size_t err
     *e = '\0';
     len = (size_t)(e - k);
     if (len > CONFIG_MAX_KEY) {
-        errfmt(err, errlen, "API key file %s is larger than %d bytes", path, CONFIG_MAX_KEY);
+        log_errfmt(err, errlen, "API key file %s is larger than %d bytes", path, CONFIG_MAX_KEY);
         goto out;
     }
     if (len == 0) {
-        errfmt(err, errlen, "API key file %s is empty", path);
+        log_errfmt(err, errlen, "API key file %s is empty", path);
         goto out;
     }
     for (size_t i = 0; i < len; i++) {
         if ((unsigned char)k[i] < 0x21 || k[i] == 0x7f) {
-            errfmt(err, errlen, "API key file %s holds more than one word or a control character", path);
+            log_errfmt(err, errlen, "API key file %s holds more than one word or a control character", path);
             goto out;
         }
     }
     *key_out = strdup(k);
     if (!*key_out) {
-        errfmt(err, errlen, "out of memory");
+        log_errfmt(err, errlen, "out of memory");
         goto out;
     }
     rc = 0;
@@ -495,7 +347,7 @@ static int apply_over(agent_config *c, config_key k, const char *value, const ch
     if (!value)
         return 0;
     if (config_set(c, k, value, why, sizeof why) < 0) {
-        errfmt(err, errlen, "%s: %s", origin, why);
+        log_errfmt(err, errlen, "%s: %s", origin, why);
         return -1;
     }
     snprintf(c->origin[k], sizeof c->origin[k], "%s", origin);
@@ -520,12 +372,12 @@ static int load_key(agent_config *c, const config_flags *f, char *err, size_t er
         while (n && isspace((unsigned char)s[n - 1]))
             n--;
         if (n == 0 || n > CONFIG_MAX_KEY) {
-            errfmt(err, errlen, "FIELDSYNC_API_KEY is empty or longer than %d bytes", CONFIG_MAX_KEY);
+            log_errfmt(err, errlen, "FIELDSYNC_API_KEY is empty or longer than %d bytes", CONFIG_MAX_KEY);
             return -1;
         }
         c->api_key = strndup(s, n);
         if (!c->api_key) {
-            errfmt(err, errlen, "out of memory");
+            log_errfmt(err, errlen, "out of memory");
             return -1;
         }
         free(c->api_key_file);
@@ -536,7 +388,7 @@ static int load_key(agent_config *c, const config_flags *f, char *err, size_t er
         return 0;
     } else if (env_file) {
         if (config_set(c, CK_API_KEY_FILE, env_file, why, sizeof why) < 0) {
-            errfmt(err, errlen, "FIELDSYNC_API_KEY_FILE: %s", why);
+            log_errfmt(err, errlen, "FIELDSYNC_API_KEY_FILE: %s", why);
             return -1;
         }
         snprintf(c->origin[CK_API_KEY_FILE], sizeof c->origin[CK_API_KEY_FILE],
@@ -566,19 +418,19 @@ int config_load(const config_flags *f, agent_config *out, char *err, size_t errl
     int frc;
 
     if (set_defaults(&c) < 0) {
-        errfmt(err, errlen, "out of memory");
+        log_errfmt(err, errlen, "out of memory");
         goto fail;
     }
-    c.config_path = f->config ? strdup(f->config) : xdg_path("XDG_CONFIG_HOME", ".config", "fieldsync/config");
+    c.config_path = f->config ? strdup(f->config) : paths_config_file();
     if (!c.config_path) {
-        errfmt(err, errlen, "cannot determine the config file path");
+        log_errfmt(err, errlen, "cannot determine the config file path");
         goto fail;
     }
-    frc = parse_file(&c, c.config_path, err, errlen);
+    frc = paths_config_read(c.config_path, parse_line, &c, err, errlen);
     if (frc < 0)
         goto fail;
     if (frc == 1 && f->config) {
-        errfmt(err, errlen, "%s: no such config file", c.config_path);
+        log_errfmt(err, errlen, "%s: no such config file", c.config_path);
         goto fail;
     }
     c.config_found = frc == 0;
@@ -609,12 +461,12 @@ fail:
 int config_require(const agent_config *c, char *err, size_t errlen)
 {
     if (!c->api_url) {
-        errfmt(err, errlen, "no API URL: set api_url in %s, FIELDSYNC_API_URL or --api-url",
+        log_errfmt(err, errlen, "no API URL: set api_url in %s, FIELDSYNC_API_URL or --api-url",
                 c->config_path ? c->config_path : "the config file");
         return -1;
     }
     if (!c->api_key) {
-        errfmt(err, errlen, "no API key: name a key file (mode 0600) with api_key_file, "
+        log_errfmt(err, errlen, "no API key: name a key file (mode 0600) with api_key_file, "
                 "FIELDSYNC_API_KEY_FILE or --api-key-file, or set FIELDSYNC_API_KEY");
         return -1;
     }

@@ -18,11 +18,12 @@
 #include <stdio.h>
 
 #include "agent/log.h"
+#include "agent/paths.h"
 #include "sync/sync.h"
 
 /* Bounds on what the configuration accepts from outside. */
-#define CONFIG_MAX_LINE 4096          /* one line of the config file */
-#define CONFIG_MAX_FILE (1024 * 1024) /* the whole config file */
+#define CONFIG_MAX_LINE PATHS_CONFIG_MAX_LINE /* one line of the config file */
+#define CONFIG_MAX_FILE PATHS_CONFIG_MAX_FILE /* the whole config file */
 #define CONFIG_MAX_KEY 4096           /* the API key, after trimming */
 #define CONFIG_MAX_ID 128             /* technician_id, branch_id */
 

@@ -22,7 +22,7 @@
 #include "agent/ctlsock.h"
 #include "agent/log.h"
 
-int64_t api_now_ms(void)
+int64_t local_api_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -31,7 +31,7 @@ int64_t api_now_ms(void)
 
 /* ---- answers ---------------------------------------------------------- */
 
-static enum MHD_Result queue(request *r, unsigned status, struct MHD_Response *resp,
+static enum MHD_Result queue(local_api_request *r, unsigned status, struct MHD_Response *resp,
                              const char *ctype)
 {
     enum MHD_Result ret;
@@ -44,7 +44,9 @@ static enum MHD_Result queue(request *r, unsigned status, struct MHD_Response *r
     return ret;
 }
 
-enum MHD_Result reply_json(request *r, unsigned status, char *json_take)
+/* Queues a JSON answer; allow, when not NULL, is the Allow header (405). */
+static enum MHD_Result send_json(local_api_request *r, unsigned status, char *json_take,
+                                 const char *allow)
 {
     struct MHD_Response *resp;
     if (!json_take)
@@ -53,51 +55,85 @@ enum MHD_Result reply_json(request *r, unsigned status, char *json_take)
         read_cache_put(r->api->cache, r->cache_key, r->cache_version, json_take,
                        strlen(json_take));
     resp = MHD_create_response_from_buffer(strlen(json_take), json_take, MHD_RESPMEM_MUST_FREE);
-    if (!resp)
+    if (!resp) {
         free(json_take);
+        return MHD_NO;
+    }
+    if (allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     return queue(r, status, resp, "application/json");
 }
 
+enum MHD_Result local_api_reply_json(local_api_request *r, unsigned status, char *json_take)
+{
+    return send_json(r, status, json_take, NULL);
+}
+
 /* {"data":<data_json>} without reparsing data_json. */
-enum MHD_Result reply_data(request *r, unsigned status, const char *data_json)
+enum MHD_Result local_api_reply_data(local_api_request *r, unsigned status, const char *data_json)
 {
     size_t n = strlen(data_json) + 11;
     char *out = malloc(n);
     if (!out)
         return MHD_NO;
     snprintf(out, n, "{\"data\":%s}", data_json);
-    return reply_json(r, status, out);
+    return local_api_reply_json(r, status, out);
 }
 
-enum MHD_Result reply_error(request *r, unsigned status, const char *message,
-                            const char *details_json)
+/*
+ * Every error answer of the local API is made here, in the remote's shape
+ * {"error":{"code","message","details"?}} (api_error_json), the code
+ * following from the status.
+ */
+static enum MHD_Result send_error(local_api_request *r, unsigned status, const char *message,
+                                  const char *details_json, const char *allow)
 {
-    return reply_json(r, status, api_error_json(api_error_code(status), message, details_json));
+    return send_json(r, status, api_error_json(api_error_code(status), message, details_json),
+                     allow);
 }
 
-enum MHD_Result reply_empty(request *r, unsigned status)
+enum MHD_Result local_api_reply_error(local_api_request *r, unsigned status, const char *message,
+                                      const char *details_json)
+{
+    return send_error(r, status, message, details_json, NULL);
+}
+
+enum MHD_Result local_api_reply_field_error(local_api_request *r, unsigned status,
+                                            const char *message, const char *field,
+                                            const char *field_message)
+{
+    char *details = api_details_one(field, field_message);
+    enum MHD_Result ret;
+    if (!details)
+        return MHD_NO;
+    ret = send_error(r, status, message, details, NULL);
+    free(details);
+    return ret;
+}
+
+enum MHD_Result local_api_reply_empty(local_api_request *r, unsigned status)
 {
     return queue(r, status, MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT),
                  NULL);
 }
 
 /* Maps a store failure to the remote's status codes. */
-enum MHD_Result reply_store_error(request *r, int rc, const char *what)
+enum MHD_Result local_api_reply_store_error(local_api_request *r, int rc, const char *what)
 {
     store *st = r->api->st;
     char msg[300];
     switch (rc) {
     case STORE_NOTFOUND:
         snprintf(msg, sizeof msg, "%s not found", what);
-        return reply_error(r, 404, msg, NULL);
+        return local_api_reply_error(r, 404, msg, NULL);
     case STORE_INVALID:
-        return reply_error(r, 422, "Validation failed", store_errdetails(st));
+        return local_api_reply_error(r, 422, "Validation failed", store_errdetails(st));
     case STORE_STATE:
-        return reply_error(r, 409, store_errmsg(st), NULL);
+        return local_api_reply_error(r, 409, store_errmsg(st), NULL);
     default:
         log_error("local api: store failure: %s", store_errmsg(st));
         snprintf(msg, sizeof msg, "the replica is unavailable: %s", store_errmsg(st));
-        return reply_error(r, 503, msg, NULL);
+        return local_api_reply_error(r, 503, msg, NULL);
     }
 }
 
@@ -114,31 +150,28 @@ static const char *entity_title(store_entity e)
 }
 
 /* 0 if the customer exists; otherwise the answer has been queued. */
-static int need_customer(request *r, const char *id, enum MHD_Result *ret)
+static int need_customer(local_api_request *r, const char *id, enum MHD_Result *ret)
 {
     char *js = NULL;
     int rc = store_get(r->api->st, ENT_CUSTOMER, id, &js);
     free(js);
     if (rc == STORE_OK)
         return 0;
-    *ret = reply_store_error(r, rc, "Customer");
+    *ret = local_api_reply_store_error(r, rc, "Customer");
     return -1;
 }
 
-static enum MHD_Result do_list(request *r, const api_route *rt, const api_query *q)
+static enum MHD_Result do_list(local_api_request *r, const routes_hit *rt, const api_query *q)
 {
     store_entity e = api_route_entity(rt->id);
     store_query sq;
     const char *field;
-    char msg[200], *js = NULL, *details;
+    char msg[200], *js = NULL;
     enum MHD_Result ret;
     int rc;
 
     if (api_query_to_store(q, rt->id, &sq, &field, msg, sizeof msg) < 0) {
-        details = api_details_one(field, msg);
-        ret = reply_error(r, 400, "Invalid query parameter", details);
-        free(details);
-        return ret;
+        return local_api_reply_field_error(r, 400, "Invalid query parameter", field, msg);
     }
     if (rt->param[0]) {
         if (need_customer(r, rt->param, &ret) < 0)
@@ -147,18 +180,18 @@ static enum MHD_Result do_list(request *r, const api_route *rt, const api_query 
     }
     rc = store_list(r->api->st, e, &sq, &js);
     if (rc == STORE_INVALID) {
-        ret = reply_error(r, 400, "Invalid query parameter", store_errdetails(r->api->st));
+        ret = local_api_reply_error(r, 400, "Invalid query parameter", store_errdetails(r->api->st));
     } else if (rc != STORE_OK) {
-        ret = reply_store_error(r, rc, entity_title(e));
+        ret = local_api_reply_store_error(r, rc, entity_title(e));
     } else {
-        ret = reply_json(r, 200, js);
+        ret = local_api_reply_json(r, 200, js);
         js = NULL;
     }
     free(js);
     return ret;
 }
 
-static enum MHD_Result do_write(request *r, const api_route *rt, int method)
+static enum MHD_Result do_write(local_api_request *r, const routes_hit *rt, int method)
 {
     store_entity e = api_route_entity(rt->id);
     store *st = r->api->st;
@@ -167,34 +200,34 @@ static enum MHD_Result do_write(request *r, const api_route *rt, int method)
     enum MHD_Result ret;
     int rc;
 
-    if (method != M_DELETE) {
+    if (method != ROUTE_DELETE) {
         fields = api_parse_body(r->body, r->len, why, sizeof why);
         if (!fields)
-            return reply_error(r, 400, why, NULL);
+            return local_api_reply_error(r, 400, why, NULL);
     }
-    if (method == M_POST) {
+    if (method == ROUTE_POST) {
         const char *parent = NULL;
-        if (rt->id == R_CUSTOMER_CONTACTS) {
+        if (rt->id == ROUTE_CUSTOMER_CONTACTS) {
             if (need_customer(r, rt->param, &ret) < 0)
                 goto out;
             parent = rt->param;
         }
-        rc = store_local_create(st, e, parent, fields, api_now_ms(), &js);
-    } else if (method == M_PUT) {
-        rc = store_local_update(st, e, rt->param, fields, api_now_ms(), &js);
+        rc = store_local_create(st, e, parent, fields, local_api_now_ms(), &js);
+    } else if (method == ROUTE_PUT) {
+        rc = store_local_update(st, e, rt->param, fields, local_api_now_ms(), &js);
     } else {
-        rc = store_local_delete(st, e, rt->param, api_now_ms());
+        rc = store_local_delete(st, e, rt->param, local_api_now_ms());
     }
     if (rc != STORE_OK) {
-        ret = reply_store_error(r, rc, entity_title(e));
+        ret = local_api_reply_store_error(r, rc, entity_title(e));
         goto out;
     }
     /* Durable now; the push can wait for the debounce. */
     syncctl_local_write(r->api->sc);
-    if (method == M_DELETE)
-        ret = reply_empty(r, 204);
+    if (method == ROUTE_DELETE)
+        ret = local_api_reply_empty(r, 204);
     else
-        ret = reply_data(r, method == M_POST ? 201 : 200, js ? js : "null");
+        ret = local_api_reply_data(r, method == ROUTE_POST ? 201 : 200, js ? js : "null");
 out:
     free(js);
     cJSON_Delete(fields);
@@ -223,7 +256,7 @@ static enum MHD_Result key_arg(void *cls, enum MHD_ValueKind kind, const char *k
  * it was made: 1 (answer queued in *ret) or 0 (go on; r->cache_key is set
  * when the answer should be kept).
  */
-static int cached_get(request *r, const char *url, enum MHD_Result *ret)
+static int cached_get(local_api_request *r, const char *url, enum MHD_Result *ret)
 {
     local_api *api = r->api;
     const char *body;
@@ -248,36 +281,36 @@ static int cached_get(request *r, const char *url, enum MHD_Result *ret)
     return 1;
 }
 
-static enum MHD_Result records_dispatch(request *r, const char *url, const api_route *rt,
+static enum MHD_Result records_dispatch(local_api_request *r, const char *url, const routes_hit *rt,
                                         const api_query *q, int method)
 {
     char *js = NULL;
     enum MHD_Result ret;
     int rc;
 
-    if (method == M_GET && cached_get(r, url, &ret))
+    if (method == ROUTE_GET && cached_get(r, url, &ret))
         return ret;
 
     switch (rt->id) {
-    case R_CUSTOMERS:
-    case R_WORK_ORDERS:
-    case R_CUSTOMER_CONTACTS:
-        if (method == M_GET)
+    case ROUTE_CUSTOMERS:
+    case ROUTE_WORK_ORDERS:
+    case ROUTE_CUSTOMER_CONTACTS:
+        if (method == ROUTE_GET)
             return do_list(r, rt, q);
         return do_write(r, rt, method);
-    case R_CUSTOMER_ASSETS:
-    case R_CUSTOMER_WORK_ORDERS:
+    case ROUTE_CUSTOMER_ASSETS:
+    case ROUTE_CUSTOMER_WORK_ORDERS:
         return do_list(r, rt, q);
     default:
         break;
     }
-    if (method != M_GET)
+    if (method != ROUTE_GET)
         return do_write(r, rt, method);
     rc = store_get(r->api->st, api_route_entity(rt->id), rt->param, &js);
     if (rc != STORE_OK)
-        ret = reply_store_error(r, rc, entity_title(api_route_entity(rt->id)));
+        ret = local_api_reply_store_error(r, rc, entity_title(api_route_entity(rt->id)));
     else
-        ret = reply_data(r, 200, js);
+        ret = local_api_reply_data(r, 200, js);
     free(js);
     return ret;
 }
@@ -292,39 +325,25 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-static enum MHD_Result dispatch(request *r, const char *url, const char *method_name)
+static enum MHD_Result dispatch(local_api_request *r, const char *url, const char *method_name)
 {
-    api_route rt;
+    routes_hit rt;
     api_query q;
-    int method = api_method_bit(method_name);
+    int method = routes_method_bit(method_name);
     char allow[64];
-    struct MHD_Response *resp;
-    enum MHD_Result ret;
 
-    if (api_route_match(url, &rt) < 0)
-        return reply_error(r, 404, "Not found", NULL);
-    if (!(api_route_methods(rt.id) & method)) {
-        char *js = api_error_json("method_not_allowed", "Method not allowed", NULL);
-        if (!js)
-            return MHD_NO;
-        resp = MHD_create_response_from_buffer(strlen(js), js, MHD_RESPMEM_MUST_FREE);
-        if (!resp) {
-            free(js);
-            return MHD_NO;
-        }
-        api_allow_header(rt.id, allow, sizeof allow);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        ret = MHD_queue_response(r->conn, 405, resp);
-        MHD_destroy_response(resp);
-        return ret;
+    if (routes_match(url, &rt) < 0)
+        return local_api_reply_error(r, 404, "Not found", NULL);
+    if (!(routes_methods(rt.id) & method)) {
+        routes_allow_header(rt.id, allow, sizeof allow);
+        return send_error(r, 405, "Method not allowed", NULL, allow);
     }
     if (r->too_large)
-        return reply_error(r, 413, "The request body is larger than 1 MiB", NULL);
+        return local_api_reply_error(r, 413, "The request body is larger than 1 MiB", NULL);
     memset(&q, 0, sizeof q);
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
-    if (rt.id >= R_AGENT_STATUS)
-        return agent_dispatch(r, &rt, &q, method);
+    if (rt.id >= ROUTE_AGENT_STATUS)
+        return local_api_agent_dispatch(r, &rt, &q, method);
     return records_dispatch(r, url, &rt, &q, method);
 }
 
@@ -365,7 +384,7 @@ static int peer_ok(struct MHD_Connection *conn)
 }
 
 /* Forgets a body too large to keep; the answer will be 413. */
-static void drop_body(request *r)
+static void drop_body(local_api_request *r)
 {
     r->too_large = 1;
     free(r->body);
@@ -374,7 +393,7 @@ static void drop_body(request *r)
 }
 
 /* Appends upload data, bounded by API_MAX_BODY. */
-static void take_upload(request *r, const char *data, size_t n)
+static void take_upload(local_api_request *r, const char *data, size_t n)
 {
     if (r->too_large)
         return;
@@ -406,7 +425,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls)
 {
     local_api *api = cls;
-    request *r = *con_cls;
+    local_api_request *r = *con_cls;
     (void)version;
 
     if (!r) {
@@ -418,10 +437,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->conn = conn;
         *con_cls = r;
         if (!peer_ok(conn))
-            return reply_error(r, 403, "Forbidden: this socket serves its owner only", NULL);
+            return local_api_reply_error(r, 403, "Forbidden: this socket serves its owner only", NULL);
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY)
-            return reply_error(r, 413, "The request body is larger than 1 MiB", NULL);
+            return local_api_reply_error(r, 413, "The request body is larger than 1 MiB", NULL);
         return MHD_YES; /* the keep-alive trap: answer on a later call */
     }
     if (*upload_data_size) {
@@ -437,10 +456,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         r->waiting = 0;
         if (!r->have_sum)
-            return reply_error(r, 503, "The daemon is stopping", NULL);
+            return local_api_reply_error(r, 503, "The daemon is stopping", NULL);
         {
             char *js = syncctl_summary_json(&r->sum);
-            enum MHD_Result ret = js ? reply_data(r, 200, js) : MHD_NO;
+            enum MHD_Result ret = js ? local_api_reply_data(r, 200, js) : MHD_NO;
             free(js);
             return ret;
         }
@@ -451,7 +470,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    request *r = *con_cls;
+    local_api_request *r = *con_cls;
     (void)cls;
     (void)conn;
     (void)toe;

@@ -25,7 +25,7 @@ static int add_counts(cJSON *o, const char *const *names, const int64_t *vals, i
     return 0;
 }
 
-static enum MHD_Result do_status(request *r)
+static enum MHD_Result do_status(local_api_request *r)
 {
     static const char *const outbox_names[] = { "pending", "rejected", "held" };
     static const char *const replica_names[] = { "customers", "contacts", "assets", "work_orders" };
@@ -44,17 +44,17 @@ static enum MHD_Result do_status(request *r)
     for (int e = 0; e < ENT__COUNT && rc == STORE_OK; e++)
         rc = store_count(st, (store_entity)e, &rep[e]);
     if (rc == STORE_OK)
-        rc = store_state_get_int(st, "clock_offset_ms", 0, &clock_off);
+        rc = store_meta_get_int(st, "clock_offset_ms", 0, &clock_off);
     /* After a restart, before the first cycle ends, the times of the last
      * run come from the replica where the engine keeps them. */
     if (rc == STORE_OK && !ss.last_sync_ms &&
-        store_state_get_int(st, "last_sync_ms", 0, &v) == STORE_OK)
+        store_meta_get_int(st, "last_sync_ms", 0, &v) == STORE_OK)
         ss.last_sync_ms = v;
     if (rc == STORE_OK && !ss.last_success_ms &&
-        store_state_get_int(st, "last_success_ms", 0, &v) == STORE_OK)
+        store_meta_get_int(st, "last_success_ms", 0, &v) == STORE_OK)
         ss.last_success_ms = v;
     if (rc != STORE_OK)
-        return reply_store_error(r, rc, "State");
+        return local_api_reply_store_error(r, rc, "State");
 
     root = cJSON_CreateObject();
     if (!root || !(d = cJSON_AddObjectToObject(root, "data")))
@@ -89,14 +89,14 @@ static enum MHD_Result do_status(request *r)
     js = cJSON_PrintUnformatted(root);
 oom:
     cJSON_Delete(root);
-    ret = js ? reply_json(r, 200, js) : reply_error(r, 503, "Out of memory", NULL);
+    ret = js ? local_api_reply_json(r, 200, js) : local_api_reply_error(r, 503, "Out of memory", NULL);
     return ret;
 }
 
 /* Called on the sync thread when the cycle ends (sum NULL: stopping). */
 static void wait_done(syncctl_waiter *w, const sync_summary *sum)
 {
-    request *r = w->ud;
+    local_api_request *r = w->ud;
     if (sum) {
         r->sum = *sum;
         r->have_sum = 1;
@@ -105,18 +105,16 @@ static void wait_done(syncctl_waiter *w, const sync_summary *sum)
     MHD_resume_connection(r->conn);
 }
 
-static enum MHD_Result do_sync(request *r, const api_query *q)
+static enum MHD_Result do_sync(local_api_request *r, const api_query *q)
 {
     int wait = api_parse_bool(q->wait);
     if (wait < 0) {
-        char *det = api_details_one("wait", "must be true or false");
-        enum MHD_Result ret = reply_error(r, 400, "Invalid query parameter", det);
-        free(det);
-        return ret;
+        return local_api_reply_field_error(r, 400, "Invalid query parameter", "wait",
+                                           "must be true or false");
     }
     if (!wait) {
         syncctl_sync_now(r->api->sc);
-        return reply_data(r, 202, "{\"started\":true}");
+        return local_api_reply_data(r, 202, "{\"started\":true}");
     }
     /* Suspend before registering: the sync thread may answer at once, and
      * must only ever resume a connection that is already suspended. */
@@ -131,17 +129,17 @@ static enum MHD_Result do_sync(request *r, const api_query *q)
     return MHD_YES;
 }
 
-static enum MHD_Result do_outbox_list(request *r)
+static enum MHD_Result do_outbox_list(local_api_request *r)
 {
     char *js = NULL;
     enum MHD_Result ret;
     int rc = store_outbox_list(r->api->st, &js);
-    ret = rc == STORE_OK ? reply_data(r, 200, js) : reply_store_error(r, rc, "Outbox");
+    ret = rc == STORE_OK ? local_api_reply_data(r, 200, js) : local_api_reply_store_error(r, rc, "Outbox");
     free(js);
     return ret;
 }
 
-static enum MHD_Result do_outbox_op(request *r, const api_route *rt, int retry)
+static enum MHD_Result do_outbox_op(local_api_request *r, const routes_hit *rt, int retry)
 {
     store *st = r->api->st;
     int rc = retry ? store_op_user_retry(st, rt->param) : store_op_user_discard(st, rt->param);
@@ -149,12 +147,12 @@ static enum MHD_Result do_outbox_op(request *r, const api_route *rt, int retry)
     char *js = NULL;
 
     if (rc == STORE_STATE)
-        return reply_error(r, 409, "The op is not rejected: only a rejected op can be retried or discarded", NULL);
+        return local_api_reply_error(r, 409, "The op is not rejected: only a rejected op can be retried or discarded", NULL);
     if (rc != STORE_OK)
-        return reply_store_error(r, rc, "Op");
+        return local_api_reply_store_error(r, rc, "Op");
     log_info("local api: op %s %s by the user", rt->param, retry ? "queued again" : "discarded");
     if (!retry)
-        return reply_empty(r, 204);
+        return local_api_reply_empty(r, 204);
     syncctl_local_write(r->api->sc);
     o = cJSON_CreateObject();
     if (o && cJSON_AddStringToObject(o, "op_id", rt->param) &&
@@ -164,7 +162,7 @@ static enum MHD_Result do_outbox_op(request *r, const api_route *rt, int retry)
     if (!js)
         return MHD_NO;
     {
-        enum MHD_Result ret = reply_data(r, 200, js);
+        enum MHD_Result ret = local_api_reply_data(r, 200, js);
         free(js);
         return ret;
     }
@@ -193,20 +191,18 @@ static int conflicts_json(store *st, const char *state, char **out)
     return *out ? STORE_OK : STORE_NOMEM;
 }
 
-static enum MHD_Result do_conflicts(request *r, const api_query *q)
+static enum MHD_Result do_conflicts(local_api_request *r, const api_query *q)
 {
     char *js = NULL;
     enum MHD_Result ret;
     int rc;
     if (q->state && strcmp(q->state, "open") && strcmp(q->state, "resolved") &&
         strcmp(q->state, "all")) {
-        char *det = api_details_one("state", "must be open, resolved or all");
-        ret = reply_error(r, 400, "Invalid query parameter", det);
-        free(det);
-        return ret;
+        return local_api_reply_field_error(r, 400, "Invalid query parameter", "state",
+                                           "must be open, resolved or all");
     }
     rc = conflicts_json(r->api->st, q->state && strcmp(q->state, "all") ? q->state : NULL, &js);
-    ret = rc == STORE_OK ? reply_data(r, 200, js) : reply_store_error(r, rc, "Conflicts");
+    ret = rc == STORE_OK ? local_api_reply_data(r, 200, js) : local_api_reply_store_error(r, rc, "Conflicts");
     free(js);
     return ret;
 }
@@ -225,37 +221,36 @@ static int parse_conflict_id(const char *s, int64_t *out)
     return 0;
 }
 
-static enum MHD_Result do_resolve(request *r, const api_route *rt)
+static enum MHD_Result do_resolve(local_api_request *r, const routes_hit *rt)
 {
     store *st = r->api->st;
     cJSON *body = NULL, *list = NULL, *c;
     const cJSON *keep;
-    char why[200], *js = NULL, *det;
+    char why[200], *js = NULL;
     enum MHD_Result ret;
     int64_t id;
     int keep_local, rc;
 
     if (parse_conflict_id(rt->param, &id) < 0)
-        return reply_error(r, 404, "Conflict not found", NULL);
+        return local_api_reply_error(r, 404, "Conflict not found", NULL);
     body = api_parse_body(r->body, r->len, why, sizeof why);
     if (!body)
-        return reply_error(r, 400, why, NULL);
+        return local_api_reply_error(r, 400, why, NULL);
     keep = cJSON_GetObjectItemCaseSensitive(body, "keep");
     if (!cJSON_IsString(keep) ||
         (strcmp(keep->valuestring, "local") && strcmp(keep->valuestring, "remote"))) {
-        det = api_details_one("keep", "must be \"local\" or \"remote\"");
-        ret = reply_error(r, 422, "Validation failed", det);
-        free(det);
+        ret = local_api_reply_field_error(r, 422, "Validation failed", "keep",
+                                          "must be \"local\" or \"remote\"");
         goto out;
     }
     keep_local = strcmp(keep->valuestring, "local") == 0;
-    rc = store_conflict_resolve(st, id, keep_local, api_now_ms());
+    rc = store_conflict_resolve(st, id, keep_local, local_api_now_ms());
     if (rc == STORE_STATE) {
-        ret = reply_error(r, 409, "The conflict is already resolved", NULL);
+        ret = local_api_reply_error(r, 409, "The conflict is already resolved", NULL);
         goto out;
     }
     if (rc != STORE_OK) {
-        ret = reply_store_error(r, rc, "Conflict");
+        ret = local_api_reply_store_error(r, rc, "Conflict");
         goto out;
     }
     log_info("local api: conflict %lld resolved, keeping the %s values", (long long)id,
@@ -263,7 +258,7 @@ static enum MHD_Result do_resolve(request *r, const api_route *rt)
     syncctl_local_write(r->api->sc);
     rc = store_conflicts_list(st, 0, &js);
     if (rc != STORE_OK) {
-        ret = reply_store_error(r, rc, "Conflict");
+        ret = local_api_reply_store_error(r, rc, "Conflict");
         goto out;
     }
     list = cJSON_Parse(js);
@@ -275,7 +270,7 @@ static enum MHD_Result do_resolve(request *r, const api_route *rt)
             break;
     }
     js = c ? cJSON_PrintUnformatted(c) : NULL;
-    ret = js ? reply_data(r, 200, js) : reply_error(r, 503, "Cannot read the resolved conflict", NULL);
+    ret = js ? local_api_reply_data(r, 200, js) : local_api_reply_error(r, 503, "Cannot read the resolved conflict", NULL);
 out:
     free(js);
     cJSON_Delete(list);
@@ -283,12 +278,12 @@ out:
     return ret;
 }
 
-static enum MHD_Result do_events(request *r)
+static enum MHD_Result do_events(local_api_request *r)
 {
     struct MHD_Response *resp = events_response(r->api->hub, r->conn);
     enum MHD_Result ret;
     if (!resp)
-        return reply_error(r, 503, "The event stream is unavailable", NULL);
+        return local_api_reply_error(r, 503, "The event stream is unavailable", NULL);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     ret = MHD_queue_response(r->conn, 200, resp);
@@ -296,19 +291,19 @@ static enum MHD_Result do_events(request *r)
     return ret;
 }
 
-enum MHD_Result agent_dispatch(request *r, const api_route *rt, const api_query *q, int method)
+enum MHD_Result local_api_agent_dispatch(local_api_request *r, const routes_hit *rt, const api_query *q, int method)
 {
     switch (rt->id) {
-    case R_AGENT_STATUS: return do_status(r);
-    case R_AGENT_SYNC: return do_sync(r, q);
-    case R_AGENT_OUTBOX: return do_outbox_list(r);
-    case R_AGENT_OUTBOX_OP: return do_outbox_op(r, rt, 0);
-    case R_AGENT_OUTBOX_RETRY: return do_outbox_op(r, rt, 1);
-    case R_AGENT_CONFLICTS: return do_conflicts(r, q);
-    case R_AGENT_CONFLICT_RESOLVE: return do_resolve(r, rt);
-    case R_AGENT_EVENTS: return do_events(r);
+    case ROUTE_AGENT_STATUS: return do_status(r);
+    case ROUTE_AGENT_SYNC: return do_sync(r, q);
+    case ROUTE_AGENT_OUTBOX: return do_outbox_list(r);
+    case ROUTE_AGENT_OUTBOX_OP: return do_outbox_op(r, rt, 0);
+    case ROUTE_AGENT_OUTBOX_RETRY: return do_outbox_op(r, rt, 1);
+    case ROUTE_AGENT_CONFLICTS: return do_conflicts(r, q);
+    case ROUTE_AGENT_CONFLICT_RESOLVE: return do_resolve(r, rt);
+    case ROUTE_AGENT_EVENTS: return do_events(r);
     default: break;
     }
     (void)method;
-    return reply_error(r, 404, "Not found", NULL);
+    return local_api_reply_error(r, 404, "Not found", NULL);
 }

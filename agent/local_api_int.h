@@ -22,7 +22,7 @@ struct local_api {
     read_cache *cache;          /* GET /api/v1 answers; NULL: none */
 };
 
-typedef struct request {
+typedef struct local_api_request {
     local_api *api;
     struct MHD_Connection *conn;
     char *body;                 /* request body, NUL-terminated */
@@ -37,20 +37,24 @@ typedef struct request {
     int wait_done;              /* set by the sync thread before resume */
     int have_sum;
     sync_summary sum;
-} request;
+} local_api_request;
 
 /* Answers; each returns the MHD result of queuing. */
-enum MHD_Result reply_json(request *r, unsigned status, char *json_take);
-enum MHD_Result reply_data(request *r, unsigned status, const char *data_json);
-enum MHD_Result reply_error(request *r, unsigned status, const char *message,
+enum MHD_Result local_api_reply_json(local_api_request *r, unsigned status, char *json_take);
+enum MHD_Result local_api_reply_data(local_api_request *r, unsigned status, const char *data_json);
+enum MHD_Result local_api_reply_error(local_api_request *r, unsigned status, const char *message,
                             const char *details_json);
-enum MHD_Result reply_store_error(request *r, int rc, const char *what);
-enum MHD_Result reply_empty(request *r, unsigned status);
+/* An error whose details name one field: [{"field","message"}]. */
+enum MHD_Result local_api_reply_field_error(local_api_request *r, unsigned status,
+                                            const char *message, const char *field,
+                                            const char *field_message);
+enum MHD_Result local_api_reply_store_error(local_api_request *r, int rc, const char *what);
+enum MHD_Result local_api_reply_empty(local_api_request *r, unsigned status);
 
 /* The /agent routes. */
-enum MHD_Result agent_dispatch(request *r, const api_route *rt, const api_query *q,
+enum MHD_Result local_api_agent_dispatch(local_api_request *r, const routes_hit *rt, const api_query *q,
                                int method);
 
-int64_t api_now_ms(void);
+int64_t local_api_now_ms(void);
 
 #endif /* FIELDSYNC_AGENT_LOCAL_API_INT_H */

@@ -46,7 +46,7 @@ void log_set_fd(int fd)
     log_fd = fd;
 }
 
-void errfmt(char *err, size_t errlen, const char *fmt, ...)
+void log_errfmt(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     if (!err || !errlen)

@@ -33,7 +33,7 @@ void log_set_fd(int fd);
 
 /* Formats a one-line error message into a caller's buffer (err may be
  * NULL); the one way the agent's functions report what failed. */
-void errfmt(char *err, size_t errlen, const char *fmt, ...)
+void log_errfmt(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Writes one line; use the macros below instead. */

@@ -28,6 +28,14 @@ for p in $want; do
         missing="$missing $p"
     fi
 done
+# node and npm: tests/integration/test_openapi.py installs Stoplight Prism
+# with npm (into build/node/).  Checked by command, not by package: a
+# node from elsewhere (e.g. NodeSource's nodejs, which bundles npm) will do.
+case "${1:-test}" in
+    test|bench|fuzz)
+        command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+            missing="$missing nodejs npm" ;;
+esac
 [ -z "$missing" ] && exit 0
 
 echo "deps: installing missing Debian packages:$missing"

@@ -255,7 +255,7 @@ static int resolve_held(store *s, const conflict_row *c, int keep_local)
         ft = si_json_print(fields);
         bt = si_json_print(base);
         store_time_format(c->remote_updated_ms, when, sizeof when);
-        st = ft && bt ? si_stmt(s, "UPDATE outbox SET state = 0, next_attempt = 0, "
+        st = ft && bt ? si_stmt(s, "UPDATE outbox SET state = " SI_SQL_OPST_PENDING ", next_attempt = 0, "
                                    "fields = ?2, base_values = ?3, "
                                    "base_updated_at = coalesce(?4, base_updated_at) "
                                    "WHERE op_id = ?1")

@@ -1,16 +1,13 @@
 /*
- * outbox.c — the ops and the local writes that append them: validation,
- * the replica change and the op in one durable transaction, coalescing.
+ * outbox.c — the ops as rows (load, list, state changes) and the outbox as
+ * the sync engine and the user see it: claiming ready ops, the next due
+ * time, counts and the listing.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/store_internal.h"
-
-#define OP_COLS                                                                   \
-    "seq, op_id, entity, record_id, parent_id, kind, fields, base_values, "        \
-    "base_updated_at, edited_at, state, attempts, next_attempt, last_error"
 
 void store_op_release(store_op *op)
 {
@@ -32,7 +29,7 @@ void store_ops_free(store_op *ops, int n)
     free(ops);
 }
 
-/* Fills op from a row of OP_COLS; STORE_NOMEM on allocation failure. */
+/* Fills op from a row of SI_OP_COLS; STORE_NOMEM on allocation failure. */
 static int op_from_row(sqlite3_stmt *st, store_op *op)
 {
     int oom = 0;
@@ -62,7 +59,7 @@ static int op_from_row(sqlite3_stmt *st, store_op *op)
 
 int si_op_load(store *s, const char *op_id, store_op *out)
 {
-    sqlite3_stmt *st = si_stmt(s, "SELECT " OP_COLS " FROM outbox WHERE op_id = ?1");
+    sqlite3_stmt *st = si_stmt(s, "SELECT " SI_OP_COLS " FROM outbox WHERE op_id = ?1");
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -83,43 +80,29 @@ int si_op_load(store *s, const char *op_id, store_op *out)
     return rc;
 }
 
-/* All rows of a prepared OP_COLS query. */
-static int ops_collect(store *s, sqlite3_stmt *st, store_op **ops, int *n)
+static int fill_op(sqlite3_stmt *st, void *item)
 {
-    store_op *arr = NULL;
-    int cnt = 0, cap = 0, rc;
+    return op_from_row(st, item);
+}
 
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            int ncap = cap ? cap * 2 : 4;
-            store_op *na = realloc(arr, (size_t)ncap * sizeof *na);
+static void release_op(void *item)
+{
+    store_op_release(item);
+}
 
-            if (!na)
-                goto oom;
-            arr = na;
-            cap = ncap;
-        }
-        if (op_from_row(st, &arr[cnt]) != STORE_OK)
-            goto oom;
-        cnt++;
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        store_ops_free(arr, cnt);
-        return si_dberr(s, "ops");
-    }
-    *ops = arr;
-    *n = cnt;
-    return STORE_OK;
-oom:
-    sqlite3_reset(st);
-    store_ops_free(arr, cnt);
-    return si_fail(s, STORE_NOMEM, "out of memory");
+int si_ops_collect(store *s, sqlite3_stmt *st, store_op **ops, int *n, const char *what)
+{
+    si_rows rows;
+    int rc = si_collect(s, st, sizeof **ops, fill_op, release_op, &rows, what);
+
+    *ops = rows.items;
+    *n = rows.n;
+    return rc;
 }
 
 int si_ops_of(store *s, store_entity e, const char *id, store_op **ops, int *n)
 {
-    sqlite3_stmt *st = si_stmt(s, "SELECT " OP_COLS " FROM outbox "
+    sqlite3_stmt *st = si_stmt(s, "SELECT " SI_OP_COLS " FROM outbox "
                                   "WHERE entity = ?1 AND record_id = ?2 ORDER BY seq");
 
     *ops = NULL;
@@ -128,7 +111,7 @@ int si_ops_of(store *s, store_entity e, const char *id, store_op **ops, int *n)
         return STORE_ERR;
     sqlite3_bind_int(st, 1, (int)e);
     si_bind_text(st, 2, id);
-    return ops_collect(s, st, ops, n);
+    return si_ops_collect(s, st, ops, n, "ops of record");
 }
 
 int si_op_delete(store *s, const char *op_id)
@@ -154,490 +137,210 @@ int si_op_set_state(store *s, const char *op_id, store_op_state state, int add_a
     return si_step_done(s, st, "op state");
 }
 
-static int op_insert(store *s, store_entity e, const char *record_id, const char *parent_id,
-                     store_op_kind kind, const char *fields, const char *base,
-                     const char *base_updated_at, int64_t now_ms)
-{
-    sqlite3_stmt *st;
-    char op_id[37];
-
-    if (store_uuid(op_id) != STORE_OK)
-        return si_fail(s, STORE_ERR, "getrandom failed");
-    st = si_stmt(s, "INSERT INTO outbox (op_id, entity, record_id, parent_id, kind, fields, "
-                    "base_values, base_updated_at, edited_at, state) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0)");
-    if (!st)
-        return STORE_ERR;
-    sqlite3_bind_int(st, 2, (int)e);
-    sqlite3_bind_int(st, 5, (int)kind);
-    sqlite3_bind_int64(st, 9, now_ms);
-    if (si_bind_text(st, 1, op_id) || si_bind_text(st, 3, record_id) ||
-        si_bind_text(st, 4, parent_id) || si_bind_text(st, 6, fields) ||
-        si_bind_text(st, 7, base) || si_bind_text(st, 8, base_updated_at)) {
-        sqlite3_reset(st);
-        return si_fail(s, STORE_NOMEM, "out of memory");
-    }
-    return si_step_done(s, st, "append op");
-}
-
-static int op_rewrite(store *s, const char *op_id, store_op_kind kind, const char *fields,
-                      const char *base, int64_t now_ms)
-{
-    sqlite3_stmt *st = si_stmt(s, "UPDATE outbox SET kind = ?2, fields = ?3, base_values = ?4, "
-                                  "edited_at = max(edited_at, ?5) WHERE op_id = ?1");
-
-    if (!st)
-        return STORE_ERR;
-    sqlite3_bind_int(st, 2, (int)kind);
-    sqlite3_bind_int64(st, 5, now_ms);
-    if (si_bind_text(st, 1, op_id) || si_bind_text(st, 3, fields) || si_bind_text(st, 4, base)) {
-        sqlite3_reset(st);
-        return si_fail(s, STORE_NOMEM, "out of memory");
-    }
-    return si_step_done(s, st, "coalesce op");
-}
-
-/* ["name"]: the names argument of store_write_view() for one field. */
-static cJSON *one_name(const char *name)
-{
-    const char *names[1] = {name};
-
-    return cJSON_CreateStringArray(names, 1);
-}
-
-/* The record's remote version as the base of an edit: the stored remote
- * body, or for a record whose create has been attempted but is not done,
- * what that create will make. */
-static cJSON *remote_version(store *s, const si_rec *r, const store_op *ops, int n)
-{
-    if (r->remote_body)
-        return cJSON_Parse(r->remote_body);
-    for (int i = 0; i < n; i++)
-        if (ops[i].kind == OP_CREATE) {
-            cJSON *f = cJSON_Parse(ops[i].fields), *v;
-
-            if (!f)
-                return NULL;
-            v = si_synthesize(s, r->e, r->id, ops[i].parent_id, f,
-                              si_jstr(r->body, "created_at"));
-            cJSON_Delete(f);
-            return v;
-        }
-    return cJSON_Duplicate(r->body, 1);
-}
-
-/* 1 if an op may still absorb later edits: it has never been offered to
- * the remote, so its outcome there cannot be fixed yet. */
-static int coalescable(const store_op *op)
-{
-    return op->state == OPST_PENDING && op->attempts == 0;
-}
 
 /*
- * Bases of the fields in names (an object's keys or an array of names)
- * that an earlier unsettled op (ops[0..n)) sets: that op's value, the
- * latest one.  Such an op can no longer absorb the edit, but the user
- * made the edit on a view that already held its values.  Based on the remote version instead, a revert would look
- * unchanged and be lost, and a new value would conflict with our own
- * earlier op.
+ * Ready: pending and due; the first unsettled op of its record (ops of one
+ * record go in order, and a rejected or held op blocks only its record);
+ * and naming no record whose create has not been done yet — as parent, as
+ * customer_id or as contact_id — since the remote does not know that id.
+ * Done ops are deleted, so "unsettled" is simply "still in the table".
  */
-static int base_from_earlier_ops(store *s, const store_op *ops, int n, cJSON *base,
-                                 const cJSON *names)
-{
-    int rc = STORE_OK;
+#define READY_BUT_TIME                                                             \
+    "o.state = " SI_SQL_OPST_PENDING " "                                           \
+    "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.entity = o.entity "            \
+    "  AND p.record_id = o.record_id AND p.seq < o.seq) "                          \
+    "AND NOT EXISTS (SELECT 1 FROM outbox c WHERE c.kind = " SI_SQL_OP_CREATE      \
+    "  AND c.seq <> o.seq AND ("                                                   \
+    "  (c.entity = " SI_SQL_ENT_CUSTOMER " AND c.record_id IN "                    \
+    "    (o.parent_id, json_extract(o.fields, '$.customer_id')))"                  \
+    "  OR (c.entity = " SI_SQL_ENT_CONTACT                                         \
+    "    AND c.record_id = json_extract(o.fields, '$.contact_id')))) "
 
-    if (!base)
-        return STORE_OK; /* the caller reports the allocation failure */
-    for (int i = 0; i < n && rc == STORE_OK; i++) {
-        cJSON *prior;
-        if (ops[i].kind == OP_DELETE || ops[i].state == OPST_REJECTED)
-            continue;
-        if (!(prior = cJSON_Parse(ops[i].fields)))
-            return si_fail(s, STORE_CORRUPT, "op %s: bad JSON", ops[i].op_id);
-        for (const cJSON *c = names->child; c && rc == STORE_OK; c = c->next) {
-            const char *name = c->string ? c->string : c->valuestring;
-            const cJSON *pv = name ? cJSON_GetObjectItemCaseSensitive(prior, name) : NULL;
-            if (pv)
-                rc = si_jset(base, name, cJSON_Duplicate(pv, 1));
-        }
-        cJSON_Delete(prior);
-    }
-    return rc == STORE_OK ? STORE_OK : si_fail(s, rc, "out of memory");
-}
+static const char claim_sql[] =
+    "SELECT " SI_OP_COLS_O " FROM outbox o "
+    "WHERE " READY_BUT_TIME "AND o.next_attempt <= ?1 "
+    "ORDER BY o.seq LIMIT ?2";
 
 /*
- * Coalescing an update.  Into the record's last op only, and only if that
- * op was never attempted (a create or update whose request may have
- * reached the server cannot change any more: a retry replays the same
- * request under the same idempotency key).
- *   create+update: the fields join the create, which stays a create.
- *   update+update: later values win; each field keeps the base it had when
- *     first edited (the value the user saw before any of these edits), and
- *     fields new to the op take their base from the current remote version.
- * Otherwise a new update is appended, based on the remote version.
- * Either way a field that an earlier unsettled op sets takes that op's
- * value as its base (base_from_earlier_ops).
+ * The earliest time an op becomes ready.  Ops blocked behind a rejected or
+ * held op, or behind an unsent create, are not counted: they wait for a
+ * user or for another op, not for the clock, and counting them as due
+ * would wake the sync engine over and over for nothing.
  */
-static int enqueue_update(store *s, const si_rec *r, const cJSON *changed, int64_t now_ms)
+int store_outbox_next_due(store *s, int64_t *ms_out)
 {
+    sqlite3_stmt *st = si_stmt(s, "SELECT min(o.next_attempt) FROM outbox o WHERE "
+                                  READY_BUT_TIME);
+    int rc;
+
+    *ms_out = INT64_MAX;
+    if (!st)
+        return STORE_ERR;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *ms_out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return si_dberr(s, "outbox next due");
+    return STORE_OK;
+}
+
+static int claim(store *s, int64_t now_ms, int max, store_op **ops_out, int *n_out)
+{
+    sqlite3_stmt *st = si_stmt(s, claim_sql);
     store_op *ops = NULL;
     int n = 0, rc;
-    cJSON *remote = NULL, *merged = NULL, *base = NULL;
-    char *fields_text = NULL, *base_text = NULL;
-    store_op *last;
 
-    rc = si_ops_of(s, r->e, r->id, &ops, &n);
+    if (!st)
+        return STORE_ERR;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int(st, 2, max);
+    rc = si_ops_collect(s, st, &ops, &n, "claim");
     if (rc != STORE_OK)
         return rc;
-    last = n ? &ops[n - 1] : NULL;
-    remote = remote_version(s, r, ops, n);
-    if (!remote) {
-        rc = si_fail(s, STORE_NOMEM, "out of memory");
-        goto out;
+    for (int i = 0; i < n; i++) {
+        rc = si_op_set_state(s, ops[i].op_id, OPST_INFLIGHT, 0);
+        if (rc != STORE_OK)
+            goto fail;
+        ops[i].state = OPST_INFLIGHT;
     }
-    if (last && coalescable(last) && last->kind != OP_DELETE) {
-        merged = cJSON_Parse(last->fields);
-        base = cJSON_Parse(last->base_values);
-        if (!merged || !base) {
-            rc = si_fail(s, STORE_CORRUPT, "op %s: bad JSON", last->op_id);
-            goto out;
-        }
-        for (const cJSON *c = changed->child; c && rc == STORE_OK; c = c->next) {
-            rc = si_jset(merged, c->string, cJSON_Duplicate(c, 1));
-            if (rc == STORE_OK && last->kind == OP_UPDATE &&
-                !cJSON_GetObjectItemCaseSensitive(base, c->string)) {
-                cJSON *names = one_name(c->string);
-                cJSON *bv = names ? store_write_view(r->e, remote, names) : NULL;
-
-                rc = bv ? si_jset(base, c->string,
-                                  cJSON_DetachItemFromObjectCaseSensitive(bv, c->string))
-                        : STORE_NOMEM;
-                if (rc == STORE_OK)
-                    rc = base_from_earlier_ops(s, ops, n - 1, base, names);
-                cJSON_Delete(names);
-                cJSON_Delete(bv);
-            }
-        }
-        if (rc != STORE_OK) {
-            rc = si_fail(s, rc, "out of memory");
-            goto out;
-        }
-        fields_text = si_json_print(merged);
-        base_text = si_json_print(base);
-        rc = fields_text && base_text
-                 ? op_rewrite(s, last->op_id, last->kind, fields_text, base_text, now_ms)
-                 : si_fail(s, STORE_NOMEM, "out of memory");
-        goto out;
-    }
-    base = store_write_view(r->e, remote, changed);
-    rc = base_from_earlier_ops(s, ops, n, base, changed);
-    if (rc != STORE_OK)
-        goto out;
-    fields_text = si_json_print(changed);
-    base_text = base ? si_json_print(base) : NULL;
-    rc = fields_text && base_text
-             ? op_insert(s, r->e, r->id, NULL, OP_UPDATE, fields_text, base_text, r->updated_at,
-                         now_ms)
-             : si_fail(s, STORE_NOMEM, "out of memory");
-out:
-    cJSON_Delete(remote);
-    cJSON_Delete(merged);
-    cJSON_Delete(base);
-    free(fields_text);
-    free(base_text);
+    *ops_out = ops;
+    *n_out = n;
+    return STORE_OK;
+fail:
     store_ops_free(ops, n);
     return rc;
 }
 
-static int check_writable(store *s, store_entity e)
+int store_outbox_claim(store *s, int64_t now_ms, int max, store_op **ops_out, int *n_out)
 {
-    if ((unsigned)e >= ENT__COUNT)
-        return si_fail(s, STORE_INVALID, "bad entity");
-    if (e == ENT_ASSET)
-        return si_fail(s, STORE_STATE, "assets are read-only");
-    return STORE_OK;
-}
-
-static int check_size(store *s, const cJSON *fields)
-{
-    char *text = si_json_print(fields);
-    size_t len = text ? strlen(text) : 0;
-
-    free(text);
-    if (!text)
-        return si_fail(s, STORE_NOMEM, "out of memory");
-    if (len > SI_MAX_JSON) {
-        cJSON *d = cJSON_CreateArray();
-
-        if (!d || si_detail(d, "body", "over 1 MiB") != 0) {
-            cJSON_Delete(d);
-            return si_fail(s, STORE_NOMEM, "out of memory");
-        }
-        return si_invalid(s, d, "request body too large");
-    }
-    return STORE_OK;
-}
-
-static int not_found_detail(store *s, const char *field, const char *msg)
-{
-    cJSON *d = cJSON_CreateArray();
-
-    if (!d || si_detail(d, field, msg) != 0) {
-        cJSON_Delete(d);
-        return si_fail(s, STORE_NOMEM, "out of memory");
-    }
-    return si_invalid(s, d, "Validation failed");
-}
-
-static int parent_check(store *s, store_entity e, const char *parent_id)
-{
-    si_rec p;
     int rc;
 
-    if (e != ENT_CONTACT) {
-        if (parent_id)
-            return si_fail(s, STORE_INVALID, "only contacts are created under a parent");
+    *ops_out = NULL;
+    *n_out = 0;
+    if (max <= 0)
         return STORE_OK;
-    }
-    if (!parent_id || !*parent_id || strlen(parent_id) > SI_MAX_ID)
-        return not_found_detail(s, "customer_id", "Customer not found");
-    rc = si_rec_load(s, ENT_CUSTOMER, parent_id, &p);
-    if (rc == STORE_NOTFOUND || (rc == STORE_OK && p.deleted_locally)) {
-        si_rec_release(&p);
-        return not_found_detail(s, "customer_id", "Customer not found");
-    }
-    si_rec_release(&p);
-    return rc;
-}
-
-static int create(store *s, store_entity e, const char *parent_id, const cJSON *fields,
-                  int64_t now_ms, char *id_out)
-{
-    char uuid[37], created_at[40];
-    char *fields_text = NULL;
-    si_rec r;
-    int rc;
-
-    memset(&r, 0, sizeof r);
-    if ((rc = parent_check(s, e, parent_id)) != STORE_OK ||
-        (rc = si_validate(s, e, fields, 1, NULL)) != STORE_OK ||
-        (rc = check_size(s, fields)) != STORE_OK)
-        return rc;
-    if (store_uuid(uuid) != STORE_OK)
-        return si_fail(s, STORE_ERR, "getrandom failed");
-    snprintf(id_out, 48, "local-%s", uuid);
-    store_time_format(now_ms, created_at, sizeof created_at);
-    r.e = e;
-    r.id = strdup(id_out);
-    r.parent_id = si_strdup(parent_id);
-    r.body = si_synthesize(s, e, id_out, parent_id, fields, created_at);
-    fields_text = si_json_print(fields);
-    if (!r.id || (parent_id && !r.parent_id) || !r.body || !fields_text) {
-        rc = si_fail(s, STORE_NOMEM, "out of memory");
-        goto out;
-    }
-    rc = si_rec_save(s, &r);
-    if (rc == STORE_OK)
-        rc = si_changed(s, e, r.id, "changed");
-    if (rc != STORE_OK)
-        goto out;
-    si_crash_point("local_write:replica_applied");
-    rc = op_insert(s, e, r.id, parent_id, OP_CREATE, fields_text, "{}", NULL, now_ms);
-out:
-    free(fields_text);
-    si_rec_release(&r);
-    return rc;
-}
-
-int store_local_create(store *s, store_entity e, const char *parent_id, const cJSON *fields,
-                       int64_t now_ms, char **json_out)
-{
-    char id[48];
-    int rc;
-
-    if (json_out)
-        *json_out = NULL;
-    rc = check_writable(s, e);
-    if (rc != STORE_OK)
-        return rc;
     rc = si_tx_begin(s);
     if (rc != STORE_OK)
         return rc;
-    rc = si_tx_end(s, create(s, e, parent_id, fields, now_ms, id));
-    if (rc == STORE_OK && json_out)
-        rc = store_get(s, e, id, json_out);
-    return rc;
+    return si_tx_end(s, claim(s, now_ms, max, ops_out, n_out));
 }
 
-static int load_live(store *s, store_entity e, const char *id, si_rec *r)
+int store_outbox_counts(store *s, int64_t *pending, int64_t *rejected, int64_t *held)
 {
-    int rc;
-
-    memset(r, 0, sizeof *r);
-    if (!id || !*id || strlen(id) > SI_MAX_ID)
-        return si_fail(s, STORE_NOTFOUND, "no %s %.40s", store_entity_name(e), id ? id : "");
-    rc = si_rec_load(s, e, id, r);
-    if (rc == STORE_OK && r->deleted_locally) {
-        si_rec_release(r);
-        rc = si_fail(s, STORE_NOTFOUND, "%s %s is deleted", store_entity_name(e), id);
-    }
-    return rc;
-}
-
-static int update(store *s, store_entity e, const char *id, const cJSON *fields,
-                  int64_t now_ms, int validate)
-{
-    si_rec r;
-    cJSON *changed = NULL;
-    int rc = load_live(s, e, id, &r);
-
-    if (rc != STORE_OK)
-        return rc;
-    if (validate && ((rc = si_validate(s, e, fields, 0, r.body)) != STORE_OK ||
-                     (rc = check_size(s, fields)) != STORE_OK))
-        goto out;
-    /* Only what differs from the local view is an edit: the op then names
-     * exactly the fields the user changed, and its base only those. */
-    changed = cJSON_CreateObject();
-    for (const cJSON *c = fields->child; changed && c; c = c->next) {
-        cJSON *names = one_name(c->string);
-        cJSON *cur = names ? store_write_view(e, r.body, names) : NULL;
-        int same = cur && cJSON_Compare(cJSON_GetObjectItemCaseSensitive(cur, c->string), c, 1);
-
-        if (!cur || (!same && !cJSON_AddItemToObject(changed, c->string,
-                                                     cJSON_Duplicate(c, 1)))) {
-            cJSON_Delete(changed);
-            changed = NULL;
-        }
-        cJSON_Delete(names);
-        cJSON_Delete(cur);
-    }
-    if (!changed) {
-        rc = si_fail(s, STORE_NOMEM, "out of memory");
-        goto out;
-    }
-    if (!changed->child)
-        goto out;   /* nothing changes: no op */
-    rc = store_apply_fields(s, e, r.body, changed);
-    if (rc == STORE_OK)
-        rc = si_rec_save(s, &r);
-    if (rc == STORE_OK)
-        rc = si_changed(s, e, r.id, "changed");
-    if (rc != STORE_OK)
-        goto out;
-    si_crash_point("local_write:replica_applied");
-    rc = enqueue_update(s, &r, changed, now_ms);
-out:
-    cJSON_Delete(changed);
-    si_rec_release(&r);
-    return rc;
-}
-
-int si_local_update(store *s, store_entity e, const char *id, const cJSON *fields,
-                    int64_t now_ms, int validate, char **json_out)
-{
-    int rc;
-
-    if (json_out)
-        *json_out = NULL;
-    rc = check_writable(s, e);
-    if (rc != STORE_OK)
-        return rc;
-    if (!cJSON_IsObject(fields))
-        return not_found_detail(s, "body", "must be a JSON object");
-    rc = si_tx_begin(s);
-    if (rc != STORE_OK)
-        return rc;
-    rc = si_tx_end(s, update(s, e, id, fields, now_ms, validate));
-    if (rc == STORE_OK && json_out)
-        rc = store_get(s, e, id, json_out);
-    return rc;
-}
-
-int store_local_update(store *s, store_entity e, const char *id, const cJSON *fields,
-                       int64_t now_ms, char **json_out)
-{
-    return si_local_update(s, e, id, fields, now_ms, 1, json_out);
-}
-
-/* A customer with work orders not completed or cancelled cannot be
- * deleted (the remote answers 409): refused here rather than queued. */
-static int active_work_orders(store *s, const char *customer_id)
-{
-    sqlite3_stmt *st = si_stmt(s, "SELECT 1 FROM records WHERE entity = 3 AND customer_id = ?1 "
-                                  "AND deleted_locally = 0 "
-                                  "AND coalesce(status, '') NOT IN ('completed', 'cancelled') "
-                                  "LIMIT 1");
+    sqlite3_stmt *st = si_stmt(s, "SELECT state, count(*) FROM outbox GROUP BY state");
+    int64_t p = 0, r = 0, h = 0;
     int rc;
 
     if (!st)
         return STORE_ERR;
-    si_bind_text(st, 1, customer_id);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return si_fail(s, STORE_STATE, "customer %s has active work orders: complete or "
-                                       "cancel them first", customer_id);
-    return rc == SQLITE_DONE ? STORE_OK : si_dberr(s, "active work orders");
-}
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int state = sqlite3_column_int(st, 0);
+        int64_t c = sqlite3_column_int64(st, 1);
 
-/*
- * Coalescing a delete into the record's last op (if never attempted):
- *   create+delete: both vanish, with the record: the remote never knew it.
- *   update+delete: the update becomes the delete (its edits are moot).
- * A record whose create was attempted gets its delete queued after it:
- * the create may have happened remotely.
- */
-static int delete_record(store *s, store_entity e, const char *id, int64_t now_ms)
-{
-    si_rec r;
-    store_op *ops = NULL;
-    int n = 0, rc = load_live(s, e, id, &r);
-    store_op *last;
-
-    if (rc != STORE_OK)
-        return rc;
-    if (e == ENT_CUSTOMER && (rc = active_work_orders(s, id)) != STORE_OK)
-        goto out;
-    rc = si_ops_of(s, e, id, &ops, &n);
-    if (rc != STORE_OK)
-        goto out;
-    last = n ? &ops[n - 1] : NULL;
-    if (last && coalescable(last) && last->kind == OP_CREATE) {
-        rc = si_rec_delete(s, e, id);
-        if (rc == STORE_OK)
-            rc = si_changed(s, e, id, "deleted");
-        if (rc == STORE_OK) {
-            si_crash_point("local_write:replica_applied");
-            rc = si_op_delete(s, last->op_id);
-        }
-        goto out;
+        if (state == OPST_PENDING || state == OPST_INFLIGHT)
+            p += c;
+        else if (state == OPST_REJECTED)
+            r += c;
+        else if (state == OPST_HELD)
+            h += c;
     }
-    r.deleted_locally = 1;
-    rc = si_rec_save(s, &r);
-    if (rc == STORE_OK)
-        rc = si_changed(s, e, id, "deleted");
-    if (rc != STORE_OK)
-        goto out;
-    si_crash_point("local_write:replica_applied");
-    if (last && coalescable(last) && last->kind == OP_UPDATE)
-        rc = op_rewrite(s, last->op_id, OP_DELETE, "{}", "{}", now_ms);
-    else
-        rc = op_insert(s, e, id, NULL, OP_DELETE, "{}", "{}", r.updated_at, now_ms);
-out:
-    store_ops_free(ops, n);
-    si_rec_release(&r);
-    return rc;
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return si_dberr(s, "outbox counts");
+    if (pending)
+        *pending = p;
+    if (rejected)
+        *rejected = r;
+    if (held)
+        *held = h;
+    return STORE_OK;
 }
 
-int store_local_delete(store *s, store_entity e, const char *id, int64_t now_ms)
-{
-    int rc = check_writable(s, e);
+/* ---- listing ------------------------------------------------------------ */
 
-    if (rc != STORE_OK)
-        return rc;
-    rc = si_tx_begin(s);
-    if (rc != STORE_OK)
-        return rc;
-    return si_tx_end(s, delete_record(s, e, id, now_ms));
+/* Adds text parsed as JSON, or as a string when it is not JSON. */
+static int add_json_text(cJSON *obj, const char *key, const char *text)
+{
+    cJSON *v = !text ? cJSON_CreateNull() : cJSON_Parse(text);
+
+    if (!v && text)
+        v = cJSON_CreateString(text);
+    if (!v || !cJSON_AddItemToObject(obj, key, v)) {
+        cJSON_Delete(v);
+        return -1;
+    }
+    return 0;
+}
+
+static int add_time(cJSON *obj, const char *key, int64_t ms, int have)
+{
+    char buf[40];
+
+    if (!have)
+        return cJSON_AddNullToObject(obj, key) ? 0 : -1;
+    store_time_format(ms, buf, sizeof buf);
+    return cJSON_AddStringToObject(obj, key, buf) ? 0 : -1;
+}
+
+static cJSON *op_json(const store_op *op)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (!o || !cJSON_AddStringToObject(o, "op_id", op->op_id) ||
+        !cJSON_AddNumberToObject(o, "seq", (double)op->seq) ||
+        !cJSON_AddStringToObject(o, "entity", store_entity_name(op->entity)) ||
+        !cJSON_AddStringToObject(o, "record_id", op->record_id) ||
+        add_json_text(o, "parent_id", NULL) != 0 ||
+        !cJSON_AddStringToObject(o, "kind", store_op_kind_name(op->kind)) ||
+        !cJSON_AddStringToObject(o, "state", store_op_state_name(op->state)) ||
+        !cJSON_AddNumberToObject(o, "attempts", op->attempts) ||
+        add_time(o, "next_attempt_at", op->next_attempt_ms, op->next_attempt_ms > 0) != 0 ||
+        add_json_text(o, "fields", op->fields) != 0 ||
+        add_json_text(o, "base_values", op->base_values) != 0 ||
+        !(op->base_updated_at ? cJSON_AddStringToObject(o, "base_updated_at", op->base_updated_at)
+                              : cJSON_AddNullToObject(o, "base_updated_at")) ||
+        add_time(o, "edited_at", op->edited_at_ms, 1) != 0 ||
+        add_json_text(o, "last_error", op->last_error) != 0) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    if (op->parent_id &&
+        !cJSON_ReplaceItemInObjectCaseSensitive(o, "parent_id",
+                                                cJSON_CreateString(op->parent_id))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+int store_outbox_list(store *s, char **json_out)
+{
+    sqlite3_stmt *st = si_stmt(s, "SELECT " SI_OP_COLS " FROM outbox ORDER BY seq");
+    cJSON *arr = cJSON_CreateArray();
+    store_op *ops = NULL;
+    int n = 0, rc;
+
+    *json_out = NULL;
+    if (!st || !arr) {
+        cJSON_Delete(arr);
+        return st ? si_fail(s, STORE_NOMEM, "out of memory") : STORE_ERR;
+    }
+    rc = si_ops_collect(s, st, &ops, &n, "outbox list");
+    for (int i = 0; i < n && rc == STORE_OK; i++) {
+        cJSON *o = op_json(&ops[i]);
+
+        if (!o || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            rc = si_fail(s, STORE_NOMEM, "out of memory");
+        }
+    }
+    if (rc == STORE_OK) {
+        *json_out = si_json_print(arr);
+        if (!*json_out)
+            rc = si_fail(s, STORE_NOMEM, "out of memory");
+    }
+    store_ops_free(ops, n);
+    cJSON_Delete(arr);
+    return rc;
 }

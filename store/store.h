@@ -1,6 +1,7 @@
 /*
  * store.h — the SQLite replica, the durable outbox, the conflict log and the
- * sync state of fieldsync.  This header is the whole interface of store/.
+ * sync state of fieldsync.  This header is the whole interface of store/;
+ * each section names the file that implements it.
  *
  * The store knows the data model (entities, their read and write shapes,
  * the remote's validation rules) but nothing of HTTP or sockets.
@@ -53,7 +54,7 @@ const char *store_entity_name(store_entity e);
 /* Parses the names above; returns STORE_OK or STORE_INVALID. */
 int store_entity_from_name(const char *name, store_entity *out);
 
-/* ---- opening -------------------------------------------------------- */
+/* ---- opening (open.c) and the handle (db.c) ---------------------------- */
 
 /*
  * Opens (creating 0600 if absent) the database at path and migrates it to
@@ -119,7 +120,7 @@ typedef void (*store_change_fn)(void *ud, store_entity e, const char *id,
                                 const char *what);
 void store_set_change_hook(store *s, store_change_fn fn, void *ud);
 
-/* ---- time and ids ---------------------------------------------------- */
+/* ---- time and ids (text.c, over util.h) -------------------------------- */
 
 /* Parses RFC 3339 (Z or ±hh:mm, optional fraction) or YYYY-MM-DD. */
 int store_time_parse(const char *text, int64_t *ms_out);
@@ -128,13 +129,13 @@ void store_time_format(int64_t ms, char *buf, size_t len);
 /* A random version 4 UUID, 36 chars + NUL, from getrandom(2). */
 int store_uuid(char out[37]);
 
-/* ---- reading the replica --------------------------------------------- */
+/* ---- reading the replica (query.c; the names: model.c) ----------------- */
 
 typedef enum {
-    SYNC_SYNCED = 0,  /* nothing queued */
-    SYNC_PENDING,     /* ops queued or in flight */
-    SYNC_CONFLICT,    /* an op held for a manual resolution */
-    SYNC_REJECTED,    /* an op the server rejected, awaiting retry/discard */
+    STORE_SYNC_SYNCED = 0,  /* nothing queued */
+    STORE_SYNC_PENDING,     /* ops queued or in flight */
+    STORE_SYNC_CONFLICT,    /* an op held for a manual resolution */
+    STORE_SYNC_REJECTED,    /* an op the server rejected, awaiting retry/discard */
 } store_sync_state;
 
 /* "synced", "pending", "conflict", "rejected". */
@@ -203,7 +204,7 @@ void store_record_release(store_record *r);
 /* Records per entity (not counting local deletes), for status. */
 int store_count(store *s, store_entity e, int64_t *count_out);
 
-/* ---- local writes (the outbox) ---------------------------------------- */
+/* ---- local writes (write.c; validation: validate.c) --------------------- */
 
 /*
  * A local write, as the local API receives it: fields in the remote's
@@ -241,7 +242,7 @@ int store_local_update(store *s, store_entity e, const char *id,
                        const cJSON *fields, int64_t now_ms, char **json_out);
 int store_local_delete(store *s, store_entity e, const char *id, int64_t now_ms);
 
-/* ---- the outbox as the sync engine sees it -------------------------------- */
+/* ---- the outbox as the sync engine sees it (outbox.c; names: model.c) -- */
 
 typedef enum { OP_CREATE = 0, OP_UPDATE, OP_DELETE } store_op_kind;
 
@@ -302,6 +303,16 @@ int store_outbox_next_due(store *s, int64_t *ms_out);
 
 /* Ops pending (incl. in flight), rejected and held, for status. */
 int store_outbox_counts(store *s, int64_t *pending, int64_t *rejected, int64_t *held);
+
+/*
+ * The queued and unsettled ops (pending, in flight, rejected, held) in
+ * outbox order as a JSON array of objects: op_id, entity, record_id,
+ * kind, state, attempts, next_attempt_at, fields, base_values,
+ * base_updated_at, edited_at, last_error.
+ */
+int store_outbox_list(store *s, char **json_out);
+
+/* ---- settling pushed ops (settle.c; the id remap: remap.c) ------------- */
 
 /*
  * Settles a create: in one transaction marks it done and replaces the
@@ -386,15 +397,8 @@ int store_op_remote_gone(store *s, const char *op_id, int64_t now_ms);
 int store_op_user_retry(store *s, const char *op_id);
 int store_op_user_discard(store *s, const char *op_id);
 
-/*
- * The queued and unsettled ops (pending, in flight, rejected, held) in
- * outbox order as a JSON array of objects: op_id, entity, record_id,
- * kind, state, attempts, next_attempt_at, fields, base_values,
- * base_updated_at, edited_at, last_error.
- */
-int store_outbox_list(store *s, char **json_out);
 
-/* ---- remote apply (pull) ------------------------------------------------ */
+/* ---- remote apply, the pull (apply.c) ------------------------------------ */
 
 typedef enum {
     UPSERT_APPLIED = 0, /* stored as the new remote version */
@@ -456,7 +460,7 @@ int store_remote_gone(store *s, store_entity e, const char *id);
  */
 int store_evict_unseen(store *s, store_entity e, int64_t generation, int64_t *evicted_out);
 
-/* ---- conflicts ---------------------------------------------------------- */
+/* ---- conflicts (conflicts.c) ---------------------------------------------- */
 
 /*
  * Conflicts as a JSON array, newest first: id, op_id, entity, record_id,
@@ -487,21 +491,21 @@ int store_conflicts_open_count(store *s, int64_t *count_out);
  */
 int store_conflict_resolve(store *s, int64_t conflict_id, int keep_local, int64_t now_ms);
 
-/* ---- sync state ----------------------------------------------------------- */
+/* ---- the sync engine's key/value table (meta.c) ------------------------- */
 
 /*
  * A small key/value table for the sync engine: cursors of an interrupted
  * pull, last sync and last success times, the server clock offset, the
  * last error.  *value_out is NULL (and STORE_OK) when the key is unset;
- * store_state_set() with a NULL value unsets it.  Keys up to 256 bytes,
+ * store_meta_set() with a NULL value unsets it.  Keys up to 256 bytes,
  * values up to 64 KiB.
  */
-int store_state_get(store *s, const char *key, char **value_out);
-int store_state_set(store *s, const char *key, const char *value);
-int store_state_get_int(store *s, const char *key, int64_t dflt, int64_t *out);
-int store_state_set_int(store *s, const char *key, int64_t value);
+int store_meta_get(store *s, const char *key, char **value_out);
+int store_meta_set(store *s, const char *key, const char *value);
+int store_meta_get_int(store *s, const char *key, int64_t dflt, int64_t *out);
+int store_meta_set_int(store *s, const char *key, int64_t value);
 
-/* ---- the data model, shared with sync/ ------------------------------------ */
+/* ---- the data model, shared with sync/ (model.c) -------------------------- */
 
 /*
  * The values that the write-shape fields named in `names` (a JSON array
@@ -517,7 +521,7 @@ cJSON *store_write_view(store_entity e, const cJSON *record, const cJSON *names)
  */
 int store_apply_fields(store *s, store_entity e, cJSON *record, const cJSON *fields);
 
-/* ---- revalidation: what the schedule knows of each record ----------------- */
+/* ---- revalidation: what the schedule knows of each record (revalidate.c) -- */
 
 /*
  * For the sync engine's revalidation schedule (DESIGN §5): when each

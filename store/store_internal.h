@@ -12,15 +12,41 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "store/util.h"
 
-#define SI_SCHEMA_VERSION 3
+#define SI_SCHEMA_VERSION 4
 #define SI_APP_ID 0x46535943          /* "FSYC" in PRAGMA application_id */
 #define SI_MAX_JSON (1024 * 1024)     /* bodies and fields, as the remote's 413 */
 #define SI_MAX_ID 128                 /* bytes in an id */
 #define SI_MAX_FILTER 1024            /* bytes in a list filter value */
 #define SI_STMT_CACHE 96
 
-/* ---- the handle (db.c) ----------------------------------------------- */
+/*
+ * Enum values as SQL text, for statements that compare stored columns with
+ * them (entity, kind and state are stored as numbers).  Each is checked
+ * against its enum at compile time: renumbering an enum cannot leave a
+ * query comparing with the old value.
+ */
+#define SI_SQL_ENT_CUSTOMER "0"
+#define SI_SQL_ENT_CONTACT "1"
+#define SI_SQL_ENT_ASSET "2"
+#define SI_SQL_ENT_WORK_ORDER "3"
+#define SI_SQL_OP_CREATE "0"
+#define SI_SQL_OPST_PENDING "0"
+#define SI_SQL_OPST_REJECTED "3"
+#define SI_SQL_OPST_HELD "4"
+_Static_assert(ENT_CUSTOMER == 0, "SI_SQL_ENT_CUSTOMER");
+_Static_assert(ENT_CONTACT == 1, "SI_SQL_ENT_CONTACT");
+_Static_assert(ENT_ASSET == 2, "SI_SQL_ENT_ASSET");
+_Static_assert(ENT_WORK_ORDER == 3, "SI_SQL_ENT_WORK_ORDER");
+_Static_assert(OP_CREATE == 0, "SI_SQL_OP_CREATE");
+_Static_assert(OPST_PENDING == 0, "SI_SQL_OPST_PENDING");
+_Static_assert(OPST_REJECTED == 3, "SI_SQL_OPST_REJECTED");
+_Static_assert(OPST_HELD == 4, "SI_SQL_OPST_HELD");
+/* The contact and the asset: the entities whose parent is a customer. */
+#define SI_SQL_CHILD_ENTITIES "(" SI_SQL_ENT_CONTACT ", " SI_SQL_ENT_ASSET ")"
+
+/* ---- the handle (db.c; opening and migrations: open.c) ------------- */
 
 typedef struct {
     store_entity e;
@@ -77,6 +103,34 @@ int si_bind_text(sqlite3_stmt *st, int idx, const char *text);
 char *si_col_dup(sqlite3_stmt *st, int col, int *oom);
 
 /*
+ * Collecting a scan's rows before changing them.  si_collect() steps st
+ * (bound) to SQLITE_DONE, growing rows->items by size bytes a row and
+ * calling fill() to copy the row into the new item (fill returns STORE_OK
+ * or STORE_NOMEM, and on failure leaves nothing to free).  Any step result
+ * other than a row or SQLITE_DONE is an error, never the end of the rows.
+ * st is reset.  On failure every filled item is given to release(), the
+ * array freed and *rows left empty.  A NULL st (a failed si_stmt) is
+ * STORE_ERR.  On success the caller owns rows->items.
+ */
+typedef struct {
+    void *items;
+    int n, cap;
+} si_rows;
+typedef int (*si_row_fn)(sqlite3_stmt *st, void *item);
+typedef void (*si_item_fn)(void *item);
+int si_collect(store *s, sqlite3_stmt *st, size_t size, si_row_fn fill,
+               si_item_fn release, si_rows *rows, const char *what);
+
+/* A record named by entity and id. */
+typedef struct {
+    store_entity e;
+    char *id;
+} si_ref;
+/* The rows (entity, id) of st; on failure *refs is NULL and *n 0. */
+int si_refs_collect(store *s, sqlite3_stmt *st, si_ref **refs, int *n, const char *what);
+void si_refs_free(si_ref *refs, int n);
+
+/*
  * Internal transactions: the outermost is BEGIN IMMEDIATE (a writer takes
  * the lock up front, so it never fails half-way on an upgrade), inner ones
  * and those inside store_tx_begin() are savepoints.  si_tx_end() commits
@@ -100,20 +154,11 @@ int si_changed(store *s, store_entity e, const char *id, const char *what);
 extern void (*si_test_crash_hook)(const char *point);
 void si_crash_point(const char *point);
 
-/* ---- util.c ---------------------------------------------------------- */
+/* ---- text.c (and util.h, the helpers shared with the other layers) ---- */
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int oom;
-} si_buf;
-
-void si_buf_add(si_buf *b, const char *p, size_t n);
-void si_buf_puts(si_buf *b, const char *p);
-void si_buf_printf(si_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The text (NUL-terminated), ownership passed; NULL if an append failed. */
-char *si_buf_take(si_buf *b);
-void si_buf_release(si_buf *b);
+/* The cap of the buffers the store fills from its own rows: a list page
+ * of 100 records of at most SI_MAX_JSON bytes each fits. */
+#define SI_MAX_TEXT ((size_t)128 * 1024 * 1024)
 
 /*
  * Parses JSON text of at most SI_MAX_JSON bytes, rejecting trailing
@@ -121,8 +166,6 @@ void si_buf_release(si_buf *b);
  * *why says which (static text or filled into whybuf).
  */
 cJSON *si_json_parse(const char *text, char *whybuf, size_t whylen);
-/* The first duplicated key in any object below item, or NULL. */
-const char *si_json_dup_key(const cJSON *item);
 /* The string member key of obj, or NULL. */
 const char *si_jstr(const cJSON *obj, const char *key);
 /* Sets obj[key] = val in place (keeping the key's position); takes val. */
@@ -131,14 +174,11 @@ int si_jset(cJSON *obj, const char *key, cJSON *val);
 char *si_json_print(const cJSON *item);
 /* Code points in UTF-8 text. */
 size_t si_utf8_len(const char *p);
-/* "YYYY-MM-DD" (UTC) of ms. */
-void si_day(int64_t ms, char out[11]);
-int64_t si_wall_ms(void);
 char *si_strdup(const char *p);   /* NULL-safe */
 /* "…}" + ",\"_sync\":{\"state\":\"st\"}}" appended to b. */
-void si_buf_add_with_sync(si_buf *b, const char *obj_text, store_sync_state st);
+void si_buf_add_with_sync(fs_buf *b, const char *obj_text, store_sync_state st);
 
-/* ---- model.c --------------------------------------------------------- */
+/* ---- model.c (si_validate: validate.c) ------------------------------- */
 
 /* Index columns of a record, pointing into its body. */
 typedef struct {
@@ -197,24 +237,69 @@ int si_rec_delete(store *s, store_entity e, const char *id);
 int si_recompute(store *s, si_rec *r);
 /* Recomputes, saves and reports a change when the view changed. */
 int si_refresh(store *s, store_entity e, const char *id);
+/* The record's state from its unsettled ops: a held op shows as a
+ * conflict, else a rejected one as rejected, else any op as pending. */
+#define SI_STATE_SQL(ent, id)                                                     \
+    "(SELECT MAX(CASE o.state WHEN " SI_SQL_OPST_HELD " THEN 3"                    \
+    " WHEN " SI_SQL_OPST_REJECTED " THEN 2 ELSE 1 END) FROM outbox o "             \
+    "WHERE o.entity = " ent " AND o.record_id = " id ")"
+
+/* The state of a row's SI_STATE_SQL column, whose values are ranks (3 held,
+ * 2 rejected, 1 pending: MAX picks the strongest), not store_sync_state. */
+store_sync_state si_state_from_col(sqlite3_stmt *st, int col);
 store_sync_state si_state_of(store *s, store_entity e, const char *id, int *err);
+/* Saves r and reports a change when its view or visibility changed from
+ * old_text / old_deleted. */
+int si_save_and_report(store *s, const si_rec *r, const char *old_text, int old_deleted);
+/* 1 if the record has unsettled ops, 0 if not, <0 on error. */
+int si_has_ops(store *s, store_entity e, const char *id);
+/* STORE_INVALID (message set) for a missing or over-long id. */
+int si_check_id(store *s, const char *id);
+
+/* ---- apply.c --------------------------------------------------------- */
+
 /* Deletes the contacts and assets of a customer that have no ops. */
 int si_drop_children(store *s, const char *customer_id);
 
 /* ---- outbox.c -------------------------------------------------------- */
 
+/* An op's columns in store_op order, plain and for a query on "outbox o". */
+#define SI_OP_COLS                                                                \
+    "seq, op_id, entity, record_id, parent_id, kind, fields, base_values, "        \
+    "base_updated_at, edited_at, state, attempts, next_attempt, last_error"
+#define SI_OP_COLS_O                                                              \
+    "o.seq, o.op_id, o.entity, o.record_id, o.parent_id, o.kind, o.fields, "       \
+    "o.base_values, o.base_updated_at, o.edited_at, o.state, o.attempts, "         \
+    "o.next_attempt, o.last_error"
+
+/* The ops of a prepared SI_OP_COLS query (si_collect); on failure *ops is
+ * NULL and *n 0. */
+int si_ops_collect(store *s, sqlite3_stmt *st, store_op **ops, int *n, const char *what);
 /* Loads an op by id; STORE_NOTFOUND if absent. */
 int si_op_load(store *s, const char *op_id, store_op *out);
 /* The unsettled ops of one record in outbox order. */
 int si_ops_of(store *s, store_entity e, const char *id, store_op **ops, int *n);
 int si_op_delete(store *s, const char *op_id);
 int si_op_set_state(store *s, const char *op_id, store_op_state st, int add_attempt);
+
+/* ---- write.c --------------------------------------------------------- */
+
 /*
  * A local update without validation (used to queue a conflict's winning
  * values); same coalescing and durability as store_local_update().
  */
 int si_local_update(store *s, store_entity e, const char *id, const cJSON *fields,
                     int64_t now_ms, int validate, char **json_out);
+
+/* ---- remap.c --------------------------------------------------------- */
+
+/* Replaces the local id from by the server's to everywhere it is held
+ * (records, references in other records, ops), in the caller's
+ * transaction. */
+int si_remap(store *s, store_entity e, const char *from, const char *to);
+/* Replaces, in place, every string equal to from at the top level of obj
+ * and every {"id": from} object member's id.  Returns 1 if any changed. */
+int si_rewrite_ids(cJSON *obj, const char *from, const char *to);
 
 /* ---- conflicts.c ----------------------------------------------------- */
 

@@ -1,14 +1,197 @@
-/* util.c — time, ids, a growable text buffer and strict JSON helpers. */
-#include <errno.h>
+/*
+ * util.c — the byte buffer, the duplicate-key check, ISO 8601 times and
+ * the clocks of util.h.  libc and cJSON only: no SQLite, no fieldsync
+ * header but its own, so any program can compile it in.
+ */
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
-#include "store/store_internal.h"
+#include "store/util.h"
 
-/* ---- time ------------------------------------------------------------- */
+/* ---- growable byte buffer ------------------------------------------------ */
+
+void fs_buf_init(fs_buf *b, size_t max)
+{
+    memset(b, 0, sizeof *b);
+    b->max = max;
+}
+
+/* Room for n more bytes and the NUL, growing by doubling (up to max + 1). */
+static int buf_reserve(fs_buf *b, size_t n)
+{
+    size_t need, cap;
+    char *d;
+
+    if (b->err)
+        return b->err;
+    if (n > b->max - b->len) {
+        b->err = FS_BUF_TOO_BIG;
+        return b->err;
+    }
+    need = b->len + n + 1;
+    if (need <= b->cap)
+        return FS_BUF_OK;
+    cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    if (b->max < SIZE_MAX && cap > b->max + 1)
+        cap = b->max + 1;   /* need <= max + 1 here: never allocate past it */
+    d = realloc(b->data, cap);
+    if (!d) {
+        b->err = FS_BUF_NOMEM;
+        return b->err;
+    }
+    b->data = d;
+    b->cap = cap;
+    return FS_BUF_OK;
+}
+
+int fs_buf_add(fs_buf *b, const void *p, size_t n)
+{
+    int rc = buf_reserve(b, n);
+
+    if (rc != FS_BUF_OK)
+        return rc;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return FS_BUF_OK;
+}
+
+int fs_buf_adds(fs_buf *b, const char *s)
+{
+    return fs_buf_add(b, s, strlen(s));
+}
+
+int fs_buf_vaddf(fs_buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    int n, rc;
+
+    if (b->err)
+        return b->err;
+    va_copy(ap2, ap);
+    n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) {
+        b->err = FS_BUF_NOMEM;   /* vsnprintf fails only on encoding or memory */
+        return b->err;
+    }
+    rc = buf_reserve(b, (size_t)n);
+    if (rc != FS_BUF_OK)
+        return rc;
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return FS_BUF_OK;
+}
+
+int fs_buf_addf(fs_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = fs_buf_vaddf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void fs_buf_fail(fs_buf *b, int err)
+{
+    if (!b->err)
+        b->err = err ? err : FS_BUF_NOMEM;
+}
+
+int fs_buf_error(const fs_buf *b)
+{
+    return b->err;
+}
+
+const char *fs_buf_str(const fs_buf *b)
+{
+    return b->data ? b->data : "";
+}
+
+size_t fs_buf_len(const fs_buf *b)
+{
+    return b->len;
+}
+
+void fs_buf_reset(fs_buf *b)
+{
+    b->len = 0;
+    b->err = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+char *fs_buf_take(fs_buf *b)
+{
+    char *p;
+
+    if (b->err || (!b->data && fs_buf_add(b, "", 0) != FS_BUF_OK)) {
+        fs_buf_release(b);
+        return NULL;
+    }
+    p = b->data;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+void fs_buf_release(fs_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->err = 0;
+}
+
+/* ---- strict JSON ------------------------------------------------------------ */
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char *fs_json_dup_key(const cJSON *item)
+{
+    const char *dup = NULL;
+
+    if (!item)
+        return NULL;
+    if (cJSON_IsObject(item)) {
+        int n = cJSON_GetArraySize(item), i = 0;
+
+        if (n > 1) {
+            /* Sorting finds a duplicate in n log n: objects can be large. */
+            const char **names = malloc((size_t)n * sizeof *names);
+
+            if (!names)
+                return "";   /* treated as invalid: we cannot check it */
+            for (const cJSON *c = item->child; c; c = c->next)
+                names[i++] = c->string ? c->string : "";
+            qsort(names, (size_t)n, sizeof *names, cmp_names);
+            for (i = 1; i < n && !dup; i++)
+                if (strcmp(names[i - 1], names[i]) == 0)
+                    dup = names[i];
+            free(names);
+            if (dup)
+                return dup;
+        }
+    }
+    if (cJSON_IsObject(item) || cJSON_IsArray(item))
+        for (const cJSON *c = item->child; c && !dup; c = c->next)
+            dup = fs_json_dup_key(c);
+    return dup;
+}
+
+/* ---- ISO 8601 times ------------------------------------------------------------ */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
  * algorithm): no timegm(), no time zone, no table. */
@@ -57,29 +240,29 @@ static int days_in_month(int y, int m)
     return m == 2 ? 28 + leap : dm[m - 1];
 }
 
-int store_time_parse(const char *text, int64_t *ms_out)
+int fs_time_parse(const char *text, int64_t *ms_out)
 {
     int y, mo, d, h = 0, mi = 0, sec = 0, milli = 0, off = 0;
     const char *p;
 
     if (!text || !ms_out)
-        return STORE_INVALID;
+        return -1;
     if (digits(text, 4, &y) || text[4] != '-' || digits(text + 5, 2, &mo) ||
         text[7] != '-' || digits(text + 8, 2, &d))
-        return STORE_INVALID;
+        return -1;
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
-        return STORE_INVALID;
+        return -1;
     p = text + 10;
     if (*p == '\0')
         goto done;
     if (*p != 'T' && *p != 't')
-        return STORE_INVALID;
+        return -1;
     if (digits(p + 1, 2, &h) || p[3] != ':' || digits(p + 4, 2, &mi) || p[6] != ':' ||
         digits(p + 7, 2, &sec))
-        return STORE_INVALID;
+        return -1;
     /* 60 is a leap second: counted as :59, as POSIX time has no room. */
     if (h > 23 || mi > 59 || sec > 60)
-        return STORE_INVALID;
+        return -1;
     if (sec == 60)
         sec = 59;
     p += 9;
@@ -90,7 +273,7 @@ int store_time_parse(const char *text, int64_t *ms_out)
             if (n < 3)
                 milli = milli * 10 + (*p - '0');
         if (n == 0)
-            return STORE_INVALID;
+            return -1;
         for (; n < 3; n++)
             milli *= 10;
     }
@@ -100,18 +283,18 @@ int store_time_parse(const char *text, int64_t *ms_out)
         int oh, om;
 
         if (digits(p + 1, 2, &oh) || digits(p + 4, 2, &om) || oh > 23 || om > 59)
-            return STORE_INVALID;
+            return -1;
         off = (oh * 60 + om) * (*p == '-' ? -1 : 1);
     } else {
-        return STORE_INVALID;
+        return -1;
     }
 done:
     *ms_out = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
                 mi * 60 + sec - (int64_t)off * 60) * 1000) + milli;
-    return STORE_OK;
+    return 0;
 }
 
-void store_time_format(int64_t ms, char *buf, size_t len)
+void fs_time_format(int64_t ms, char *buf, size_t len)
 {
     int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
     int64_t milli = ms - secs * 1000;
@@ -127,16 +310,18 @@ void store_time_format(int64_t ms, char *buf, size_t len)
              (int)(rem % 3600 / 60), (int)(rem % 60), (int)milli);
 }
 
-void si_day(int64_t ms, char out[11])
+void fs_time_day(int64_t ms, char out[11])
 {
     char buf[40];
 
-    store_time_format(ms, buf, sizeof buf);
+    fs_time_format(ms, buf, sizeof buf);
     memcpy(out, buf, 10);
     out[10] = '\0';
 }
 
-int64_t si_wall_ms(void)
+/* ---- clocks --------------------------------------------------------------------- */
+
+int64_t fs_wall_ms(void)
 {
     struct timespec ts;
 
@@ -144,239 +329,10 @@ int64_t si_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int store_uuid(char out[37])
+int64_t fs_mono_ms(void)
 {
-    unsigned char b[16];
-    size_t got = 0;
+    struct timespec ts;
 
-    while (got < sizeof b) {
-        ssize_t n = getrandom(b + got, sizeof b - got, 0);
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return STORE_ERR;
-        }
-        got += (size_t)n;
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);  /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);  /* RFC 4122 variant */
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-             b[12], b[13], b[14], b[15]);
-    return STORE_OK;
-}
-
-/* ---- text buffer ------------------------------------------------------ */
-
-void si_buf_add(si_buf *b, const char *p, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *nb;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        nb = realloc(b->buf, cap);
-        if (!nb) {
-            b->oom = 1;
-            return;
-        }
-        b->buf = nb;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, p, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-}
-
-void si_buf_puts(si_buf *b, const char *p)
-{
-    si_buf_add(b, p, strlen(p));
-}
-
-void si_buf_printf(si_buf *b, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    if ((size_t)n < sizeof small) {
-        si_buf_add(b, small, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-
-    if (!big) {
-        b->oom = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    si_buf_add(b, big, (size_t)n);
-    free(big);
-}
-
-char *si_buf_take(si_buf *b)
-{
-    char *p;
-
-    if (b->oom || (!b->buf && (si_buf_add(b, "", 0), b->oom))) {
-        si_buf_release(b);
-        return NULL;
-    }
-    p = b->buf;
-    b->buf = NULL;
-    b->len = b->cap = 0;
-    return p;
-}
-
-void si_buf_release(si_buf *b)
-{
-    free(b->buf);
-    b->buf = NULL;
-    b->len = b->cap = 0;
-    b->oom = 0;
-}
-
-/* Our stored objects are printed compactly by cJSON, so they end with '}':
- * the state is spliced in before it rather than parsing and printing again
- * (a list page is served from stored text). */
-void si_buf_add_with_sync(si_buf *b, const char *obj_text, store_sync_state st)
-{
-    size_t n = strlen(obj_text);
-
-    while (n > 0 && obj_text[n - 1] != '}')
-        n--;
-    if (n == 0) {
-        b->oom = 1;   /* not an object: never stored by us */
-        return;
-    }
-    si_buf_add(b, obj_text, n - 1);
-    if (n > 2)
-        si_buf_puts(b, ",");
-    si_buf_printf(b, "\"_sync\":{\"state\":\"%s\"}}", store_sync_state_name(st));
-}
-
-/* ---- JSON ------------------------------------------------------------- */
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-const char *si_json_dup_key(const cJSON *item)
-{
-    const char *dup = NULL;
-
-    if (!item)
-        return NULL;
-    if (cJSON_IsObject(item)) {
-        int n = cJSON_GetArraySize(item), i = 0;
-
-        if (n > 1) {
-            /* Sorting finds a duplicate in n log n: objects can be large. */
-            const char **names = malloc((size_t)n * sizeof *names);
-
-            if (!names)
-                return "";   /* treated as invalid: we cannot check it */
-            for (const cJSON *c = item->child; c; c = c->next)
-                names[i++] = c->string ? c->string : "";
-            qsort(names, (size_t)n, sizeof *names, cmp_names);
-            for (i = 1; i < n && !dup; i++)
-                if (strcmp(names[i - 1], names[i]) == 0)
-                    dup = names[i];
-            free(names);
-            if (dup)
-                return dup;
-        }
-    }
-    if (cJSON_IsObject(item) || cJSON_IsArray(item))
-        for (const cJSON *c = item->child; c && !dup; c = c->next)
-            dup = si_json_dup_key(c);
-    return dup;
-}
-
-cJSON *si_json_parse(const char *text, char *whybuf, size_t whylen)
-{
-    size_t len;
-    cJSON *j;
-    const char *dup;
-
-    if (!text) {
-        snprintf(whybuf, whylen, "no JSON given");
-        return NULL;
-    }
-    len = strnlen(text, SI_MAX_JSON + 1);
-    if (len > SI_MAX_JSON) {
-        snprintf(whybuf, whylen, "JSON over %d bytes", SI_MAX_JSON);
-        return NULL;
-    }
-    j = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);
-    if (!j) {
-        snprintf(whybuf, whylen, "not valid JSON");
-        return NULL;
-    }
-    dup = si_json_dup_key(j);
-    if (dup) {
-        snprintf(whybuf, whylen, "duplicate key \"%.60s\"", dup);
-        cJSON_Delete(j);
-        return NULL;
-    }
-    return j;
-}
-
-const char *si_jstr(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-int si_jset(cJSON *obj, const char *key, cJSON *val)
-{
-    if (!val)
-        return STORE_NOMEM;
-    if (cJSON_GetObjectItemCaseSensitive(obj, key)) {
-        if (!cJSON_ReplaceItemInObjectCaseSensitive(obj, key, val)) {
-            cJSON_Delete(val);
-            return STORE_NOMEM;
-        }
-        return STORE_OK;
-    }
-    if (!cJSON_AddItemToObject(obj, key, val)) {
-        cJSON_Delete(val);
-        return STORE_NOMEM;
-    }
-    return STORE_OK;
-}
-
-char *si_json_print(const cJSON *item)
-{
-    return cJSON_PrintUnformatted(item);
-}
-
-size_t si_utf8_len(const char *p)
-{
-    size_t n = 0;
-
-    for (; *p; p++)
-        n += ((unsigned char)*p & 0xC0) != 0x80;
-    return n;
-}
-
-char *si_strdup(const char *p)
-{
-    return p ? strdup(p) : NULL;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

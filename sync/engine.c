@@ -156,8 +156,8 @@ int sync_engine_new(const sync_config *cfg, const char *db_path,
     store_set_change_hook(se->st, on_store_change, se);
     /* The last estimate survives restarts: the first lww decision of a
      * session need not wait for a Date header. */
-    if (store_state_get(se->st, SYNC_STATE_CLOCK, &v) == STORE_OK && v &&
-        store_state_get_int(se->st, SYNC_STATE_CLOCK, 0, &off) == STORE_OK)
+    if (store_meta_get(se->st, SYNC_STATE_CLOCK, &v) == STORE_OK && v &&
+        store_meta_get_int(se->st, SYNC_STATE_CLOCK, 0, &off) == STORE_OK)
         sync_clock_init(&se->clk, off, 1);
     else
         sync_clock_init(&se->clk, 0, 0);
@@ -308,8 +308,8 @@ static int walk_needed(sync_engine *se)
     int need;
 
     sync_scope_id(se, id, sizeof id);
-    if (store_state_get(se->st, "pull_cursor", &cur) != STORE_OK ||
-        store_state_get(se->st, SYNC_STATE_WALKED, &walked) != STORE_OK)
+    if (store_meta_get(se->st, "pull_cursor", &cur) != STORE_OK ||
+        store_meta_get(se->st, SYNC_STATE_WALKED, &walked) != STORE_OK)
         need = 1;
     else
         need = (cur && *cur) || !walked || strcmp(walked, id) != 0;
@@ -363,11 +363,11 @@ static int run_cycle(sync_engine *se, int64_t now_ms, int scheduled, sync_summar
     /* Bookkeeping for status; a failure here does not undo the cycle. */
     sync_freshness_update(se);
     if (se->clk.known)
-        store_state_set_int(se->st, SYNC_STATE_CLOCK, sync_clock_offset(&se->clk));
-    store_state_set_int(se->st, "last_sync_ms", out->finished_ms);
+        store_meta_set_int(se->st, SYNC_STATE_CLOCK, sync_clock_offset(&se->clk));
+    store_meta_set_int(se->st, "last_sync_ms", out->finished_ms);
     if (rc == 0 && out->online && !out->auth_error && !cancelled && out->errors == 0)
-        store_state_set_int(se->st, "last_success_ms", out->finished_ms);
-    store_state_set(se->st, "last_error", out->last_error);
+        store_meta_set_int(se->st, "last_success_ms", out->finished_ms);
+    store_meta_set(se->st, "last_error", out->last_error);
 
     wake = next_wake(se);
     /* Idle until the next cycle: the page cache is not worth keeping. */

@@ -464,7 +464,7 @@ static int save_cursor(sync_engine *se, pull_ctx *pc, int phase, int64_t next_pa
 
     snprintf(v, sizeof v, "%lld %d %lld %d %s", (long long)pc->gen, phase,
              (long long)next_page, pc->complete, pc->scope);
-    return store_state_set(se->st, CURSOR_KEY, v);
+    return store_meta_set(se->st, CURSOR_KEY, v);
 }
 
 /* ---- the pipeline: which request next, and what an answer brings ------- */
@@ -815,7 +815,7 @@ static void kept_page(pull_ctx *pc, page *pg, int phase, int64_t number)
     size_t elen;
 
     snprintf(key, sizeof key, KEPT_KEY, phase, (long long)number);
-    if (store_state_get(pc->se->st, key, &kept) != STORE_OK || !kept)
+    if (store_meta_get(pc->se->st, key, &kept) != STORE_OK || !kept)
         return;
     url = strchr(kept, '\n');
     body = url ? strchr(url + 1, '\n') : NULL;
@@ -935,7 +935,7 @@ static int apply_page(pull_ctx *pc, page *pg)
         char key[64];
 
         snprintf(key, sizeof key, KEPT_KEY, pg->phase, (long long)pg->number);
-        rc = store_state_set(se->st, key, pg->keep);
+        rc = store_meta_set(se->st, key, pg->keep);
         if (!sync_store_fatal(rc))
             rc = STORE_OK;   /* not kept: the next walk reads it whole */
     }
@@ -995,7 +995,7 @@ int sync_pull(sync_engine *se)
         return 0;
     }
     /* Resume an interrupted walk of the same scope. */
-    if (store_state_get(se->st, CURSOR_KEY, &cur) == STORE_OK && cur && *cur) {
+    if (store_meta_get(se->st, CURSOR_KEY, &cur) == STORE_OK && cur && *cur) {
         long long g, p;
         int ph, complete, off = 0;
         if (sscanf(cur, "%lld %d %lld %d %n", &g, &ph, &p, &complete, &off) == 4 &&
@@ -1042,13 +1042,13 @@ int sync_pull(sync_engine *se)
     }
     /* The walk is over: forget the cursor; evict if it saw everything.
      * From now on the schedule keeps this scope fresh (revalidate.c). */
-    rc = store_state_set(se->st, CURSOR_KEY, "");
+    rc = store_meta_set(se->st, CURSOR_KEY, "");
     if (rc == STORE_OK && pc.complete)
         rc = evict_all(se, &pc);
     if (rc == STORE_OK) {
         char id[1200];
         sync_scope_id(se, id, sizeof id);
-        rc = store_state_set(se->st, SYNC_STATE_WALKED, id);
+        rc = store_meta_set(se->st, SYNC_STATE_WALKED, id);
     }
     if (rc == STORE_OK)
         rc = store_reval_prune(se->st);

@@ -463,7 +463,7 @@ static void sweep_load(sync_engine *se, sweep_cur *sc)
     sc->page = 1;
     sc->complete = 1;
     sc->total[0] = sc->total[1] = -1;
-    if (store_state_get(se->st, SWEEP_KEY, &v) == STORE_OK && v &&
+    if (store_meta_get(se->st, SWEEP_KEY, &v) == STORE_OK && v &&
         sscanf(v, "%lld %d %lld %d %lld %lld %lld %lld", &g, &w, &p, &complete, &t0, &t1, &p0,
                &p1) == 8 && w >= 0 && w < 2 && p >= 1) {
         sc->gen = g;
@@ -485,7 +485,7 @@ static int sweep_save(sync_engine *se, const sweep_cur *sc)
     snprintf(v, sizeof v, "%lld %d %lld %d %lld %lld %lld %lld", (long long)sc->gen, sc->walk,
              (long long)sc->page, sc->complete, (long long)sc->total[0],
              (long long)sc->total[1], (long long)sc->pages[0], (long long)sc->pages[1]);
-    return store_state_set(se->st, SWEEP_KEY, v);
+    return store_meta_set(se->st, SWEEP_KEY, v);
 }
 
 static int list_set(rv_ctx *c, list_req *l, store_entity e, const char *query, int64_t page)

@@ -11,6 +11,7 @@
 #ifndef FIELDSYNC_FUZZ_COMMON_H
 #define FIELDSYNC_FUZZ_COMMON_H
 
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,10 @@
 #include "store/store.h"
 
 #define FZ_FN static __attribute__((unused))
+
+/* What libFuzzer (or tests/fuzz/replay.c) calls: each target defines both. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* ---- deterministic randomness -------------------------------------------- */
 
@@ -48,19 +53,40 @@ ssize_t getrandom(void *buf, size_t len, unsigned int flags)
 
 /* ---- a private database ------------------------------------------------ */
 
-/* Makes a fresh directory (in /dev/shm when there is one: fsync is then
- * cheap) and returns "DIR/replica.db" in a static buffer. */
+static char fz_dir[200];
+
+/* Removes fz_dir and the files in it (the database, its -wal and -shm, a
+ * config file) at exit, so that replaying the corpora in every make check
+ * leaves nothing behind.  After a crash the directory stays, as evidence. */
+FZ_FN void fz_remove_dir(void)
+{
+    DIR *d = opendir(fz_dir);
+    struct dirent *e;
+    char p[512];
+
+    if (!d)
+        return;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            snprintf(p, sizeof p, "%s/%s", fz_dir, e->d_name);
+            unlink(p);
+        }
+    closedir(d);
+    rmdir(fz_dir);
+}
+
+/* Makes a fresh directory fz_dir (in /dev/shm when there is one: fsync is
+ * then cheap) and returns "DIR/replica.db" in a static buffer. */
 FZ_FN const char *fz_db_path(const char *name)
 {
     static char path[256];
-    char dir[200];
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(dir, sizeof dir, "%s/fieldsync-fuzz-%s-XXXXXX", base, name);
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    snprintf(fz_dir, sizeof fz_dir, "%s/fieldsync-fuzz-%s-XXXXXX", base, name);
+    if (!mkdtemp(fz_dir) || atexit(fz_remove_dir) != 0) {
+        perror("fuzz: temporary directory");
         abort();
     }
-    snprintf(path, sizeof path, "%s/replica.db", dir);
+    snprintf(path, sizeof path, "%s/replica.db", fz_dir);
     return path;
 }
 

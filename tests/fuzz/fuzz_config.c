@@ -24,16 +24,12 @@
 
 static char cfg_path[256], key_path[256];
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    const char *db = fz_db_path("config");
-    char dir[256];
+    const char *dir = fz_dir;
     (void)argc;
     (void)argv;
-    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(db, '/') - db), db);
+    fz_db_path("config");
     snprintf(cfg_path, sizeof cfg_path, "%s/config", dir);
     snprintf(key_path, sizeof key_path, "%s/api.key", dir);
     unsetenv("FIELDSYNC_API_URL");

@@ -45,6 +45,8 @@ struct MHD_Daemon {
     void *handler_cls;
     MHD_RequestCompletedCallback completed;
     void *completed_cls;
+    MHD_NotifyConnectionCallback notify;
+    void *notify_cls;
 };
 
 struct MHD_Response {
@@ -54,6 +56,7 @@ struct MHD_Response {
 
 struct MHD_Connection {
     union MHD_ConnectionInfo info;   /* connect_fd: a socketpair end */
+    union MHD_ConnectionInfo ctx;    /* socket_context, set when it starts */
     char *keys[MAX_ARGS], *values[MAX_ARGS];
     int nargs;
     char content_length[32];
@@ -91,6 +94,10 @@ struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port,
         case MHD_OPTION_NOTIFY_COMPLETED:
             the_daemon.completed = va_arg(ap, MHD_RequestCompletedCallback);
             the_daemon.completed_cls = va_arg(ap, void *);
+            break;
+        case MHD_OPTION_NOTIFY_CONNECTION:
+            the_daemon.notify = va_arg(ap, MHD_NotifyConnectionCallback);
+            the_daemon.notify_cls = va_arg(ap, void *);
             break;
         case MHD_OPTION_LISTEN_SOCKET:
             close(va_arg(ap, int));
@@ -190,7 +197,9 @@ const char *MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_Value
 const union MHD_ConnectionInfo *MHD_get_connection_info(struct MHD_Connection *c,
                                                         enum MHD_ConnectionInfoType t, ...)
 {
-    return t == MHD_CONNECTION_INFO_CONNECTION_FD ? &c->info : NULL;
+    if (t == MHD_CONNECTION_INFO_CONNECTION_FD)
+        return &c->info;
+    return t == MHD_CONNECTION_INFO_SOCKET_CONTEXT ? &c->ctx : NULL;
 }
 
 void MHD_suspend_connection(struct MHD_Connection *c)
@@ -259,9 +268,6 @@ struct MHD_Response *events_response(events_hub *h, struct MHD_Connection *conn)
 
 static local_api *api;
 static int peer_fds[2];
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -372,6 +378,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     memset(&conn, 0, sizeof conn);
     conn.info.connect_fd = peer_fds[1];
+    /* Each input is a request on a connection of its own. */
+    if (the_daemon.notify)
+        the_daemon.notify(the_daemon.notify_cls, &conn, &conn.ctx.socket_context,
+                          MHD_CONNECTION_NOTIFY_STARTED);
     query = strchr(target, '?');
     if (query) {
         *query++ = '\0';
@@ -427,6 +437,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (the_daemon.completed)
         the_daemon.completed(the_daemon.completed_cls, &conn, &con_cls,
                              MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    if (the_daemon.notify)
+        the_daemon.notify(the_daemon.notify_cls, &conn, &conn.ctx.socket_context,
+                          MHD_CONNECTION_NOTIFY_CLOSED);
     if (store_tx_rollback(api->st) != STORE_OK)
         abort();
     free(conn.body);

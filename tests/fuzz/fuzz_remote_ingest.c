@@ -32,9 +32,6 @@
 static store *st;
 static const int64_t now_ms = 1795000000000LL;
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     const char *db = fz_db_path("ingest");

@@ -23,11 +23,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simutil import Sim, wait_for  # noqa: E402
+from simutil import Sim, read_text, stop_process, wait_for  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 START_TIMEOUT = 30.0
-STOP_TIMEOUT = 30.0
 
 
 def build_dir():
@@ -140,23 +139,12 @@ class Agent:
     def stop(self, sig=signal.SIGTERM):
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code = self.proc.returncode
+        code = stop_process(self.proc, sig)
         self.proc = None
         return code
 
     def stderr(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except (OSError, TypeError):
-            return ""
+        return read_text(self.stderr_path)
 
     def connect(self, timeout=30.0):
         return UnixHTTPConnection(self.socket, timeout)

@@ -38,6 +38,28 @@ def sim_binary():
     return os.path.join(build, "fieldsync-sim")
 
 
+def stop_process(proc, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+    """Sends sig to a program that is still running and waits for it to
+    exit, killing it after timeout seconds; returns its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def read_text(path):
+    """A program's log file as text; "" when there is none (yet)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except (OSError, TypeError):
+        return ""
+
+
 def wait_for(cond, timeout=10.0, interval=0.01, what="condition"):
     """Polls cond() until it returns something true; raises on timeout."""
     deadline = time.monotonic() + timeout
@@ -139,24 +161,13 @@ class Sim:
         """Stops the sim with sig; returns its exit code."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        code = stop_process(self.proc, sig)
         self.proc.stdout.close()
-        code = self.proc.returncode
         self.proc = None
         return code
 
     def stderr(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except (OSError, TypeError):
-            return ""
+        return read_text(self.stderr_path)
 
     def close(self):
         self.stop()

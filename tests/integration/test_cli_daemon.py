@@ -11,10 +11,10 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentutil import AgentEnv, daemon_binary  # noqa: E402
+from agentutil import AgentEnv, daemon_binary, run_daemon  # noqa: E402
 from simutil import sim_binary, wait_for  # noqa: E402
 
-from test_cli_commands import FIELDSYNC  # noqa: E402
+from cliutil import FIELDSYNC  # noqa: E402
 
 
 def missing_programs():
@@ -110,6 +110,29 @@ class ReadAndEdit(CliWithDaemon):
                  and found.wait(0.2), 20, 0, "a record_changed event")
         p.send_signal(signal.SIGINT)
         self.assertEqual(p.wait(timeout=10), 0)
+
+
+class SocketFromConfig(unittest.TestCase):
+    """The daemon and the client read the config file with the same code:
+    `socket = ~/fs.sock` means the same socket to both (it once meant
+    $HOME/fs.sock to fieldsyncd and a literal "~/fs.sock" to fieldsync)."""
+
+    @unittest.skipIf(missing_programs(), "not built: %s" % missing_programs())
+    def test_tilde_socket_reached_without_flags(self):
+        env = AgentEnv(config="socket = ~/fs.sock\n", start_agent=False)
+        env.__enter__()
+        self.addCleanup(env.close)
+        expected = os.path.join(env.env["HOME"], "fs.sock")
+        rc, out, err = run_daemon(env.agent_args() + ["--check-config"], env.env)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("socket = %s  #" % expected, out)
+        env.agent = env.new_agent()
+        env.agent.socket = expected
+        env.agent.start()
+        p = subprocess.run([FIELDSYNC, "status", "--json"], capture_output=True, text=True,
+                           env=env.env, timeout=60)
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        self.assertIn("online", json.loads(p.stdout))
 
 
 class ManualConflict(CliWithDaemon):

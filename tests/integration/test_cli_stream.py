@@ -11,7 +11,7 @@ import subprocess
 import threading
 import unittest
 
-from test_cli_commands import CliCase, FIELDSYNC, STATUS, SUMMARY
+from cliutil import FIELDSYNC, STATUS, SUMMARY, CliCase
 
 EVENTS = [
     b": keep-alive\n\n",

@@ -12,7 +12,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simutil import Sim, SimTestCase, parse_ratelimit, sim_binary, wait_for  # noqa: E402
+from simutil import (Sim, SimTestCase, parse_ratelimit, sanitizer_trouble,  # noqa: E402
+                     sim_binary, wait_for)
 
 SMALL = ("--customers", "10", "--work-orders", "30", "--technicians", "3")
 WO = "/api/v1/work-orders/wo-00001"
@@ -376,11 +377,17 @@ class ChurnReproducibleTest(unittest.TestCase):
     def test_same_seed_same_edits(self):
         runs = []
         for _ in range(2):
-            with Sim(*SMALL, "--seed", "11", "--churn", "%d/h" % FAST) as sim:
+            sim = Sim(*SMALL, "--seed", "11", "--churn", "%d/h" % FAST).start()
+            try:
                 wait_changes(sim, 60)
                 pause(sim)
                 runs.append([(c["kind"], c["id"], c["value"], c["previous"])
                              for c in changes(sim)["data"][:60]])
+            finally:
+                code, err = sim.stop(), sim.stderr()
+                sim.close()
+            self.assertEqual(code, 0, err)
+            self.assertFalse(sanitizer_trouble(err), err)
         self.assertEqual(runs[0], runs[1])
 
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs the whole test suite with every program under valgrind memcheck:
-# fieldsyncd, fieldsync, fieldsync-sim and the C unit test programs.
+# fieldsyncd, fieldsync, fieldsync-sim and the C test programs (unit,
+# system, and the fuzz targets replaying their corpora).
 #
 #   sh tests/reliability/valgrind.sh [BUILD]      (default build)
 #
@@ -28,13 +29,17 @@ wrap() {   # real-path wrapper-path name
 for p in fieldsyncd fieldsync fieldsync-sim; do
     wrap "$REAL/$p" "$W/$p" "$p"
 done
-for t in "$REAL"/tests/test_*; do
+for t in "$REAL"/tests/test_* "$REAL"/tests/fuzz_*; do
+    [ -x "$t" ] || continue
     n=$(basename "$t")
     wrap "$t" "$W/tests/$n" "$n"
 done
 export FIELDSYNC_BUILD="$W"
 status=0
-suites=$(ls "$W/tests"; ls tests/integration | grep '^test_.*\.py$' | grep -v packaging)
+# The suites are named by their sources, as run_tests.py finds them (a
+# program left in BUILD/tests by a deleted test is not one).
+suites=$(ls tests/unit tests/system tests/fuzz | grep -E '^(test|fuzz)_.*\.c$' | sed 's/\.c$//';
+         ls tests/integration | grep '^test_.*\.py$' | grep -v packaging)
 # VALGRIND_ONLY=word: only the suites whose name holds it.
 [ -n "${VALGRIND_ONLY:-}" ] && suites=$(echo "$suites" | grep -- "$VALGRIND_ONLY")
 for s in $suites; do

@@ -79,14 +79,6 @@ struct churn {
     uint64_t next_seq, applied;
 };
 
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int churn_parse(const char *s, double *per_hour)
 {
     static const struct {
@@ -181,71 +173,52 @@ struct edit {
     route_handler handler;
 };
 
+/* Where each kind writes: the table its target is drawn from, the columns
+ * read (the id and the old value; a new work order draws its customer),
+ * and the route and handler of the write. */
+static const struct target {
+    const char *table, *cols, *route;
+    route_handler handler;
+} targets[N_KINDS] = {
+    [K_STATUS] = {"work_orders", "id, status", "/api/v1/work-orders/", work_orders_update},
+    [K_PRIORITY] = {"work_orders", "id, priority", "/api/v1/work-orders/", work_orders_update},
+    [K_SCHEDULED] = {"work_orders", "id, scheduled_date", "/api/v1/work-orders/",
+                     work_orders_update},
+    [K_REASSIGN] = {"work_orders", "id, technician_id", "/api/v1/work-orders/",
+                    work_orders_update},
+    [K_NEW] = {"customers", "id", "/api/v1/work-orders", work_orders_create},
+    [K_DESCRIPTION] = {"work_orders", "id, description", "/api/v1/work-orders/",
+                       work_orders_update},
+    [K_CONTACT_PHONE] = {"contacts", "id, phone", "/api/v1/contacts/", contacts_update},
+    [K_CUSTOMER_EMAIL] = {"customers", "id, email", "/api/v1/customers/", customers_update},
+};
+
 /* Chooses the target and the new value of one edit of kind k, under the
  * database lock.  1 ready, 0 nothing to edit, -1 error. */
 static int plan(struct churn *c, enum kind k, struct edit *e, uint64_t n)
 {
-    char row[4][TEXT];
+    const struct target *t = &targets[k];
+    char row[2][TEXT];
     const char *v = NULL;
     int rc;
 
     memset(e, 0, sizeof *e);
     e->kind = k;
-    e->method = "PUT";
+    e->method = k == K_NEW ? "POST" : "PUT";
+    e->handler = t->handler;
     e->body = cJSON_CreateObject();
     if (!e->body)
         return -1;
-    switch (k) {
-    case K_STATUS:
-    case K_PRIORITY:
-    case K_SCHEDULED:
-    case K_REASSIGN:
-    case K_DESCRIPTION:
-        rc = pick_row(c, "work_orders",
-                      k == K_STATUS ? "id, status"
-                      : k == K_PRIORITY ? "id, priority"
-                      : k == K_SCHEDULED ? "id, scheduled_date"
-                      : k == K_REASSIGN ? "id, technician_id"
-                                        : "id, description",
-                      2, row);
-        if (rc <= 0)
-            return rc;
+    rc = pick_row(c, t->table, t->cols, k == K_NEW ? 1 : 2, row);
+    if (rc <= 0)
+        return rc;
+    if (k == K_NEW) {
+        snprintf(e->path, sizeof e->path, "%s", t->route);
+    } else {
         snprintf(e->id, sizeof e->id, "%s", row[0]);
         snprintf(e->previous, sizeof e->previous, "%s", row[1]);
         e->has_previous = row[1][0] != '\0';
-        e->handler = work_orders_update;
-        snprintf(e->path, sizeof e->path, "/api/v1/work-orders/%.60s", e->id);
-        break;
-    case K_NEW:
-        rc = pick_row(c, "customers", "id", 1, row);
-        if (rc <= 0)
-            return rc;
-        e->method = "POST";
-        e->handler = work_orders_create;
-        snprintf(e->path, sizeof e->path, "/api/v1/work-orders");
-        break;
-    case K_CONTACT_PHONE:
-        rc = pick_row(c, "contacts", "id, phone", 2, row);
-        if (rc <= 0)
-            return rc;
-        snprintf(e->id, sizeof e->id, "%s", row[0]);
-        snprintf(e->previous, sizeof e->previous, "%s", row[1]);
-        e->has_previous = 1;
-        e->handler = contacts_update;
-        snprintf(e->path, sizeof e->path, "/api/v1/contacts/%.60s", e->id);
-        break;
-    case K_CUSTOMER_EMAIL:
-        rc = pick_row(c, "customers", "id, email", 2, row);
-        if (rc <= 0)
-            return rc;
-        snprintf(e->id, sizeof e->id, "%s", row[0]);
-        snprintf(e->previous, sizeof e->previous, "%s", row[1]);
-        e->has_previous = 1;
-        e->handler = customers_update;
-        snprintf(e->path, sizeof e->path, "/api/v1/customers/%.60s", e->id);
-        break;
-    default:
-        return 0;
+        snprintf(e->path, sizeof e->path, "%s%.60s", t->route, e->id);
     }
 
     switch (k) {
@@ -519,7 +492,7 @@ static void *run(void *arg)
 
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
-        double now = mono_s();
+        double now = clock_mono_s();
 
         if (c->rate <= 0) {
             pthread_cond_wait(&c->wake, &c->lock);

@@ -23,6 +23,14 @@ int64_t clock_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + skew_ms;
 }
 
+double clock_mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int64_t clock_stamp_after(int64_t last_ms)
 {
     int64_t now = clock_now_ms();

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sim.h"
 
@@ -24,14 +23,6 @@ struct ratelimit {
     double tokens;
     double at;          /* monotonic seconds of the last refill */
 };
-
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int ratelimit_parse(const char *s, long *limit, int *window_s)
 {
@@ -71,7 +62,7 @@ struct ratelimit *ratelimit_new(long limit, int window_s)
     rl->window_s = window_s;
     rl->rate = (double)limit / window_s;
     rl->tokens = (double)limit;
-    rl->at = mono_s();
+    rl->at = clock_mono_s();
     return rl;
 }
 
@@ -87,7 +78,7 @@ void ratelimit_refill(struct ratelimit *rl)
 {
     pthread_mutex_lock(&rl->lock);
     rl->tokens = (double)rl->limit;
-    rl->at = mono_s();
+    rl->at = clock_mono_s();
     pthread_mutex_unlock(&rl->lock);
 }
 
@@ -102,7 +93,7 @@ static int ceil_s(double t)
 /* caller holds the lock: brings the bucket to now and describes it */
 static void refill_and_view(struct ratelimit *rl, struct rl_view *v)
 {
-    double now = mono_s();
+    double now = clock_mono_s();
 
     rl->tokens += (now - rl->at) * rl->rate;
     if (rl->tokens > (double)rl->limit)

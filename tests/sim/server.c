@@ -316,6 +316,17 @@ out:
     pthread_mutex_unlock(&sim->db_lock);
 }
 
+/* With --rate-limit, takes the key's token for an authorized request
+ * (read or write, whatever its answer, 304s too): 1 when there was none
+ * left.  *known says rl was filled. */
+static int over_limit(struct sim *sim, struct rl_view *rl, int *known)
+{
+    if (!sim->ratelimit)
+        return 0;
+    *known = 1;
+    return !ratelimit_take(sim->ratelimit, rl);
+}
+
 /* an /api/v1 request: faults, then key, size, route and handler */
 static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request *rq,
                                  struct req_ctx *ctx)
@@ -355,9 +366,7 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, struct sim_request
                    "Injected fault", NULL);
     } else if (!authorized(rq)) {
         resp_error(&rs, 401, "unauthorized", "Missing or invalid API key", NULL);
-    } else if (sim->ratelimit && (rl_known = 1) && !ratelimit_take(sim->ratelimit, &rl)) {
-        /* the key's quota: every authorized request takes a token, read
-         * or write, whatever its answer (304s too) */
+    } else if (over_limit(sim, &rl, &rl_known)) {
         resp_error(&rs, 429, "rate_limited", "Too many requests", NULL);
         retry_after = rl.retry_after_s;
         se.rate_limited = 1;

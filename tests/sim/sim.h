@@ -37,6 +37,9 @@ uint32_t prng_below(struct prng *p, uint32_t n); /* uniform in [0, n) */
 #define CLOCK_TEXT_MAX 96   /* room for any int the formats could print */
 void clock_set_skew_ms(int64_t skew_ms);
 int64_t clock_now_ms(void);
+/* CLOCK_MONOTONIC in seconds: for rates and timers, which neither
+ * --clock-skew nor a wall-clock step may move */
+double clock_mono_s(void);
 /* "2026-11-22T10:15:00.123Z" */
 void clock_format_ms(int64_t ms, char out[CLOCK_TEXT_MAX]);
 /* --timestamps s: records show created_at/updated_at in whole seconds */

@@ -5,7 +5,6 @@
 #ifndef FIELDSYNC_STORE_FIXTURE_H
 #define FIELDSYNC_STORE_FIXTURE_H
 
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +17,7 @@
 #include <cmocka.h>
 
 #include "store/store.h"
+#include "tests/unit/test_util.h"
 
 typedef struct {
     char dir[64];
@@ -28,24 +28,6 @@ typedef struct {
 /* 2024-03-01T00:00:00Z, the tests' "now" */
 #define T0 1709251200000LL
 #define MIN_MS 60000LL
-
-static inline void fx_rmtree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char p[512];
-
-    if (!d)
-        return;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 static inline store *fx_open(fx *f)
 {
@@ -86,10 +68,13 @@ static inline int fx_teardown(void **state)
     fx *f = *state;
 
     store_close(f->s);
-    fx_rmtree(f->dir);
+    tu_rmtree(f->dir);
     free(f);
     return 0;
 }
+
+/* A test case with a fresh store of its own (fx_setup, fx_teardown). */
+#define FX_TEST(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
 
 /* ---- records as the remote would send them ------------------------------ */
 
@@ -227,6 +212,19 @@ static inline void fx_assert_state(store *s, store_entity e, const char *id, con
     cJSON *j = fx_get(s, e, id);
 
     assert_string_equal(fx_sync(j), want);
+    cJSON_Delete(j);
+}
+
+/* A string at a dotted path of store_get's record equals want. */
+static inline void fx_assert_str(store *s, store_entity e, const char *id, const char *path,
+                                 const char *want)
+{
+    cJSON *j = fx_get(s, e, id);
+    const char *v = fx_str(j, path);
+
+    if (!v)
+        fail_msg("%s has no string %s", id, path);
+    assert_string_equal(v, want);
     cJSON_Delete(j);
 }
 

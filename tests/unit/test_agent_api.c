@@ -18,26 +18,26 @@ static void test_routes(void **state)
 {
     static const struct {
         const char *path;
-        api_route_id id;
+        routes_id id;
         const char *param;
     } ok[] = {
-        { "/api/v1/customers", R_CUSTOMERS, "" },
-        { "/api/v1/customers/cust-1", R_CUSTOMER, "cust-1" },
-        { "/api/v1/customers/local-9f/contacts", R_CUSTOMER_CONTACTS, "local-9f" },
-        { "/api/v1/customers/c/assets", R_CUSTOMER_ASSETS, "c" },
-        { "/api/v1/customers/c/work-orders", R_CUSTOMER_WORK_ORDERS, "c" },
-        { "/api/v1/contacts/contact-1", R_CONTACT, "contact-1" },
-        { "/api/v1/work-orders", R_WORK_ORDERS, "" },
-        { "/api/v1/work-orders/wo-1", R_WORK_ORDER, "wo-1" },
-        { "/agent/status", R_AGENT_STATUS, "" },
-        { "/agent/sync", R_AGENT_SYNC, "" },
-        { "/agent/outbox", R_AGENT_OUTBOX, "" },
-        { "/agent/outbox/0b7f", R_AGENT_OUTBOX_OP, "0b7f" },
-        { "/agent/outbox/0b7f/retry", R_AGENT_OUTBOX_RETRY, "0b7f" },
-        { "/agent/conflicts", R_AGENT_CONFLICTS, "" },
-        { "/agent/conflicts/12/resolve", R_AGENT_CONFLICT_RESOLVE, "12" },
-        { "/agent/events", R_AGENT_EVENTS, "" },
-        { "/api/v1/customers/' OR 1=1 --", R_CUSTOMER, "' OR 1=1 --" },
+        { "/api/v1/customers", ROUTE_CUSTOMERS, "" },
+        { "/api/v1/customers/cust-1", ROUTE_CUSTOMER, "cust-1" },
+        { "/api/v1/customers/local-9f/contacts", ROUTE_CUSTOMER_CONTACTS, "local-9f" },
+        { "/api/v1/customers/c/assets", ROUTE_CUSTOMER_ASSETS, "c" },
+        { "/api/v1/customers/c/work-orders", ROUTE_CUSTOMER_WORK_ORDERS, "c" },
+        { "/api/v1/contacts/contact-1", ROUTE_CONTACT, "contact-1" },
+        { "/api/v1/work-orders", ROUTE_WORK_ORDERS, "" },
+        { "/api/v1/work-orders/wo-1", ROUTE_WORK_ORDER, "wo-1" },
+        { "/agent/status", ROUTE_AGENT_STATUS, "" },
+        { "/agent/sync", ROUTE_AGENT_SYNC, "" },
+        { "/agent/outbox", ROUTE_AGENT_OUTBOX, "" },
+        { "/agent/outbox/0b7f", ROUTE_AGENT_OUTBOX_OP, "0b7f" },
+        { "/agent/outbox/0b7f/retry", ROUTE_AGENT_OUTBOX_RETRY, "0b7f" },
+        { "/agent/conflicts", ROUTE_AGENT_CONFLICTS, "" },
+        { "/agent/conflicts/12/resolve", ROUTE_AGENT_CONFLICT_RESOLVE, "12" },
+        { "/agent/events", ROUTE_AGENT_EVENTS, "" },
+        { "/api/v1/customers/' OR 1=1 --", ROUTE_CUSTOMER, "' OR 1=1 --" },
     };
     static const char *const bad[] = {
         "", "/", "customers", "/api/v1", "/api/v1/", "/api/v1/customers/", "/api/v1//customers",
@@ -45,47 +45,47 @@ static void test_routes(void **state)
         "/agent/status/x", "/api/v1/customers/c/contacts/x/y", "/API/v1/customers",
         "/agent/conflicts/1", "/agent/outbox/1/retry/now",
     };
-    api_route rt;
+    routes_hit rt;
     char longid[API_MAX_ID + 40];
     (void)state;
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        assert_int_equal(api_route_match(ok[i].path, &rt), 0);
+        assert_int_equal(routes_match(ok[i].path, &rt), 0);
         assert_int_equal(rt.id, ok[i].id);
         assert_string_equal(rt.param, ok[i].param);
     }
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (api_route_match(bad[i], &rt) == 0)
+        if (routes_match(bad[i], &rt) == 0)
             fail_msg("'%s' should not route", bad[i]);
-    assert_int_equal(api_route_match(NULL, &rt), -1);
+    assert_int_equal(routes_match(NULL, &rt), -1);
     /* ids are bounded */
     snprintf(longid, sizeof longid, "/api/v1/customers/%0*d", API_MAX_ID, 7);
-    assert_int_equal(api_route_match(longid, &rt), 0);
+    assert_int_equal(routes_match(longid, &rt), 0);
     snprintf(longid, sizeof longid, "/api/v1/customers/%0*d", API_MAX_ID + 1, 7);
-    assert_int_equal(api_route_match(longid, &rt), -1);
+    assert_int_equal(routes_match(longid, &rt), -1);
 }
 
 static void test_methods(void **state)
 {
     char allow[64];
     (void)state;
-    assert_int_equal(api_method_bit("GET"), M_GET);
-    assert_int_equal(api_method_bit("HEAD"), M_GET);
-    assert_int_equal(api_method_bit("POST"), M_POST);
-    assert_int_equal(api_method_bit("PUT"), M_PUT);
-    assert_int_equal(api_method_bit("DELETE"), M_DELETE);
-    assert_int_equal(api_method_bit("PATCH"), 0);
-    assert_int_equal(api_method_bit("get"), 0);
-    api_allow_header(R_CUSTOMERS, allow, sizeof allow);
+    assert_int_equal(routes_method_bit("GET"), ROUTE_GET);
+    assert_int_equal(routes_method_bit("HEAD"), ROUTE_GET);
+    assert_int_equal(routes_method_bit("POST"), ROUTE_POST);
+    assert_int_equal(routes_method_bit("PUT"), ROUTE_PUT);
+    assert_int_equal(routes_method_bit("DELETE"), ROUTE_DELETE);
+    assert_int_equal(routes_method_bit("PATCH"), 0);
+    assert_int_equal(routes_method_bit("get"), 0);
+    routes_allow_header(ROUTE_CUSTOMERS, allow, sizeof allow);
     assert_string_equal(allow, "GET, POST");
-    api_allow_header(R_WORK_ORDER, allow, sizeof allow);
+    routes_allow_header(ROUTE_WORK_ORDER, allow, sizeof allow);
     assert_string_equal(allow, "GET, PUT, DELETE");
-    api_allow_header(R_AGENT_SYNC, allow, sizeof allow);
+    routes_allow_header(ROUTE_AGENT_SYNC, allow, sizeof allow);
     assert_string_equal(allow, "POST");
-    api_allow_header(R_AGENT_OUTBOX_OP, allow, sizeof allow);
+    routes_allow_header(ROUTE_AGENT_OUTBOX_OP, allow, sizeof allow);
     assert_string_equal(allow, "DELETE");
-    assert_false(api_route_methods(R_CUSTOMER_ASSETS) & M_POST);
-    assert_int_equal(api_route_entity(R_CUSTOMER_CONTACTS), ENT_CONTACT);
-    assert_int_equal(api_route_entity(R_CUSTOMER_WORK_ORDERS), ENT_WORK_ORDER);
+    assert_false(routes_methods(ROUTE_CUSTOMER_ASSETS) & ROUTE_POST);
+    assert_int_equal(api_route_entity(ROUTE_CUSTOMER_CONTACTS), ENT_CONTACT);
+    assert_int_equal(api_route_entity(ROUTE_CUSTOMER_WORK_ORDERS), ENT_WORK_ORDER);
 }
 
 static void test_query(void **state)
@@ -103,7 +103,7 @@ static void test_query(void **state)
     api_query_set(&q, "status", "active");
     api_query_set(&q, "unknown", "x");
     api_query_set(&q, "created_after", "2024-01-01");
-    assert_int_equal(api_query_to_store(&q, R_CUSTOMERS, &sq, &field, msg, sizeof msg), 0);
+    assert_int_equal(api_query_to_store(&q, ROUTE_CUSTOMERS, &sq, &field, msg, sizeof msg), 0);
     assert_int_equal(sq.page, 2);
     assert_int_equal(sq.per_page, 100); /* clamped */
     assert_string_equal(sq.search, "' OR 1=1 --");
@@ -113,7 +113,7 @@ static void test_query(void **state)
 
     /* the last of a repeated parameter wins */
     api_query_set(&q, "page", "3");
-    assert_int_equal(api_query_to_store(&q, R_CUSTOMERS, &sq, &field, msg, sizeof msg), 0);
+    assert_int_equal(api_query_to_store(&q, ROUTE_CUSTOMERS, &sq, &field, msg, sizeof msg), 0);
     assert_int_equal(sq.page, 3);
 
     static const struct {
@@ -126,12 +126,12 @@ static void test_query(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&q, 0, sizeof q);
         api_query_set(&q, bad[i].key, bad[i].value);
-        assert_int_equal(api_query_to_store(&q, R_CUSTOMERS, &sq, &field, msg, sizeof msg), -1);
+        assert_int_equal(api_query_to_store(&q, ROUTE_CUSTOMERS, &sq, &field, msg, sizeof msg), -1);
         assert_string_equal(field, bad[i].key);
     }
     memset(&q, 0, sizeof q);
     api_query_set(&q, "from_date", "2024-13-45");
-    assert_int_equal(api_query_to_store(&q, R_WORK_ORDERS, &sq, &field, msg, sizeof msg), -1);
+    assert_int_equal(api_query_to_store(&q, ROUTE_WORK_ORDERS, &sq, &field, msg, sizeof msg), -1);
     assert_string_equal(field, "from_date");
 
     memset(&q, 0, sizeof q);
@@ -140,13 +140,13 @@ static void test_query(void **state)
     api_query_set(&q, "from_date", "2024-01-01");
     api_query_set(&q, "to_date", "2024-02-01");
     api_query_set(&q, "search", "ignored for work orders");
-    assert_int_equal(api_query_to_store(&q, R_WORK_ORDERS, &sq, &field, msg, sizeof msg), 0);
+    assert_int_equal(api_query_to_store(&q, ROUTE_WORK_ORDERS, &sq, &field, msg, sizeof msg), 0);
     assert_string_equal(sq.technician_id, "tech-001");
     assert_string_equal(sq.customer_id, "cust-1");
     assert_string_equal(sq.to_date, "2024-02-01");
     assert_null(sq.search);
     /* under /customers/{id}/work-orders the path names the customer */
-    assert_int_equal(api_query_to_store(&q, R_CUSTOMER_WORK_ORDERS, &sq, &field, msg, sizeof msg), 0);
+    assert_int_equal(api_query_to_store(&q, ROUTE_CUSTOMER_WORK_ORDERS, &sq, &field, msg, sizeof msg), 0);
     assert_null(sq.customer_id);
 
     memset(&q, 0, sizeof q);

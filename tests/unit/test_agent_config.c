@@ -15,19 +15,14 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "tests/unit/test_util.h"
 
 static char tmpdir[256];
 
 static void write_file(const char *name, const char *text, mode_t mode, char *path_out)
 {
-    char path[PATH_MAX + 64];
-    FILE *fp;
-    snprintf(path, sizeof path, "%s/%.60s", tmpdir, name);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-    assert_int_equal(chmod(path, mode), 0);
+    const char *path = tu_write_file(tmpdir, name, text, mode);
+
     if (path_out)
         strcpy(path_out, path);
 }
@@ -56,10 +51,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[PATH_MAX + 16];
     (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_rmtree(tmpdir), 0);
     return 0;
 }
 
@@ -361,19 +354,22 @@ static void test_print_redacts(void **state)
     config_release(&c);
 }
 
+/* Every test case has its own fixture: setup before, teardown after. */
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_runtime_dir_fallback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_lines, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_key_file_checks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_key_sources, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_print_redacts, setup, teardown),
+        TEST(test_defaults),
+        TEST(test_runtime_dir_fallback),
+        TEST(test_every_key),
+        TEST(test_bad_lines),
+        TEST(test_long_line),
+        TEST(test_missing_config),
+        TEST(test_precedence),
+        TEST(test_key_file_checks),
+        TEST(test_key_sources),
+        TEST(test_print_redacts),
     };
     return cmocka_run_group_tests_name("agent_config", tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include "agent/ctlsock.h"
 #include "agent/netlink.h"
 #include "agent/notify.h"
+#include "tests/unit/test_util.h"
 
 static void test_peer_decision(void **state)
 {
@@ -119,8 +120,7 @@ static void test_listen_live_and_stale(void **state)
     assert_int_equal(ctlsock_prepare_dir(path, 1, err, sizeof err), -1);
     assert_non_null(strstr(err, "0700"));
     assert_int_equal(ctlsock_prepare_dir(path, 0, err, sizeof err), 0);
-    snprintf(err, sizeof err, "rm -rf '%s'", dir);
-    assert_int_equal(system(err), 0);
+    assert_int_equal(tu_rmtree(dir), 0);
 }
 
 static void test_group_mode(void **state)

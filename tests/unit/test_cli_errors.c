@@ -13,10 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/test_util.h"
 #include <cmocka.h>
 
-#include "agent/cli.h"
-#include "agent/cli_output.h"
+#include "agent/cli/cli.h"
+#include "agent/cli/output.h"
 
 static void test_exit_for_http(void **state)
 {
@@ -124,15 +125,7 @@ static void test_sync_outcome(void **state)
 /* Writes text to a fresh file under dir; returns its path (static). */
 static const char *write_file(const char *dir, const char *name, const char *text)
 {
-    static char path[512];
-    FILE *fp;
-
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-    return path;
+    return tu_write_file(dir, name, text, 0644);
 }
 
 static void test_config_socket(void **state)
@@ -162,7 +155,7 @@ static void test_config_socket(void **state)
     big[9999] = '\0';
     f = write_file(dir, "e", big);
     assert_int_equal(cli_config_socket(f, buf, sizeof buf, &err), -1);
-    assert_non_null(strstr(err.msg, ":1: line too long"));
+    assert_non_null(strstr(err.msg, ":1: line longer than 4096 bytes"));
     free(big);
     f = write_file(dir, "f", "socket = /a/very/long/path/that/does/not/fit\n");
     assert_int_equal(cli_config_socket(f, buf, 8, &err), -1);
@@ -198,6 +191,11 @@ static void test_socket_precedence(void **state)
     write_file(conf, "config", "socket = /from/config.sock\n");
     assert_int_equal(cli_socket_path(NULL, buf, sizeof buf, &err), 0);
     assert_string_equal(buf, "/from/config.sock");
+    /* "~/" is the home directory, as fieldsyncd reads the same line. */
+    write_file(conf, "config", "socket = ~/t.sock\n");
+    assert_int_equal(cli_socket_path(NULL, buf, sizeof buf, &err), 0);
+    snprintf(expect, sizeof expect, "%s/t.sock", dir);
+    assert_string_equal(buf, expect);
     setenv("FIELDSYNC_SOCKET", "/from/env.sock", 1);
     assert_int_equal(cli_socket_path(NULL, buf, sizeof buf, &err), 0);
     assert_string_equal(buf, "/from/env.sock");

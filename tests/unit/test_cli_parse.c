@@ -12,7 +12,9 @@
 
 #include <cmocka.h>
 
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
+#include "agent/cli/help.h"
+#include "agent/routes.h"
 
 #define ARGS(...) ((const char *[]){"fieldsync", __VA_ARGS__, NULL})
 
@@ -321,6 +323,35 @@ static void test_usage_errors(void **state)
     expect_usage(ARGS("help", "outbox", "x"), "help: outbox has no command 'x'");
 }
 
+/* Every command calls an endpoint of agent/routes.c, and the daemon's
+ * matcher takes that endpoint's path (with an id) back to the same route
+ * and method: the CLI cannot call a path the router does not serve. */
+static void test_every_command_names_a_routed_endpoint(void **state)
+{
+    (void)state;
+    for (size_t g = 0; g < cli_ngroups; g++) {
+        for (size_t i = 0; i < cli_groups[g]->nsubs; i++) {
+            const cli_sub *s = &cli_groups[g]->subs[i];
+            const routes_endpoint *ep = routes_find(s->route, s->method);
+            char path[512];
+            const char *mark;
+            routes_hit hit;
+
+            assert_non_null(ep);
+            mark = strstr(ep->pattern, "{}");
+            if (mark)
+                snprintf(path, sizeof path, "%.*s%s%s", (int)(mark - ep->pattern), ep->pattern,
+                         "id-1", mark + 2);
+            else
+                snprintf(path, sizeof path, "%s", ep->pattern);
+            assert_int_equal(routes_match(path, &hit), 0);
+            assert_int_equal(hit.id, s->route);
+            assert_string_equal(hit.param, mark ? "id-1" : "");
+            assert_true(routes_methods(hit.id) & s->method);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_argument_order_and_repeats),
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_every_command_names_a_routed_endpoint),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

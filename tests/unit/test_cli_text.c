@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "agent/cli.h"
-#include "agent/cli_output.h"
-#include "agent/cli_sse.h"
+#include "agent/cli/cli.h"
+#include "agent/cli/output.h"
+#include "agent/cli/sse.h"
 
 static void test_url_escape(void **state)
 {

@@ -181,34 +181,43 @@ static void test_open_bad_dir(void **state)
     assert_true(strlen(err) > 0);
 }
 
-/* A fixture database written by schema version 1 (tests/data) opens and
- * reads: the upgrade path from every shipped version is exercised. */
-static void test_v1_fixture_opens(void **state)
+/* Builds dir/name.db from the dump tests/data/name.sql (a database written
+ * by an older schema) into path. */
+static void load_fixture(const fx *f, const char *name, char *path, size_t len)
 {
-    fx *f = *state;
-    char path[200], *sql = NULL;
+    char file[128], *sql = NULL;
     sqlite3 *db = NULL;
-    store *s = NULL;
     FILE *fp;
-    long len;
-    cJSON *j;
-    char *out = NULL;
-    int64_t pending = 0;
+    long n;
 
-    fp = fopen("tests/data/store-v1.sql", "r");
+    snprintf(file, sizeof file, "tests/data/%s.sql", name);
+    fp = fopen(file, "r");
     if (!fp)
-        fail_msg("tests/data/store-v1.sql missing (run from the top directory)");
+        fail_msg("%s missing (run from the top directory)", file);
     fseek(fp, 0, SEEK_END);
-    len = ftell(fp);
+    n = ftell(fp);
     fseek(fp, 0, SEEK_SET);
-    sql = calloc(1, (size_t)len + 1);
-    assert_int_equal(fread(sql, 1, (size_t)len, fp), (size_t)len);
+    sql = calloc(1, (size_t)n + 1);
+    assert_non_null(sql);
+    assert_int_equal(fread(sql, 1, (size_t)n, fp), (size_t)n);
     fclose(fp);
-    snprintf(path, sizeof path, "%s/v1.db", f->dir);
+    snprintf(path, len, "%s/%s.db", f->dir, name);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     free(sql);
+}
+
+/* Opens an old fixture and checks what every shipped version held: cust-1
+ * with a pending local edit of its name. */
+static store *open_old_fixture(fx *f, const char *name, char *path, size_t len)
+{
+    store *s = NULL;
+    cJSON *j;
+    char *out = NULL;
+    int64_t pending = 0;
+
+    load_fixture(f, name, path, len);
     assert_int_equal(store_open(path, &s, NULL, 0), STORE_OK);
     assert_int_equal(store_get(s, ENT_CUSTOMER, "cust-1", &out), STORE_OK);
     j = fx_json(out);
@@ -217,7 +226,42 @@ static void test_v1_fixture_opens(void **state)
     cJSON_Delete(j);
     assert_int_equal(store_outbox_counts(s, &pending, NULL, NULL), STORE_OK);
     assert_int_equal(pending, 1);
+    return s;
+}
+
+/* A fixture database written by schema version 1 (tests/data) opens and
+ * reads: the upgrade path from every shipped version is exercised. */
+static void test_v1_fixture_opens(void **state)
+{
+    char path[200];
+
+    store_close(open_old_fixture(*state, "store-v1", path, sizeof path));
+}
+
+/* Version 2 kept the sync engine's keys in "sync_state": the upgrade
+ * renames it to "meta" with its rows, and stamps the current version. */
+static void test_v2_fixture_upgrades_meta(void **state)
+{
+    char path[200], *v = NULL, *ver;
+    store *s = open_old_fixture(*state, "store-v2", path, sizeof path);
+    int64_t n = 0;
+
+    assert_int_equal(store_meta_get_int(s, "last_sync_ms", 0, &n), STORE_OK);
+    assert_int_equal(n, 1709251200000LL);
+    assert_int_equal(store_meta_get(s, "pull_cursor", &v), STORE_OK);
+    assert_non_null(v);
+    assert_string_equal(v, "{\"entity\":\"work_order\",\"page\":3}");
+    free(v);
+    assert_int_equal(store_meta_set(s, "last_error", "x"), STORE_OK);
     store_close(s);
+    ver = pragma_text(path, "PRAGMA user_version");
+    assert_non_null(ver);
+    assert_int_equal(atoi(ver), store_schema_version());
+    free(ver);
+    ver = pragma_text(path, "SELECT count(*) FROM sqlite_master WHERE name = 'sync_state'");
+    assert_non_null(ver);
+    assert_string_equal(ver, "0");
+    free(ver);
 }
 
 /* ---- transactions and the change hook ----------------------------------- */
@@ -370,7 +414,7 @@ static void test_names(void **state)
     }
     assert_int_equal(store_entity_from_name("customers", &e), STORE_INVALID);
     assert_string_equal(store_entity_name(ENT_WORK_ORDER), "work_order");
-    assert_string_equal(store_sync_state_name(SYNC_REJECTED), "rejected");
+    assert_string_equal(store_sync_state_name(STORE_SYNC_REJECTED), "rejected");
     assert_string_equal(store_op_kind_name(OP_DELETE), "delete");
     assert_string_equal(store_op_state_name(OPST_INFLIGHT), "in_flight");
 }
@@ -383,22 +427,22 @@ static void test_state_kv(void **state)
     char *v = (char *)0x1;
     int64_t n = 0;
 
-    assert_int_equal(store_state_get(f->s, "last_sync", &v), STORE_OK);
+    assert_int_equal(store_meta_get(f->s, "last_sync", &v), STORE_OK);
     assert_null(v);
-    assert_int_equal(store_state_set(f->s, "last_sync", "abc"), STORE_OK);
-    assert_int_equal(store_state_set(f->s, "last_sync", "def"), STORE_OK);
+    assert_int_equal(store_meta_set(f->s, "last_sync", "abc"), STORE_OK);
+    assert_int_equal(store_meta_set(f->s, "last_sync", "def"), STORE_OK);
     fx_reopen(f);
-    assert_int_equal(store_state_get(f->s, "last_sync", &v), STORE_OK);
+    assert_int_equal(store_meta_get(f->s, "last_sync", &v), STORE_OK);
     assert_string_equal(v, "def");
     free(v);
-    assert_int_equal(store_state_get_int(f->s, "offset", 42, &n), STORE_OK);
+    assert_int_equal(store_meta_get_int(f->s, "offset", 42, &n), STORE_OK);
     assert_int_equal(n, 42);
-    assert_int_equal(store_state_set_int(f->s, "offset", -1234567890123LL), STORE_OK);
-    assert_int_equal(store_state_get_int(f->s, "offset", 42, &n), STORE_OK);
+    assert_int_equal(store_meta_set_int(f->s, "offset", -1234567890123LL), STORE_OK);
+    assert_int_equal(store_meta_get_int(f->s, "offset", 42, &n), STORE_OK);
     assert_int_equal(n, -1234567890123LL);
-    assert_int_equal(store_state_get_int(f->s, "last_sync", 0, &n), STORE_INVALID);
-    assert_int_equal(store_state_set(f->s, "last_sync", NULL), STORE_OK);
-    assert_int_equal(store_state_get(f->s, "last_sync", &v), STORE_OK);
+    assert_int_equal(store_meta_get_int(f->s, "last_sync", 0, &n), STORE_INVALID);
+    assert_int_equal(store_meta_set(f->s, "last_sync", NULL), STORE_OK);
+    assert_int_equal(store_meta_get(f->s, "last_sync", &v), STORE_OK);
     assert_null(v);
 }
 
@@ -418,25 +462,25 @@ static void test_pull_generations_rise(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_creates_file_0600, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_fresh_file_0600_under_umask0, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_wal_and_version, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_synchronous_full_and_fk, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_reopen_keeps_data, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_newer_schema_refused, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_garbage_refused, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_foreign_sqlite_refused, fx_setup, fx_teardown),
+        FX_TEST(test_creates_file_0600),
+        FX_TEST(test_fresh_file_0600_under_umask0),
+        FX_TEST(test_wal_and_version),
+        FX_TEST(test_synchronous_full_and_fk),
+        FX_TEST(test_reopen_keeps_data),
+        FX_TEST(test_newer_schema_refused),
+        FX_TEST(test_garbage_refused),
+        FX_TEST(test_foreign_sqlite_refused),
         cmocka_unit_test(test_open_bad_dir),
-        cmocka_unit_test_setup_teardown(test_v1_fixture_opens, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_hook_after_commit_only, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_tx_not_nestable, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_grouped_upserts_commit_together, fx_setup,
-                                        fx_teardown),
+        FX_TEST(test_v1_fixture_opens),
+        FX_TEST(test_v2_fixture_upgrades_meta),
+        FX_TEST(test_hook_after_commit_only),
+        FX_TEST(test_tx_not_nestable),
+        FX_TEST(test_grouped_upserts_commit_together),
         cmocka_unit_test(test_time_parse_format),
         cmocka_unit_test(test_uuid),
         cmocka_unit_test(test_names),
-        cmocka_unit_test_setup_teardown(test_state_kv, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_pull_generations_rise, fx_setup, fx_teardown),
+        FX_TEST(test_state_kv),
+        FX_TEST(test_pull_generations_rise),
     };
 
     return cmocka_run_group_tests_name("store_open", tests, NULL, NULL);

@@ -2,6 +2,8 @@
  * create remap, rejects, remote deletes, conflicts and their resolution. */
 #include "tests/unit/store_fixture.h"
 
+#include "store/store_internal.h"   /* the handle's sqlite3 *, for fault injection */
+
 static int claim(store *s, int64_t now, store_op **ops)
 {
     int n = -1;
@@ -129,7 +131,7 @@ static void test_create_before_reference_and_remap(void **state)
     store_op *ops = NULL;
     int n;
     char *cust = NULL, *wo = NULL, *con = NULL, create_op[37];
-    cJSON *ob, *j;
+    cJSON *ob;
 
     fx_seed(s);
     assert_int_equal(fx_create(s, ENT_CUSTOMER, NULL, "{\"name\":\"Newco\"}", T0, &cust),
@@ -143,9 +145,7 @@ static void test_create_before_reference_and_remap(void **state)
     char *upd = fx_fmt("{\"customer_id\":\"%s\"}", cust);
     assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", upd, T0 + 3), STORE_OK);
     free(upd);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "customer.name"), "Newco");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "customer.name", "Newco");
 
     n = claim(s, T0, &ops);
     assert_int_equal(n, 1); /* only the customer create */
@@ -165,21 +165,13 @@ static void test_create_before_reference_and_remap(void **state)
                      STORE_OK);
     char *out = NULL;
     assert_int_equal(store_get(s, ENT_CUSTOMER, cust, &out), STORE_NOTFOUND);
-    j = fx_get(s, ENT_CUSTOMER, "cust-900");
-    assert_string_equal(fx_str(j, "customer_number"), "C-900");
-    assert_string_equal(fx_str(j, "created_at"), "2024-03-01T00:00:05Z");
-    assert_string_equal(fx_sync(j), "synced");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_CUSTOMER, "cust-900", "customer_number", "C-900");
+    fx_assert_str(s, ENT_CUSTOMER, "cust-900", "created_at", "2024-03-01T00:00:05Z");
+    fx_assert_state(s, ENT_CUSTOMER, "cust-900", "synced");
     /* references in other records */
-    j = fx_get(s, ENT_WORK_ORDER, wo);
-    assert_string_equal(fx_str(j, "customer.id"), "cust-900");
-    cJSON_Delete(j);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "customer.id"), "cust-900");
-    cJSON_Delete(j);
-    j = fx_get(s, ENT_CONTACT, con);
-    assert_string_equal(fx_str(j, "customer_id"), "cust-900");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, wo, "customer.id", "cust-900");
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "customer.id", "cust-900");
+    fx_assert_str(s, ENT_CONTACT, con, "customer_id", "cust-900");
     /* index columns followed */
     cJSON *p = fx_list(s, ENT_WORK_ORDER, &(store_query){.customer_id = "cust-900"});
     assert_int_equal(fx_meta(p, "total_count"), 2);
@@ -228,9 +220,7 @@ static void test_remap_later_ops_and_contact_refs(void **state)
     char *upd = fx_fmt("{\"contact_id\":\"%s\"}", con);
     assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", upd, T0 + 2), STORE_OK);
     free(upd);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "contact.name"), "Kim");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "contact.name", "Kim");
     /* the work order refers to an unsent create: not ready */
     assert_int_equal(claim(s, T0, &ops), 0);
     store_ops_free(ops, 0);
@@ -239,9 +229,7 @@ static void test_remap_later_ops_and_contact_refs(void **state)
     assert_string_equal(fx_str(j, "title"), "Chief"); /* later op re-applied */
     assert_string_equal(fx_sync(j), "pending");
     cJSON_Delete(j);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "contact.id"), "con-77");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "contact.id", "con-77");
     ob = fx_outbox(s);
     assert_string_equal(fx_str(cJSON_GetArrayItem(ob, 0), "record_id"), "con-77");
     assert_string_equal(fx_str(cJSON_GetArrayItem(ob, 1), "fields.contact_id"), "con-77");
@@ -297,10 +285,8 @@ static void test_reject_restores_remote_version(void **state)
                      STORE_NOTFOUND);
     assert_int_equal(store_op_user_retry(s, a), STORE_OK);
     assert_int_equal(store_op_user_retry(s, a), STORE_STATE);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "status"), "completed");
-    assert_string_equal(fx_sync(j), "pending");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "status", "completed");
+    fx_assert_state(s, ENT_WORK_ORDER, "wo-1", "pending");
     n = claim(s, T0, &ops);
     assert_int_equal(n, 1);
     assert_string_equal(ops[0].op_id, a);
@@ -308,11 +294,9 @@ static void test_reject_restores_remote_version(void **state)
     /* reject again, then discard: the view goes back for good */
     assert_int_equal(store_op_reject(s, a, NULL), STORE_OK);
     assert_int_equal(store_op_user_discard(s, a), STORE_OK);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "status"), "open");
-    assert_string_equal(fx_str(j, "notes"), "later");
-    assert_string_equal(fx_sync(j), "pending");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "status", "open");
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "notes", "later");
+    fx_assert_state(s, ENT_WORK_ORDER, "wo-1", "pending");
 }
 
 static void test_rejected_create_and_discard(void **state)
@@ -558,7 +542,6 @@ static void test_op_done_keeps_newer_stored_version(void **state)
     store *s = f->s;
     store_op *ops = NULL;
     int n;
-    cJSON *j;
 
     fx_seed(s);
     assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", "{\"notes\":\"x\"}", T0), STORE_OK);
@@ -570,10 +553,8 @@ static void test_op_done_keeps_newer_stored_version(void **state)
                                    NULL, NULL),
                      STORE_OK);
     store_ops_free(ops, n);
-    j = fx_get(s, ENT_WORK_ORDER, "wo-1");
-    assert_string_equal(fx_str(j, "notes"), "newer");
-    assert_string_equal(fx_sync(j), "synced");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_WORK_ORDER, "wo-1", "notes", "newer");
+    fx_assert_state(s, ENT_WORK_ORDER, "wo-1", "synced");
 }
 
 /* When the sync engine should wake for the outbox: the earliest backed-off
@@ -670,27 +651,151 @@ static void test_discard_moves_later_bases_back(void **state)
     cJSON_Delete(ob);
 }
 
+/* ---- a failing scan rolls the remap back whole ----------------------------- */
+
+/*
+ * Fault injection through SQLite's progress handler, which it calls every
+ * VM instruction while a statement runs: once one of the statements named
+ * in targets is running, the fail_at-th call interrupts it (the step
+ * returns SQLITE_INTERRUPT), as a busy or I/O error in the middle of a
+ * scan would end it.
+ */
+typedef struct {
+    sqlite3 *db;
+    const char *const *targets;
+    long calls, fail_at;
+    int fired;
+} fault;
+
+static int fault_progress(void *ud)
+{
+    fault *fl = ud;
+
+    for (sqlite3_stmt *st = sqlite3_next_stmt(fl->db, NULL); st;
+         st = sqlite3_next_stmt(fl->db, st)) {
+        if (!sqlite3_stmt_busy(st))
+            continue;
+        for (const char *const *t = fl->targets; *t; t++)
+            if (strstr(sqlite3_sql(st), *t) && ++fl->calls == fl->fail_at) {
+                fl->fired = 1;
+                return 1;
+            }
+    }
+    return 0;
+}
+
+/* Places that hold id: record ids, parents and indexed references, record
+ * bodies, and ops' record ids, parents, fields and bases. */
+static int64_t places_holding(store *s, const char *id)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+
+    assert_int_equal(sqlite3_prepare_v2(
+                         s->db,
+                         "SELECT (SELECT count(*) FROM records WHERE id = ?1 OR parent_id = ?1 "
+                         "OR customer_id = ?1 OR contact_id = ?1 OR instr(body, ?1) > 0) + "
+                         "(SELECT count(*) FROM outbox WHERE record_id = ?1 OR parent_id = ?1 "
+                         "OR instr(fields, ?1) > 0 OR instr(base_values, ?1) > 0)",
+                         -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    assert_true(n >= 0);
+    return n;
+}
+
+/*
+ * The two scans of a remap (records that refer to the created record, ops
+ * whose fields name it) fail at every point in turn: each failed settle
+ * leaves no trace (the local id is everywhere it was, the server id
+ * nowhere) and the settle after the last failure point remaps it all.
+ */
+static void test_remap_failing_scan_rolls_back_whole(void **state)
+{
+    static const char *const scans[] = {"SELECT entity, id FROM records WHERE",
+                                        "FROM outbox WHERE instr(fields", NULL};
+    fx *f = *state;
+    store *s = f->s;
+    store_op *ops = NULL;
+    char *cust = NULL, *id = NULL, create_op[37];
+    int64_t before;
+    long fail_at;
+    int n, rc = STORE_ERR;
+
+    fx_seed(s);
+    assert_int_equal(fx_create(s, ENT_CUSTOMER, NULL, "{\"name\":\"Newco\"}", T0, &cust),
+                     STORE_OK);
+    n = claim(s, T0, &ops);
+    assert_int_equal(n, 1);
+    snprintf(create_op, sizeof create_op, "%s", ops[0].op_id);
+    store_ops_free(ops, n);
+    /* several records and ops refer to it, so a scan has rows to stop among */
+    char *wof = fx_fmt("{\"customer_id\":\"%s\",\"description\":\"Install\"}", cust);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(fx_create(s, ENT_WORK_ORDER, NULL, wof, T0 + 1 + i, &id), STORE_OK);
+        free(id);
+        assert_int_equal(fx_create(s, ENT_CONTACT, cust, "{\"name\":\"Pat\"}", T0 + 4 + i, &id),
+                         STORE_OK);
+        free(id);
+    }
+    free(wof);
+    char *upd = fx_fmt("{\"customer_id\":\"%s\"}", cust);
+    assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", upd, T0 + 8), STORE_OK);
+    free(upd);
+    before = places_holding(s, cust);
+    assert_true(before >= 12);
+
+    fault fl = {.db = s->db, .targets = scans};
+    for (fail_at = 1; fail_at < 100000; fail_at++) {
+        fl.calls = 0;
+        fl.fail_at = fail_at;
+        fl.fired = 0;
+        sqlite3_progress_handler(s->db, 1, fault_progress, &fl);
+        rc = store_op_create_done(s, create_op, "cust-900", NULL, NULL);
+        sqlite3_progress_handler(s->db, 0, NULL, NULL);
+        if (!fl.fired)
+            break;
+        if (rc == STORE_OK)
+            fail_msg("scan stopped at call %ld, yet the remap committed: %lld places "
+                     "still hold the local id, %lld the server id",
+                     fail_at, (long long)places_holding(s, cust),
+                     (long long)places_holding(s, "cust-900"));
+        assert_int_equal(places_holding(s, cust), before);
+        assert_int_equal(places_holding(s, "cust-900"), 0);
+        assert_int_equal(si_check_consistency(s), STORE_OK);
+    }
+    assert_true(fail_at > 2);   /* the scans were reached, and failed more than once */
+    assert_int_equal(rc, STORE_OK);
+    assert_int_equal(places_holding(s, cust), 0);
+    assert_true(places_holding(s, "cust-900") > 0);
+    assert_int_equal(si_check_consistency(s), STORE_OK);
+    n = claim(s, T0, &ops);
+    assert_int_equal(n, 7);   /* the work orders, contacts and wo-1's update */
+    store_ops_free(ops, n);
+    free(cust);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_claim_order_per_record, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_next_due_and_unclaim, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_discard_moves_later_bases_back, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_claim_backoff_and_reopen, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_second_handle_keeps_inflight, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_create_before_reference_and_remap, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_remap_later_ops_and_contact_refs, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_reject_restores_remote_version, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_rejected_create_and_discard, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_remote_gone_with_pending_ops, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_delete_done_and_gone, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_hold_and_resolve, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_auto_and_flip, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_op_done_keeps_newer_stored_version, fx_setup,
-                                        fx_teardown),
+        FX_TEST(test_claim_order_per_record),
+        FX_TEST(test_next_due_and_unclaim),
+        FX_TEST(test_discard_moves_later_bases_back),
+        FX_TEST(test_claim_backoff_and_reopen),
+        FX_TEST(test_second_handle_keeps_inflight),
+        FX_TEST(test_remap_failing_scan_rolls_back_whole),
+        FX_TEST(test_create_before_reference_and_remap),
+        FX_TEST(test_remap_later_ops_and_contact_refs),
+        FX_TEST(test_reject_restores_remote_version),
+        FX_TEST(test_rejected_create_and_discard),
+        FX_TEST(test_remote_gone_with_pending_ops),
+        FX_TEST(test_delete_done_and_gone),
+        FX_TEST(test_conflict_hold_and_resolve),
+        FX_TEST(test_conflict_auto_and_flip),
+        FX_TEST(test_op_done_keeps_newer_stored_version),
     };
 
     return cmocka_run_group_tests_name("store_outbox", tests, NULL, NULL);

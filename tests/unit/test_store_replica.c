@@ -8,7 +8,6 @@ static void test_upsert_order(void **state)
     store *s = f->s;
     store_upsert_result r;
     char *etag = NULL;
-    cJSON *j;
 
     assert_int_equal(fx_put(s, ENT_CUSTOMER, fx_customer_json("cust-1", "Acme", "C-1",
                                                               "2024-01-20T14:15:00Z"), NULL, 1),
@@ -29,19 +28,15 @@ static void test_upsert_order(void **state)
     assert_int_equal(fx_put(s, ENT_CUSTOMER, fx_customer_json("cust-1", "Acme Old", "C-1",
                                                               "2024-01-20T23:59:59.999Z"), NULL, 3),
                      UPSERT_STALE);
-    j = fx_get(s, ENT_CUSTOMER, "cust-1");
-    assert_string_equal(fx_str(j, "name"), "Acme Newer");
-    assert_string_equal(fx_sync(j), "synced");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_CUSTOMER, "cust-1", "name", "Acme Newer");
+    fx_assert_state(s, ENT_CUSTOMER, "cust-1", "synced");
     /* The same version (an instant in another offset is the same one) with
      * another body: a field shown from another record changed without the
      * version moving.  Not older, so the remote's copy is taken... */
     assert_int_equal(fx_put(s, ENT_CUSTOMER, fx_customer_json("cust-1", "Acme Same", "C-1",
                                                               "2024-01-21T01:00:00+01:00"), NULL, 3),
                      UPSERT_APPLIED);
-    j = fx_get(s, ENT_CUSTOMER, "cust-1");
-    assert_string_equal(fx_str(j, "name"), "Acme Same");
-    cJSON_Delete(j);
+    fx_assert_str(s, ENT_CUSTOMER, "cust-1", "name", "Acme Same");
     /* ...and the same bytes again change nothing */
     assert_int_equal(fx_put(s, ENT_CUSTOMER, fx_customer_json("cust-1", "Acme Same", "C-1",
                                                               "2024-01-21T01:00:00+01:00"), NULL, 3),
@@ -163,7 +158,7 @@ static void test_rebase_keeps_pending_edit(void **state)
     assert_string_equal(rec.updated_at, "2024-02-01T00:00:00Z");
     assert_non_null(strstr(rec.remote_body, "remote notes"));
     assert_non_null(strstr(rec.body, "gate code 1234"));
-    assert_int_equal(rec.state, SYNC_PENDING);
+    assert_int_equal(rec.state, STORE_SYNC_PENDING);
     store_record_release(&rec);
 }
 
@@ -410,7 +405,7 @@ static void test_get_shapes_and_states(void **state)
     assert_int_equal(store_record_get(s, ENT_CONTACT, "con-1", &rec), STORE_OK);
     assert_int_equal(rec.deleted_locally, 1);
     assert_string_equal(rec.parent_id, "cust-1");
-    assert_int_equal(rec.state, SYNC_PENDING);
+    assert_int_equal(rec.state, STORE_SYNC_PENDING);
     store_record_release(&rec);
 }
 
@@ -495,20 +490,18 @@ static void test_remote_gone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_upsert_order, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_upsert_rejects_bad_records, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_rebase_keeps_pending_edit, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_rebase_keeps_local_delete_hidden, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_list_pagination_meta, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_list_filters, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_search_is_literal_and_safe, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_contacts_assets_lists, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_get_shapes_and_states, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_evict_unseen, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_evict_keeps_customer_of_edited_contact, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_remote_gone, fx_setup, fx_teardown),
+        FX_TEST(test_upsert_order),
+        FX_TEST(test_upsert_rejects_bad_records),
+        FX_TEST(test_rebase_keeps_pending_edit),
+        FX_TEST(test_rebase_keeps_local_delete_hidden),
+        FX_TEST(test_list_pagination_meta),
+        FX_TEST(test_list_filters),
+        FX_TEST(test_search_is_literal_and_safe),
+        FX_TEST(test_contacts_assets_lists),
+        FX_TEST(test_get_shapes_and_states),
+        FX_TEST(test_evict_unseen),
+        FX_TEST(test_evict_keeps_customer_of_edited_contact),
+        FX_TEST(test_remote_gone),
     };
 
     return cmocka_run_group_tests_name("store_replica", tests, NULL, NULL);

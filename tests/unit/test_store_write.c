@@ -477,20 +477,19 @@ static void test_delete_customer_with_active_work_orders(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_customer_validation, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_keys_rejected, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_contact_validation, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_work_order_validation, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_assets_read_only_and_missing, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_write_to_read_mapping, fx_setup, fx_teardown),
+        FX_TEST(test_customer_validation),
+        FX_TEST(test_duplicate_keys_rejected),
+        FX_TEST(test_contact_validation),
+        FX_TEST(test_work_order_validation),
+        FX_TEST(test_assets_read_only_and_missing),
+        FX_TEST(test_write_to_read_mapping),
         cmocka_unit_test(test_write_view),
-        cmocka_unit_test_setup_teardown(test_update_op_and_base, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_coalesce_update_update, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_coalesce_create_update_delete, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_coalesce_update_delete, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_never_coalesce_into_attempted, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_delete_customer_with_active_work_orders, fx_setup,
-                                        fx_teardown),
+        FX_TEST(test_update_op_and_base),
+        FX_TEST(test_coalesce_update_update),
+        FX_TEST(test_coalesce_create_update_delete),
+        FX_TEST(test_coalesce_update_delete),
+        FX_TEST(test_never_coalesce_into_attempted),
+        FX_TEST(test_delete_customer_with_active_work_orders),
     };
 
     return cmocka_run_group_tests_name("store_write", tests, NULL, NULL);

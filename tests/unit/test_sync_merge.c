@@ -53,134 +53,115 @@ static int merge(fx *f, sync_policy p, int64_t edit, int64_t off, int64_t rms)
     return sync_merge(f->remote, f->base, f->local, p, edit, off, rms, &f->r);
 }
 
+/* Merges the three sides under p (all times 0): the PUT is put, and no
+ * conflict came of it. */
+static void assert_merges_without_conflict(const char *remote, const char *base,
+                                           const char *local, sync_policy p, const char *put)
+{
+    fx f = {0};
+
+    load(&f, remote, base, local);
+    assert_int_equal(merge(&f, p, 0, 0, 0), 0);
+    assert_put(&f, put);
+    assert_int_equal(f.r.conflicts, 0);
+    assert_int_equal(f.r.hold, 0);
+    assert_null(f.r.outcome);
+    drop(&f);
+}
+
 /* Remote did not touch the field since the base: the local value goes out. */
 static void test_remote_unchanged_takes_local(void **st)
 {
-    fx f = {0};
     (void)st;
-    load(&f, "{\"status\":\"open\"}", "{\"status\":\"open\"}", "{\"status\":\"in_progress\"}");
-    assert_int_equal(merge(&f, POLICY_LWW, 0, 0, 0), 0);
-    assert_put(&f, "{\"status\":\"in_progress\"}");
-    assert_int_equal(f.r.conflicts, 0);
-    assert_null(f.r.outcome);
-    drop(&f);
+    assert_merges_without_conflict("{\"status\":\"open\"}", "{\"status\":\"open\"}",
+                                   "{\"status\":\"in_progress\"}", POLICY_LWW,
+                                   "{\"status\":\"in_progress\"}");
 }
 
 /* Only the remote changed it (local equals base): the remote value stays. */
 static void test_only_remote_changed_keeps_remote(void **st)
 {
-    fx f = {0};
     (void)st;
-    load(&f, "{\"priority\":\"high\"}", "{\"priority\":\"low\"}", "{\"priority\":\"low\"}");
-    assert_int_equal(merge(&f, POLICY_CLIENT_WINS, 0, 0, 0), 0);
-    assert_put(&f, "{}");
-    assert_int_equal(f.r.conflicts, 0);
-    drop(&f);
+    assert_merges_without_conflict("{\"priority\":\"high\"}", "{\"priority\":\"low\"}",
+                                   "{\"priority\":\"low\"}", POLICY_CLIENT_WINS, "{}");
 }
 
 /* Both changed to the same value (also: our PUT landed before a crash). */
 static void test_both_same_value_no_put_no_conflict(void **st)
 {
-    fx f = {0};
     (void)st;
-    load(&f, "{\"notes\":\"x\"}", "{\"notes\":\"a\"}", "{\"notes\":\"x\"}");
-    assert_int_equal(merge(&f, POLICY_MANUAL, 0, 0, 0), 0);
-    assert_put(&f, "{}");
-    assert_int_equal(f.r.conflicts, 0);
-    assert_int_equal(f.r.hold, 0);
-    drop(&f);
+    assert_merges_without_conflict("{\"notes\":\"x\"}", "{\"notes\":\"a\"}",
+                                   "{\"notes\":\"x\"}", POLICY_MANUAL, "{}");
 }
 
 /* Different fields on each side merge without conflict. */
 static void test_different_fields_merge(void **st)
 {
-    fx f = {0};
     (void)st;
     /* The remote changed description (not in the op); the op changed status. */
-    load(&f, "{\"status\":\"open\"}", "{\"status\":\"open\"}", "{\"status\":\"completed\"}");
-    assert_int_equal(merge(&f, POLICY_SERVER_WINS, 0, 0, 0), 0);
-    assert_put(&f, "{\"status\":\"completed\"}");
-    assert_int_equal(f.r.conflicts, 0);
-    drop(&f);
+    assert_merges_without_conflict("{\"status\":\"open\"}", "{\"status\":\"open\"}",
+                                   "{\"status\":\"completed\"}", POLICY_SERVER_WINS,
+                                   "{\"status\":\"completed\"}");
 }
 
-static void conflict_case(fx *f)
+/*
+ * notes changed on both sides (status only locally), merged under p with
+ * sync_merge's times: one conflict on notes alone, with all three values
+ * kept; the outcome is outcome and, when put is given, the PUT is put.
+ */
+static void assert_conflict(sync_policy p, int64_t edit, int64_t off, int64_t rms,
+                            const char *outcome, const char *put)
 {
-    load(f, "{\"notes\":\"remote\",\"status\":\"open\"}",
+    fx f = {0};
+
+    load(&f, "{\"notes\":\"remote\",\"status\":\"open\"}",
          "{\"notes\":\"base\",\"status\":\"open\"}",
          "{\"notes\":\"local\",\"status\":\"on_hold\"}");
-}
-
-static void assert_conflict_values(fx *f)
-{
-    assert_int_equal(f->r.conflicts, 1);
-    assert_string_equal(cJSON_GetObjectItem(f->r.c_base, "notes")->valuestring, "base");
-    assert_string_equal(cJSON_GetObjectItem(f->r.c_local, "notes")->valuestring, "local");
-    assert_string_equal(cJSON_GetObjectItem(f->r.c_remote, "notes")->valuestring, "remote");
+    assert_int_equal(merge(&f, p, edit, off, rms), 0);
+    assert_int_equal(f.r.conflicts, 1);
+    assert_string_equal(cJSON_GetObjectItem(f.r.c_base, "notes")->valuestring, "base");
+    assert_string_equal(cJSON_GetObjectItem(f.r.c_local, "notes")->valuestring, "local");
+    assert_string_equal(cJSON_GetObjectItem(f.r.c_remote, "notes")->valuestring, "remote");
     /* Only the conflicting field is in the conflict record. */
-    assert_null(cJSON_GetObjectItem(f->r.c_local, "status"));
+    assert_null(cJSON_GetObjectItem(f.r.c_local, "status"));
+    assert_string_equal(f.r.outcome, outcome);
+    assert_int_equal(f.r.hold, strcmp(outcome, "held") == 0);
+    if (put)
+        assert_put(&f, put);
+    drop(&f);
 }
 
 static void test_policy_server_wins(void **st)
 {
-    fx f = {0};
     (void)st;
-    conflict_case(&f);
-    assert_int_equal(merge(&f, POLICY_SERVER_WINS, 9999999, 0, 1), 0);
-    assert_conflict_values(&f);
-    assert_string_equal(f.r.outcome, "remote_won");
-    assert_put(&f, "{\"status\":\"on_hold\"}");
-    drop(&f);
+    assert_conflict(POLICY_SERVER_WINS, 9999999, 0, 1, "remote_won", "{\"status\":\"on_hold\"}");
 }
 
 static void test_policy_client_wins(void **st)
 {
-    fx f = {0};
     (void)st;
-    conflict_case(&f);
-    assert_int_equal(merge(&f, POLICY_CLIENT_WINS, 1, 0, 9999999), 0);
-    assert_conflict_values(&f);
-    assert_string_equal(f.r.outcome, "local_won");
-    assert_put(&f, "{\"status\":\"on_hold\",\"notes\":\"local\"}");
-    drop(&f);
+    assert_conflict(POLICY_CLIENT_WINS, 1, 0, 9999999, "local_won",
+                    "{\"status\":\"on_hold\",\"notes\":\"local\"}");
 }
 
 static void test_policy_manual_holds(void **st)
 {
-    fx f = {0};
     (void)st;
-    conflict_case(&f);
-    assert_int_equal(merge(&f, POLICY_MANUAL, 0, 0, 0), 0);
-    assert_conflict_values(&f);
-    assert_int_equal(f.r.hold, 1);
-    assert_string_equal(f.r.outcome, "held");
-    drop(&f);
+    assert_conflict(POLICY_MANUAL, 0, 0, 0, "held", NULL);
 }
 
 static void test_lww_later_local_wins(void **st)
 {
-    fx f = {0};
     (void)st;
-    conflict_case(&f);
-    assert_int_equal(merge(&f, POLICY_LWW, 2000, 0, 1000), 0);
-    assert_string_equal(f.r.outcome, "local_won");
-    assert_put(&f, "{\"status\":\"on_hold\",\"notes\":\"local\"}");
-    drop(&f);
+    assert_conflict(POLICY_LWW, 2000, 0, 1000, "local_won",
+                    "{\"status\":\"on_hold\",\"notes\":\"local\"}");
 }
 
 static void test_lww_later_remote_wins_and_tie_goes_remote(void **st)
 {
-    fx f = {0};
     (void)st;
-    conflict_case(&f);
-    assert_int_equal(merge(&f, POLICY_LWW, 1000, 0, 2000), 0);
-    assert_string_equal(f.r.outcome, "remote_won");
-    drop(&f);
-    conflict_case(&f);
-    assert_int_equal(merge(&f, POLICY_LWW, 1000, 0, 1000), 0);
-    assert_string_equal(f.r.outcome, "remote_won");
-    assert_put(&f, "{\"status\":\"on_hold\"}");
-    drop(&f);
+    assert_conflict(POLICY_LWW, 1000, 0, 2000, "remote_won", NULL);
+    assert_conflict(POLICY_LWW, 1000, 0, 1000, "remote_won", "{\"status\":\"on_hold\"}");
 }
 
 /*
@@ -191,30 +172,19 @@ static void test_lww_later_remote_wins_and_tie_goes_remote(void **st)
  */
 static void test_lww_corrects_server_ahead(void **st)
 {
-    fx f = {0};
     int64_t t0 = 1700000000000, skew = 600000;
     (void)st;
-    conflict_case(&f);
-    assert_int_equal(merge(&f, POLICY_LWW, t0 + 60000, skew, t0 + skew), 0);
-    assert_string_equal(f.r.outcome, "local_won");
-    drop(&f);
+    assert_conflict(POLICY_LWW, t0 + 60000, skew, t0 + skew, "local_won", NULL);
     /* Without the correction the remote would have won. */
-    conflict_case(&f);
-    assert_int_equal(merge(&f, POLICY_LWW, t0 + 60000, 0, t0 + skew), 0);
-    assert_string_equal(f.r.outcome, "remote_won");
-    drop(&f);
+    assert_conflict(POLICY_LWW, t0 + 60000, 0, t0 + skew, "remote_won", NULL);
 }
 
 /* The server's clock runs 10 minutes behind; the technician edited first. */
 static void test_lww_corrects_server_behind(void **st)
 {
-    fx f = {0};
     int64_t t0 = 1700000000000, skew = -600000;
     (void)st;
-    conflict_case(&f);
-    assert_int_equal(merge(&f, POLICY_LWW, t0, skew, t0 + 60000 + skew), 0);
-    assert_string_equal(f.r.outcome, "remote_won");
-    drop(&f);
+    assert_conflict(POLICY_LWW, t0, skew, t0 + 60000 + skew, "remote_won", NULL);
 }
 
 /* null vs absent, numbers, nested objects and equal instants. */
@@ -238,12 +208,9 @@ static void test_value_equality(void **st)
 /* A field set to null locally against a remote that kept the base. */
 static void test_null_local_value_is_sent(void **st)
 {
-    fx f = {0};
     (void)st;
-    load(&f, "{\"contact_id\":\"c-1\"}", "{\"contact_id\":\"c-1\"}", "{\"contact_id\":null}");
-    assert_int_equal(merge(&f, POLICY_LWW, 0, 0, 0), 0);
-    assert_put(&f, "{\"contact_id\":null}");
-    drop(&f);
+    assert_merges_without_conflict("{\"contact_id\":\"c-1\"}", "{\"contact_id\":\"c-1\"}",
+                                   "{\"contact_id\":null}", POLICY_LWW, "{\"contact_id\":null}");
 }
 
 static void test_policy_names(void **st)

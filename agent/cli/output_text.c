@@ -1,0 +1,555 @@
+/*
+ * output_text.c — the output functions for people: aligned tables for
+ * lists, "label  value" lines for one record, the daemon's status and a
+ * sync's summary.  Every string from the daemon passes cli_text_clean()
+ * before it reaches the terminal.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/cli/output.h"
+
+#define LABEL_MAX 24 /* wider labels are not padded further */
+#define CELL_DEPTH 3 /* nesting shown inside one cell */
+
+static void number_into(cli_buf *b, double d)
+{
+    if (fabs(d) < 1e15 && d == (double)(long long)d)
+        cli_buf_addf(b, "%lld", (long long)d);
+    else
+        cli_buf_addf(b, "%.15g", d);
+}
+
+static int is_named(const cJSON *o)
+{
+    return cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "name")) ||
+           cJSON_GetObjectItemCaseSensitive(o, "id");
+}
+
+static void cell_into(cli_buf *b, const cJSON *v, int depth);
+
+/* "Acme Corp (cust-001), phone: 555": a named object on one line. */
+static void summary_into(cli_buf *b, const cJSON *o, int depth)
+{
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+    const cJSON *m;
+    int first = 1;
+
+    if (cJSON_IsString(name)) {
+        cli_buf_adds(b, name->valuestring);
+        if (id) {
+            cli_buf_adds(b, " (");
+            cell_into(b, id, depth + 1);
+            cli_buf_adds(b, ")");
+        }
+        first = 0;
+    } else if (id) {
+        cell_into(b, id, depth + 1);
+        first = 0;
+    }
+    cJSON_ArrayForEach(m, o) {
+        if (m == name || m == id || !m->string)
+            continue;
+        cli_buf_addf(b, "%s%s: ", first ? "" : ", ", m->string);
+        cell_into(b, m, depth + 1);
+        first = 0;
+    }
+}
+
+static void cell_into(cli_buf *b, const cJSON *v, int depth)
+{
+    const cJSON *m;
+
+    if (!v || cJSON_IsNull(v)) {
+        cli_buf_adds(b, "-");
+    } else if (cJSON_IsString(v)) {
+        cli_buf_adds(b, v->valuestring);
+    } else if (cJSON_IsBool(v)) {
+        cli_buf_adds(b, cJSON_IsTrue(v) ? "yes" : "no");
+    } else if (cJSON_IsNumber(v)) {
+        number_into(b, v->valuedouble);
+    } else if (depth >= CELL_DEPTH) {
+        cli_buf_adds(b, "\xE2\x80\xA6");
+    } else if (cJSON_IsArray(v) && !v->child) {
+        cli_buf_adds(b, "-");
+    } else if (cJSON_IsArray(v)) {
+        cJSON_ArrayForEach(m, v) {
+            if (m != v->child)
+                cli_buf_adds(b, ", ");
+            cell_into(b, m, depth + 1);
+        }
+    } else if (cJSON_IsObject(v) && !v->child) {
+        cli_buf_adds(b, "-");
+    } else if (cJSON_IsObject(v)) {
+        m = cJSON_GetObjectItemCaseSensitive(v, "name");
+        if (!cJSON_IsString(m)) /* _sync: {"state": ...} */
+            m = cJSON_GetObjectItemCaseSensitive(v, "state");
+        if (cJSON_IsString(m))
+            cli_buf_adds(b, m->valuestring);
+        else
+            summary_into(b, v, depth);
+    }
+}
+
+/* Finishes a cell built in b: cleaned copy, b released. */
+static char *finish_cell(cli_buf *b, int keep_newlines)
+{
+    char *s = cli_buf_failed(b) ? NULL : cli_text_clean(cli_buf_str(b), keep_newlines);
+
+    cli_buf_release(b);
+    return s;
+}
+
+char *cli_cell_text(const cJSON *v)
+{
+    cli_buf b;
+
+    cli_buf_init(&b, CLI_MAX_BODY);
+    cell_into(&b, v, 0);
+    return finish_cell(&b, 0);
+}
+
+/* A column's cell of one row: a member's value, or "@key": its names. */
+static char *column_cell(const cJSON *row, const cli_column *col)
+{
+    const cJSON *v, *m;
+    cli_buf b;
+
+    if (col->key[0] != '@')
+        return cli_cell_text(cli_json_path(row, col->key));
+    v = cli_json_path(row, col->key + 1);
+    if (!cJSON_IsObject(v))
+        v = NULL;
+    cli_buf_init(&b, CLI_MAX_BODY);
+    if (!v || !v->child)
+        cli_buf_adds(&b, "-");
+    cJSON_ArrayForEach(m, v) {
+        cli_buf_addf(&b, "%s%s", m == v->child ? "" : ", ", m->string ? m->string : "");
+    }
+    return finish_cell(&b, 0);
+}
+
+static void print_cell_error(FILE *fp)
+{
+    fputs("(out of memory)\n", fp);
+}
+
+/* "page 2 of 5 (47 work orders)" under a list that has more pages. */
+static void page_footer(FILE *fp, const cli_view *v, const cJSON *meta)
+{
+    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(meta, "current_page");
+    const cJSON *pages = cJSON_GetObjectItemCaseSensitive(meta, "total_pages");
+    const cJSON *count = cJSON_GetObjectItemCaseSensitive(meta, "total_count");
+
+    if (!cJSON_IsNumber(cur) || !cJSON_IsNumber(pages) || pages->valuedouble <= 1)
+        return;
+    fprintf(fp, "page %.0f of %.0f", cur->valuedouble, pages->valuedouble);
+    if (cJSON_IsNumber(count))
+        fprintf(fp, " (%.0f %s)", count->valuedouble, v->plural);
+    fputs(cur->valuedouble < pages->valuedouble ? "; next: --page N\n" : "\n", fp);
+}
+
+static void text_list(FILE *fp, const cli_view *v, const cJSON *data, const cJSON *meta)
+{
+    size_t ncols = 0, nrows = (size_t)cJSON_GetArraySize(data), i = 0;
+    const cJSON *row;
+    char **cells;
+
+    while (v->columns[ncols].header)
+        ncols++;
+    if (nrows == 0) {
+        fprintf(fp, "no %s\n", v->plural);
+        page_footer(fp, v, meta);
+        return;
+    }
+    cells = calloc(nrows * ncols, sizeof *cells);
+    if (!cells) {
+        print_cell_error(fp);
+        return;
+    }
+    cJSON_ArrayForEach(row, data) {
+        for (size_t c = 0; c < ncols; c++, i++)
+            cells[i] = column_cell(row, &v->columns[c]);
+    }
+    for (i = 0; i < nrows * ncols && cells[i]; i++)
+        ;
+    if (i < nrows * ncols)
+        print_cell_error(fp);
+    else
+        cli_table_print(fp, v->columns, ncols, cells, nrows);
+    for (i = 0; i < nrows * ncols; i++)
+        free(cells[i]);
+    free(cells);
+    page_footer(fp, v, meta);
+}
+
+/* "label    value", continuation lines of a multi-line value aligned. */
+static void label_line(FILE *fp, int indent, size_t width, const char *label, const char *value)
+{
+    const char *p = value, *nl;
+    size_t col = (size_t)indent + width + 2;
+
+    fprintf(fp, "%*s%-*s  ", indent, "", (int)width, label);
+    while ((nl = strchr(p, '\n'))) {
+        fprintf(fp, "%.*s\n%*s", (int)(nl - p), p, (int)col, "");
+        p = nl + 1;
+    }
+    fprintf(fp, "%s\n", p);
+}
+
+static const char *label_of(const cJSON *m)
+{
+    return strcmp(m->string, "_sync") == 0 ? "sync" : m->string;
+}
+
+/* The members of a record, nested objects and lists indented below. */
+static void print_members(FILE *fp, const cJSON *obj, int indent)
+{
+    size_t width = 0;
+    const cJSON *m, *e;
+
+    cJSON_ArrayForEach(m, obj) {
+        size_t w = m->string ? strlen(label_of(m)) : 0;
+        if (w > width && w <= LABEL_MAX)
+            width = w;
+    }
+    cJSON_ArrayForEach(m, obj) {
+        char *label, *value;
+        cli_buf b;
+
+        if (!m->string || !(label = cli_text_clean(label_of(m), 0)))
+            continue;
+        if (cJSON_IsObject(m) && m->child && !is_named(m) && strcmp(m->string, "_sync") != 0 &&
+            indent < 2 * CELL_DEPTH) {
+            fprintf(fp, "%*s%s\n", indent, "", label);
+            print_members(fp, m, indent + 2);
+        } else if (cJSON_IsArray(m) && cJSON_IsObject(m->child)) {
+            fprintf(fp, "%*s%s\n", indent, "", label);
+            cJSON_ArrayForEach(e, m) {
+                cli_buf_init(&b, CLI_MAX_BODY);
+                summary_into(&b, e, 1);
+                value = finish_cell(&b, 0);
+                fprintf(fp, "%*s- %s\n", indent + 2, "", value ? value : "?");
+                free(value);
+            }
+        } else {
+            cli_buf_init(&b, CLI_MAX_BODY);
+            if (cJSON_IsObject(m) && is_named(m)) /* customer: "Acme (cust-001)" */
+                summary_into(&b, m, 0);
+            else
+                cell_into(&b, m, 0);
+            value = finish_cell(&b, 1);
+            label_line(fp, indent, width, label, value ? value : "?");
+            free(value);
+        }
+        free(label);
+    }
+}
+
+static void text_record(FILE *fp, const cJSON *data)
+{
+    print_members(fp, data, 0);
+}
+
+/* A time as the daemon gave it: ISO text as is, epoch numbers as ISO. */
+static void time_into(cli_buf *b, const cJSON *v)
+{
+    if (cJSON_IsNumber(v) && v->valuedouble > 0) {
+        double secs = v->valuedouble > 1e11 ? v->valuedouble / 1000 : v->valuedouble;
+        time_t t = (time_t)secs;
+        struct tm tm;
+        char buf[32];
+
+        if (gmtime_r(&t, &tm) && strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+            cli_buf_adds(b, buf);
+            return;
+        }
+    }
+    cell_into(b, cJSON_IsNull(v) || !v ? NULL : v, 0);
+}
+
+static const cJSON *member(const cJSON *o, const char *key)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+/* Appends "N name" for each (key, name) pair present in obj. */
+static void counts_into(cli_buf *b, const cJSON *obj, const char *const *pairs)
+{
+    int first = 1;
+
+    for (; pairs[0]; pairs += 2) {
+        const cJSON *v = member(obj, pairs[0]);
+
+        if (!v)
+            continue;
+        cli_buf_adds(b, first ? "" : ", ");
+        cell_into(b, v, 1);
+        cli_buf_addf(b, " %s", pairs[1]);
+        first = 0;
+    }
+    if (first)
+        cli_buf_adds(b, "-");
+}
+
+static void status_line(FILE *fp, const char *label, cli_buf *b)
+{
+    char *value = finish_cell(b, 0);
+
+    fprintf(fp, "%-13s %s\n", label, value ? value : "?");
+    free(value);
+    cli_buf_init(b, CLI_MAX_BODY);
+}
+
+static void yes_no_into(cli_buf *b, const cJSON *v)
+{
+    cli_buf_adds(b, !v ? "-" : cJSON_IsTrue(v) ? "yes" : "no");
+}
+
+static void text_status(FILE *fp, const cJSON *d)
+{
+    static const char *const outbox[] = {"pending", "pending", "rejected", "rejected",
+                                         "held", "held", NULL};
+    static const char *const replica[] = {"customers", "customers", "contacts", "contacts",
+                                          "assets", "assets", "work_orders", "work orders",
+                                          NULL};
+    static const char *const conflicts[] = {"open", "open", NULL};
+    const cJSON *v;
+    cli_buf b;
+    char line[256];
+
+    cli_buf_init(&b, CLI_MAX_BODY);
+    cell_into(&b, member(d, "version"), 0);
+    status_line(fp, "version", &b);
+    yes_no_into(&b, member(d, "online"));
+    status_line(fp, "online", &b);
+    yes_no_into(&b, member(d, "syncing"));
+    if (cJSON_IsTrue(member(d, "syncing")) && member(d, "progress")) {
+        cli_progress_line(d, line, sizeof line);
+        cli_buf_addf(&b, " (%s)", line);
+    }
+    status_line(fp, "syncing", &b);
+    yes_no_into(&b, member(d, "auth_error"));
+    if (cJSON_IsTrue(member(d, "auth_error")))
+        cli_buf_adds(&b, " (the remote refused the API key; pushing is paused)");
+    status_line(fp, "auth error", &b);
+    time_into(&b, member(d, "last_sync_at"));
+    status_line(fp, "last sync", &b);
+    time_into(&b, member(d, "last_success_at"));
+    status_line(fp, "last success", &b);
+    time_into(&b, member(d, "next_sync_at"));
+    status_line(fp, "next sync", &b);
+    counts_into(&b, member(d, "outbox"), outbox);
+    status_line(fp, "outbox", &b);
+    counts_into(&b, member(d, "conflicts"), conflicts);
+    status_line(fp, "conflicts", &b);
+    cell_into(&b, member(d, "last_error"), 0);
+    status_line(fp, "last error", &b);
+    counts_into(&b, member(d, "replica"), replica);
+    status_line(fp, "replica", &b);
+    if (cJSON_IsNumber(v = member(d, "clock_offset_ms"))) {
+        cli_buf_addf(&b, "%+.0f ms", v->valuedouble);
+        status_line(fp, "clock offset", &b);
+    }
+    cli_buf_release(&b);
+}
+
+void cli_progress_line(const cJSON *status, char *buf, size_t len)
+{
+    const cJSON *p = member(status, "progress");
+    const cJSON *phase = member(p, "phase");
+    double v[4] = {0, 0, 0, 0};
+    static const char *const keys[] = {"records_done", "records_total", "ops_done", "ops_total"};
+
+    for (int i = 0; i < 4; i++) {
+        const cJSON *n = member(p, keys[i]);
+        v[i] = cJSON_IsNumber(n) ? n->valuedouble : 0;
+    }
+    snprintf(buf, len, "%s: pulled %.0f of %.0f records, pushed %.0f of %.0f ops",
+             cJSON_IsString(phase) && phase->valuestring[0] ? phase->valuestring : "syncing",
+             v[0], v[1], v[2], v[3]);
+    /* The phase came from the daemon: keep the line printable. */
+    for (char *c = buf; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+}
+
+static void text_sync_started(FILE *fp, const cJSON *data)
+{
+    const cJSON *started = member(data, "started");
+
+    fputs(!started || cJSON_IsTrue(started) ? "sync started\n" : "a sync is already running\n",
+          fp);
+}
+
+/* Milliseconds since the epoch of a time the daemon sent; -1 unknown. */
+static double time_ms(const cJSON *v)
+{
+    struct tm tm;
+    double frac = 0;
+    int n = 0;
+
+    if (cJSON_IsNumber(v))
+        return v->valuedouble > 1e11 ? v->valuedouble : v->valuedouble * 1000;
+    if (!cJSON_IsString(v))
+        return -1;
+    memset(&tm, 0, sizeof tm);
+    if (sscanf(v->valuestring, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+        return -1;
+    if (v->valuestring[n] == '.')
+        frac = strtod(v->valuestring + n, NULL);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return ((double)timegm(&tm) + frac) * 1000;
+}
+
+static void text_sync_summary(FILE *fp, const cJSON *d)
+{
+    static const char *const pulls[] = {"pulled", "pulled", "unchanged", "unchanged",
+                                        "evicted", "evicted", "deleted_remotely",
+                                        "deleted remotely", NULL};
+    static const char *const pushes[] = {"pushed", "pushed", "conflicts", "conflicts",
+                                         "rejected", "rejected", "retried", "retried",
+                                         "errors", "errors", NULL};
+    double t0 = time_ms(member(d, "started_at")), t1 = time_ms(member(d, "finished_at"));
+    const cJSON *last = member(d, "last_error");
+    cli_buf b;
+    char *s;
+
+    cli_buf_init(&b, CLI_MAX_BODY);
+    cli_buf_adds(&b, "sync finished");
+    if (t0 >= 0 && t1 >= t0)
+        cli_buf_addf(&b, " in %.1f s", (t1 - t0) / 1000);
+    if (cJSON_IsFalse(member(d, "online")))
+        cli_buf_adds(&b, " (offline: the remote did not answer)");
+    else if (cJSON_IsFalse(member(d, "complete")))
+        cli_buf_adds(&b, " (incomplete: some records could not be fetched)");
+    cli_buf_adds(&b, "\n");
+    counts_into(&b, d, pulls);
+    cli_buf_adds(&b, "\n");
+    counts_into(&b, d, pushes);
+    cli_buf_adds(&b, "\n");
+    if (last && !cJSON_IsNull(last)) {
+        cli_buf_adds(&b, "last error: ");
+        cell_into(&b, last, 0);
+        cli_buf_adds(&b, "\n");
+    }
+    s = finish_cell(&b, 1);
+    fputs(s ? s : "sync finished\n", fp);
+    free(s);
+}
+
+/* A conflict's facts, then each field's base, local and remote values. */
+static void text_conflict(FILE *fp, const cJSON *c)
+{
+    static const cli_column cols[] = {
+        {"FIELD", NULL, 24, 0}, {"BASE", NULL, 30, 0}, {"LOCAL", NULL, 30, 0},
+        {"REMOTE", NULL, 30, 0}};
+    const cJSON *sides[3] = {member(c, "base"), member(c, "local"), member(c, "remote")};
+    const cJSON *m, *f;
+    cJSON *copy = cJSON_Duplicate(c, 1);
+    size_t n = 0, nfields = 0;
+    char **cells;
+
+    if (copy) { /* the facts without the three value objects */
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, "base");
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, "local");
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, "remote");
+        print_members(fp, copy, 0);
+        cJSON_Delete(copy);
+    }
+    /* Fields: those of local first (the edit), then any only in the others. */
+    for (int s = 0; s < 3; s++) {
+        if (!cJSON_IsObject(sides[s]))
+            sides[s] = NULL;
+        nfields += (size_t)cJSON_GetArraySize(sides[s]);
+    }
+    if (nfields == 0)
+        return;
+    cells = calloc(nfields * 4, sizeof *cells);
+    if (!cells)
+        return;
+    for (int s = 0; s < 3; s++) {
+        cJSON_ArrayForEach(m, sides[s]) {
+            int dup = 0;
+            for (int p = 0; p < s && !dup; p++)
+                dup = member(sides[p], m->string) != NULL;
+            if (dup || !m->string)
+                continue;
+            cells[n * 4] = cli_text_clean(m->string, 0);
+            for (int k = 0; k < 3; k++) {
+                f = member(sides[k], m->string);
+                cells[n * 4 + 1 + k] = f ? cli_cell_text(f) : strdup("-");
+            }
+            n++;
+        }
+    }
+    fputc('\n', fp);
+    for (size_t i = 0; i < n * 4 && nfields; i++)
+        if (!cells[i])
+            nfields = 0;
+    if (nfields)
+        cli_table_print(fp, cols, 4, cells, n);
+    else
+        print_cell_error(fp);
+    for (size_t i = 0; i < n * 4; i++)
+        free(cells[i]);
+    free(cells);
+}
+
+static void text_done(FILE *fp, const char *what, const char *id, const cJSON *data)
+{
+    char *s = cli_text_clean(id ? id : "", 0);
+
+    (void)data;
+    fprintf(fp, "%s%s%s\n", what, id ? " " : "", s ? s : "?");
+    free(s);
+}
+
+/* "14:02:11 record_changed entity=work_order id=wo-1" */
+static void text_event(FILE *fp, const char *type, const char *data)
+{
+    cJSON *j = cJSON_Parse(data);
+    const cJSON *m;
+    time_t now = time(NULL);
+    struct tm tm;
+    char stamp[16] = "";
+    cli_buf b;
+    char *s;
+
+    if (localtime_r(&now, &tm))
+        strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
+    cli_buf_init(&b, CLI_MAX_BODY);
+    cli_buf_addf(&b, "%s %s", stamp, type);
+    if (cJSON_IsObject(j)) {
+        cJSON_ArrayForEach(m, j) {
+            cli_buf val;
+            const char *q;
+
+            cli_buf_init(&val, CLI_MAX_BODY);
+            cell_into(&val, m, 1);
+            q = strchr(cli_buf_str(&val), ' ') ? "\"" : ""; /* one token per field */
+            cli_buf_addf(&b, " %s=%s%s%s", m->string ? m->string : "", q, cli_buf_str(&val), q);
+            cli_buf_release(&val);
+        }
+    } else if (j) {
+        cli_buf_adds(&b, " ");
+        cell_into(&b, j, 1);
+    } else if (data[0]) {
+        cli_buf_addf(&b, " %s", data);
+    }
+    cJSON_Delete(j);
+    s = finish_cell(&b, 0);
+    fprintf(fp, "%s\n", s ? s : type);
+    free(s);
+}
+
+const cli_output cli_output_text = {
+    text_list,  text_record, text_status, text_sync_started, text_sync_summary,
+    text_conflict, text_done, text_event,
+};
