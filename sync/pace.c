@@ -14,8 +14,9 @@
  *     Its capacity, two intervals' worth, bounds the burst after an outage
  *     or a suspend.  Requests that must not wait (records new to the
  *     scope, pushes, a full walk) are not held back by it, but they spend
- *     tokens too (down to minus the capacity), so the schedule's own
- *     requests make room for them.
+ *     the tokens there are, so the schedule's own requests make room for
+ *     them; they leave no debt, so that the hot list still comes an
+ *     interval after an initial sync.
  *
  * Every constant derives from interval, budget and max_age (time-lapse).
  */
@@ -196,7 +197,6 @@ static void hook_started(void *ud, const sync_remote_req *req)
 {
     sync_pace *p = ud;
     int64_t now = sync_mono_ms();
-    double cap = sync_pace_capacity(p);
 
     (void)req;
     pthread_mutex_lock(p->mu);
@@ -205,8 +205,8 @@ static void hook_started(void *ud, const sync_remote_req *req)
     count_minute(p, now);
     tokens_at(p, now);
     p->tokens -= 1.0;
-    if (p->tokens < -cap)
-        p->tokens = -cap;
+    if (p->tokens < 0)
+        p->tokens = 0;
     if (quota_known(p, now)) {
         if (p->rl_remaining > 0)
             p->rl_remaining--;   /* spent by this one, until an answer says */
