@@ -29,6 +29,11 @@ static int64_t col_ms(sqlite3_stmt *st, int col)
     return sqlite3_column_type(st, col) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, col);
 }
 
+int64_t si_checked_from_col(sqlite3_stmt *st, int col)
+{
+    return col_ms(st, col);
+}
+
 int store_reval_rows(store *s, store_reval_row **rows_out, size_t *n_out)
 {
     sqlite3_stmt *st;

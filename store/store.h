@@ -168,7 +168,9 @@ typedef struct {
  * One page of an entity's list, in the remote's list shape:
  *   {"data":[summary…],"meta":{"current_page","total_pages","total_count"}}
  * Items are the remote's summary shape of each record (its list-endpoint
- * fields) plus "_sync":{"state":…}.  Records deleted locally are hidden.
+ * fields) plus "_sync":{"state":…,"checked_at":…} (checked_at: when the
+ * copy was last confirmed against the remote, null if never; revalidate.c).
+ * Records deleted locally are hidden.
  * Served from indexes, ordered by id.  total_pages is
  * ceil(total_count / per_page) (0 when nothing matches); a page past the
  * end is empty.  created_after is strict, as the remote filters (created_at
@@ -181,7 +183,7 @@ int store_list(store *s, store_entity e, const store_query *q, char **json_out);
 
 /*
  * The local view of one record (remote version with pending edits applied)
- * in the detail shape plus "_sync":{"state":…}, as a JSON object.
+ * in the detail shape plus "_sync":{"state":…,"checked_at":…}, as a JSON object.
  * STORE_NOTFOUND if absent or deleted locally.
  */
 int store_get(store *s, store_entity e, const char *id, char **json_out);

@@ -175,8 +175,10 @@ char *si_json_print(const cJSON *item);
 /* Code points in UTF-8 text. */
 size_t si_utf8_len(const char *p);
 char *si_strdup(const char *p);   /* NULL-safe */
-/* "…}" + ",\"_sync\":{\"state\":\"st\"}}" appended to b. */
-void si_buf_add_with_sync(fs_buf *b, const char *obj_text, store_sync_state st);
+/* "…}" + ",\"_sync\":{\"state\":\"st\",\"checked_at\":…}}" appended to b;
+ * checked_ms < 0: never checked (null). */
+void si_buf_add_with_sync(fs_buf *b, const char *obj_text, store_sync_state st,
+                          int64_t checked_ms);
 
 /* ---- model.c (si_validate: validate.c) ------------------------------- */
 
@@ -243,6 +245,19 @@ int si_refresh(store *s, store_entity e, const char *id);
     "(SELECT MAX(CASE o.state WHEN " SI_SQL_OPST_HELD " THEN 3"                    \
     " WHEN " SI_SQL_OPST_REJECTED " THEN 2 ELSE 1 END) FROM outbox o "             \
     "WHERE o.entity = " ent " AND o.record_id = " id ")"
+
+/*
+ * A record's checked_at (revalidate.c) as a column, NULL if never: a
+ * contact or asset was confirmed with its customer.
+ */
+#define SI_CHECKED_SQL(ent, id, parent)                                             \
+    "(SELECT v.checked_ms FROM revalidation v WHERE "                              \
+    "(" ent " IN (" SI_SQL_ENT_CONTACT ", " SI_SQL_ENT_ASSET ") AND v.entity = "    \
+    SI_SQL_ENT_CUSTOMER " AND v.id = " parent ") OR "                               \
+    "(" ent " NOT IN (" SI_SQL_ENT_CONTACT ", " SI_SQL_ENT_ASSET ") AND v.entity = " \
+    ent " AND v.id = " id "))"
+/* The column's value: ms, or -1 for NULL. */
+int64_t si_checked_from_col(sqlite3_stmt *st, int col);
 
 /* The state of a row's SI_STATE_SQL column, whose values are ranks (3 held,
  * 2 rejected, 1 pending: MAX picks the strongest), not store_sync_state. */

@@ -52,8 +52,11 @@ int store_uuid(char out[37])
 /* Our stored objects are printed compactly by cJSON, so they end with '}':
  * the state is spliced in before it rather than parsing and printing again
  * (a list page is served from stored text). */
-void si_buf_add_with_sync(fs_buf *b, const char *obj_text, store_sync_state st)
+void si_buf_add_with_sync(fs_buf *b, const char *obj_text, store_sync_state st,
+                          int64_t checked_ms)
 {
+    char when[40] = "null";
+
     size_t n = strlen(obj_text);
 
     while (n > 0 && obj_text[n - 1] != '}')
@@ -65,7 +68,13 @@ void si_buf_add_with_sync(fs_buf *b, const char *obj_text, store_sync_state st)
     fs_buf_add(b, obj_text, n - 1);
     if (n > 2)
         fs_buf_adds(b, ",");
-    fs_buf_addf(b, "\"_sync\":{\"state\":\"%s\"}}", store_sync_state_name(st));
+    if (checked_ms >= 0) {
+        when[0] = '"';
+        fs_time_format(checked_ms, when + 1, sizeof when - 2);
+        strcat(when, "\"");
+    }
+    fs_buf_addf(b, "\"_sync\":{\"state\":\"%s\",\"checked_at\":%s}}",
+                store_sync_state_name(st), when);
 }
 
 cJSON *si_json_parse(const char *text, char *whybuf, size_t whylen)
