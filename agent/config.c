@@ -31,6 +31,8 @@ static const struct {
     [CK_SOCKET] = { "socket", T_PATH, 0, 0 },
     [CK_SOCKET_GROUP] = { "socket_group", T_GROUP, 0, 0 },
     [CK_INTERVAL] = { "interval", T_INT, 1, 86400 },
+    [CK_REQUEST_BUDGET] = { "request_budget", T_INT, 1, 10000000 },
+    [CK_MAX_AGE] = { "max_age", T_INT, 1, 31536000 },
     [CK_CONFLICT_POLICY] = { "conflict_policy", T_POLICY, 0, 0 },
     [CK_MAX_CONNECTIONS] = { "max_connections", T_INT, 1, 64 },
     [CK_LOG_LEVEL] = { "log_level", T_LEVEL, 0, 0 },
@@ -65,6 +67,8 @@ static int *int_slot(agent_config *c, config_key k)
     case CK_DAYS_BACK: return &c->days_back;
     case CK_DAYS_AHEAD: return &c->days_ahead;
     case CK_INTERVAL: return &c->interval;
+    case CK_REQUEST_BUDGET: return &c->request_budget;
+    case CK_MAX_AGE: return &c->max_age;
     case CK_MAX_CONNECTIONS: return &c->max_connections;
     default: return NULL;
     }
@@ -220,6 +224,8 @@ static int set_defaults(agent_config *c)
     c->days_back = 7;
     c->days_ahead = 30;
     c->interval = 60;
+    c->request_budget = 300;
+    c->max_age = 86400;
     c->policy = POLICY_LWW;
     c->max_connections = 8;
     c->log_level = LOG_LVL_INFO;

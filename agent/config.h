@@ -39,6 +39,8 @@ typedef enum {
     CK_SOCKET,
     CK_SOCKET_GROUP,
     CK_INTERVAL,
+    CK_REQUEST_BUDGET,
+    CK_MAX_AGE,
     CK_CONFLICT_POLICY,
     CK_MAX_CONNECTIONS,
     CK_LOG_LEVEL,
@@ -72,6 +74,8 @@ typedef struct {
     int socket_private_dir; /* socket is the /tmp/fieldsync-<uid> fallback */
     char *socket_group;
     int interval;           /* seconds */
+    int request_budget;     /* requests per hour revalidating the replica */
+    int max_age;            /* seconds a record may go unchecked */
     sync_policy policy;
     int max_connections;
     log_level log_level;

@@ -25,6 +25,45 @@ static int add_counts(cJSON *o, const char *const *names, const int64_t *vals, i
     return 0;
 }
 
+/* One freshness figure set: ages in seconds since the last check, null
+ * when no record has been checked. */
+static int add_ages(cJSON *o, const char *name, const sync_freshness *f)
+{
+    static const char *const names[] = { "p50_s", "p95_s", "max_s" };
+    const int64_t v[] = { f->p50_s, f->p95_s, f->max_s };
+    cJSON *a = cJSON_AddObjectToObject(o, name);
+
+    if (!a)
+        return -1;
+    for (int i = 0; i < 3; i++)
+        if (!(f->records > 0 ? cJSON_AddNumberToObject(a, names[i], (double)v[i])
+                             : cJSON_AddNullToObject(a, names[i])))
+            return -1;
+    return 0;
+}
+
+/* "remote" (what the remote was asked and offers) and "freshness" (how
+ * long since the replica was confirmed) of GET /agent/status. */
+static int add_remote(cJSON *d, const sync_status *ss)
+{
+    cJSON *o, *c;
+
+    if (!(o = cJSON_AddObjectToObject(d, "remote")) ||
+        !cJSON_AddNumberToObject(o, "requests_last_hour", (double)ss->requests_last_hour) ||
+        !cJSON_AddNumberToObject(o, "request_budget", (double)ss->request_budget) ||
+        !cJSON_AddBoolToObject(o, "rate_limited", ss->rate_limited) ||
+        !(c = cJSON_AddObjectToObject(o, "capabilities")) ||
+        !cJSON_AddBoolToObject(c, "etag", ss->etag) ||
+        !cJSON_AddBoolToObject(c, "gzip", ss->gzip) ||
+        !cJSON_AddBoolToObject(c, "rate_limit_headers", ss->rate_limit_headers))
+        return -1;
+    if (!(o = cJSON_AddObjectToObject(d, "freshness")) || add_ages(o, "hot", &ss->hot) < 0 ||
+        add_ages(o, "all", &ss->all) < 0 ||
+        !cJSON_AddBoolToObject(o, "max_age_met", !ss->max_age_unmet))
+        return -1;
+    return 0;
+}
+
 static enum MHD_Result do_status(local_api_request *r)
 {
     static const char *const outbox_names[] = { "pending", "rejected", "held" };
@@ -84,7 +123,8 @@ static enum MHD_Result do_status(local_api_request *r)
         !cJSON_AddNumberToObject(o, "ops_done", (double)ss.progress.ops_done) ||
         !cJSON_AddNumberToObject(o, "ops_total", (double)ss.progress.ops_total))
         goto oom;
-    if (!cJSON_AddNumberToObject(d, "clock_offset_ms", (double)clock_off))
+    if (!cJSON_AddNumberToObject(d, "clock_offset_ms", (double)clock_off) ||
+        add_remote(d, &ss.sync) < 0)
         goto oom;
     js = cJSON_PrintUnformatted(root);
 oom:

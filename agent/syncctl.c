@@ -37,9 +37,11 @@ struct syncctl {
     int64_t write_due, first_write;
     int64_t net_due;
     int now_req;
+    int full_req;                /* someone asked to be brought up to date */
     int stop;
 
     int running;
+    int running_full;            /* the running cycle walks everything */
     int dirty;                   /* a local write since the running cycle began */
     uint64_t started_seq, done_seq;
     int failures;
@@ -101,6 +103,9 @@ static void fill_sync_config(const agent_config *a, sync_config *s)
     s->days_ahead = a->days_ahead;
     s->max_connections = a->max_connections;
     s->policy = a->policy;
+    s->interval_s = a->interval;
+    s->request_budget = a->request_budget;
+    s->max_age_s = a->max_age;
     s->log_fn = sync_log;
     s->log_ud = NULL;
     s->log_level = (int)a->log_level + 1;
@@ -244,9 +249,11 @@ static void *thread_main(void *arg)
         if (due <= now) {
             sync_summary sum;
             char *js;
-            int rc;
+            int rc, full = c->full_req;
 
             c->running = 1;
+            c->running_full = full;
+            c->full_req = 0;
             c->dirty = 0;
             c->started_seq++;
             c->now_req = 0;
@@ -257,7 +264,11 @@ static void *thread_main(void *arg)
             events_publish(c->hub, "sync_started", "{}");
             memset(&sum, 0, sizeof sum);
             sum.started_ms = wall_ms();
-            rc = sync_cycle_run(c->se, sum.started_ms, &sum);
+            /* An explicit sync walks everything (someone is waiting to be
+             * up to date); the others spend the request budget
+             * (docs/SYNC.md), the first of them walking the scope once. */
+            rc = full ? sync_cycle_run(c->se, sum.started_ms, &sum)
+                      : sync_cycle_run_scheduled(c->se, sum.started_ms, &sum);
             /* What a large pull allocated and freed (the engine's page
              * cache, parsed pages) goes back to the system rather than
              * staying resident until the next cycle. */
@@ -356,8 +367,8 @@ fail_msg:
 void syncctl_sync_now(syncctl *c)
 {
     pthread_mutex_lock(&c->mu);
-    if (!c->running || c->dirty)
-        c->now_req = 1;
+    if (!c->running || c->dirty || !c->running_full)
+        c->now_req = c->full_req = 1;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
@@ -392,11 +403,11 @@ int syncctl_wait(syncctl *c, syncctl_waiter *w)
     int rc = -1;
     pthread_mutex_lock(&c->mu);
     if (!c->stop) {
-        if (c->running && !c->dirty) {
+        if (c->running && !c->dirty && c->running_full) {
             w->target = c->started_seq; /* join the running cycle */
         } else {
             w->target = c->started_seq + 1;
-            c->now_req = 1;
+            c->now_req = c->full_req = 1;
         }
         w->next = c->waiters;
         c->waiters = w;
@@ -441,6 +452,7 @@ void syncctl_status_get(syncctl *c, syncctl_status *out)
         out->next_sync_ms = wall_ms() + (due - mono_ms() > 0 ? due - mono_ms() : 0);
     pthread_mutex_unlock(&c->mu);
     sync_progress_get(c->se, &out->progress);
+    sync_status_get(c->se, wall_ms(), &out->sync);
 }
 
 void syncctl_stop(syncctl *c)

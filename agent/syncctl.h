@@ -55,6 +55,7 @@ typedef struct {
     int have_summary;
     sync_summary last;
     sync_progress progress;
+    sync_status sync;       /* the remote's figures and the replica's freshness */
 } syncctl_status;
 
 /*

@@ -310,6 +310,64 @@ static void yes_no_into(cli_buf *b, const cJSON *v)
     cli_buf_adds(b, !v ? "-" : cJSON_IsTrue(v) ? "yes" : "no");
 }
 
+/* An age in seconds for people: "45s", "9m", "3h", "2d"; "-" unknown. */
+static void age_into(cli_buf *b, const cJSON *v)
+{
+    double s = cJSON_IsNumber(v) ? v->valuedouble : -1;
+
+    if (s < 0)
+        cli_buf_adds(b, "-");
+    else if (s < 120)
+        cli_buf_addf(b, "%.0fs", s);
+    else if (s < 7200)
+        cli_buf_addf(b, "%.0fm", s / 60);
+    else if (s < 172800)
+        cli_buf_addf(b, "%.0fh", s / 3600);
+    else
+        cli_buf_addf(b, "%.0fd", s / 86400);
+}
+
+/* The "remote" and "freshness" lines: what the budget spent and how old
+ * the replica's confirmations are (docs/SYNC.md). */
+static void remote_lines(FILE *fp, const cJSON *d, cli_buf *b)
+{
+    static const char *const sets[] = {"hot", "all"};
+    static const char *const qs[] = {"p50_s", "p95_s", "max_s"};
+    static const char *const qn[] = {"p50", "p95", "max"};
+    const cJSON *r = member(d, "remote"), *f = member(d, "freshness"), *c;
+
+    if (r) {
+        cli_buf_addf(b, "%.0f requests in the last hour, budget %.0f",
+                     cJSON_IsNumber(member(r, "requests_last_hour"))
+                         ? member(r, "requests_last_hour")->valuedouble : 0,
+                     cJSON_IsNumber(member(r, "request_budget"))
+                         ? member(r, "request_budget")->valuedouble : 0);
+        if (cJSON_IsTrue(member(r, "rate_limited")))
+            cli_buf_adds(b, "; rate limited");
+        if ((c = member(r, "capabilities"))) {
+            cli_buf_adds(b, "; etag ");
+            yes_no_into(b, member(c, "etag"));
+            cli_buf_adds(b, ", gzip ");
+            yes_no_into(b, member(c, "gzip"));
+            cli_buf_adds(b, ", rate-limit headers ");
+            yes_no_into(b, member(c, "rate_limit_headers"));
+        }
+        status_line(fp, "remote", b);
+    }
+    if (f) {
+        for (int i = 0; i < 2; i++) {
+            cli_buf_addf(b, "%s%s", i ? "; " : "", sets[i]);
+            for (int q = 0; q < 3; q++) {
+                cli_buf_addf(b, "%s %s ", q ? "," : "", qn[q]);
+                age_into(b, member(member(f, sets[i]), qs[q]));
+            }
+        }
+        if (cJSON_IsFalse(member(f, "max_age_met")))
+            cli_buf_adds(b, "; the budget cannot check every record within max_age");
+        status_line(fp, "checked ago", b);
+    }
+}
+
 static void text_status(FILE *fp, const cJSON *d)
 {
     static const char *const outbox[] = {"pending", "pending", "rejected", "rejected",
@@ -351,6 +409,7 @@ static void text_status(FILE *fp, const cJSON *d)
     status_line(fp, "last error", &b);
     counts_into(&b, member(d, "replica"), replica);
     status_line(fp, "replica", &b);
+    remote_lines(fp, d, &b);
     if (cJSON_IsNumber(v = member(d, "clock_offset_ms"))) {
         cli_buf_addf(&b, "%+.0f ms", v->valuedouble);
         status_line(fp, "clock offset", &b);
