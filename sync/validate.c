@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/util.h"
 #include "sync/sync_int.h"
 
 enum {
@@ -146,7 +147,8 @@ int sync_record_ok(store_entity e, const cJSON *rec, int detail, char *err,
                  size_t errlen)
 {
     const field_rule *rules = rules_of(e);
-    const cJSON *id, *f, *g;
+    const cJSON *id;
+    const char *dup;
     int64_t ms;
 
     if (!rules || !cJSON_IsObject(rec)) {
@@ -154,13 +156,11 @@ int sync_record_ok(store_entity e, const cJSON *rec, int detail, char *err,
         return -1;
     }
     /* cJSON keeps duplicate keys and finds the first: a record that says
-     * two different things about one field is not trusted at all. */
-    cJSON_ArrayForEach(f, rec) {
-        for (g = f->next; g; g = g->next)
-            if (f->string && g->string && strcmp(f->string, g->string) == 0) {
-                snprintf(err, errlen, "duplicate key \"%.40s\"", f->string);
-                return -1;
-            }
+     * two different things about one field (at any depth) is not trusted
+     * at all. */
+    if ((dup = fs_json_dup_key(rec))) {
+        snprintf(err, errlen, "duplicate key \"%.40s\"", *dup ? dup : "?");
+        return -1;
     }
     id = cJSON_GetObjectItemCaseSensitive(rec, "id");
     if (!cJSON_IsString(id) || !sync_id_ok(id->valuestring)) {

@@ -129,6 +129,14 @@ static void test_duplicate_keys(void **st)
     (void)st;
     assert_int_equal(rec_ok(ENT_CUSTOMER, "{\"id\":\"c-1\",\"name\":\"A\",\"id\":\"c-2\"}", 0), -1);
     assert_int_equal(rec_ok(ENT_CUSTOMER, "{\"id\":\"c-1\",\"name\":\"A\",\"name\":\"B\"}", 0), -1);
+    /* Nested too: an address that names two cities is not trusted. */
+    assert_int_equal(rec_ok(ENT_CUSTOMER,
+                            "{\"id\":\"c-1\",\"name\":\"A\","
+                            "\"address\":{\"city\":\"X\",\"city\":\"Y\"}}", 0),
+                     -1);
+    assert_int_equal(rec_ok(ENT_CUSTOMER,
+                            "{\"id\":\"c-1\",\"name\":\"A\",\"address\":{\"city\":\"X\"}}", 0),
+                     0);
 }
 
 /* Ids and names go into URLs percent-encoded, bounded by the buffer. */
