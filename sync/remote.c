@@ -177,7 +177,7 @@ void sync_remote_req_clear(sync_remote_req *req)
 {
     free(req->url);
     free(req->body);
-    free(req->resp);
+    fs_buf_release(&req->answer);
     memset(req, 0, sizeof *req);
 }
 
@@ -225,26 +225,14 @@ int sync_remote_escape(const char *s, char *out, size_t outlen)
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     sync_remote_req *req = ud;
-    size_t n = size * nmemb, cap = req->max_body ? req->max_body : SYNC_REMOTE_MAX_BODY_LIST;
+    size_t n = size * nmemb;
 
-    if (req->resp_len + n > cap) {
-        req->too_large = 1;
+    if (fs_buf_add(&req->answer, data, n) != FS_BUF_OK) {
+        req->too_large = fs_buf_error(&req->answer) == FS_BUF_TOO_BIG;
         return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
     }
-    if (req->resp_len + n + 1 > req->resp_cap) {
-        size_t ncap = req->resp_cap ? req->resp_cap : 4096;
-        char *p;
-        while (ncap < req->resp_len + n + 1)
-            ncap *= 2;
-        p = realloc(req->resp, ncap);
-        if (!p)
-            return 0;
-        req->resp = p;
-        req->resp_cap = ncap;
-    }
-    memcpy(req->resp + req->resp_len, data, n);
-    req->resp_len += n;
-    req->resp[req->resp_len] = '\0';
+    req->resp = req->answer.data;
+    req->resp_len = req->answer.len;
     return n;
 }
 
@@ -390,9 +378,10 @@ static int setup(sync_remote_client *r, int i, sync_remote_req *req)
 
     curl_easy_reset(e);
     r->errbuf[i][0] = '\0';
-    free(req->resp);
+    fs_buf_release(&req->answer);
+    fs_buf_init(&req->answer, req->max_body ? req->max_body : SYNC_REMOTE_MAX_BODY_LIST);
     req->resp = NULL;
-    req->resp_len = req->resp_cap = 0;
+    req->resp_len = 0;
     req->status = 0;
     req->cancelled = req->too_large = 0;
     req->err[0] = '\0';

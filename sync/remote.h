@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/util.h"
 #include "sync/sync_int.h"
 
 #define SYNC_REMOTE_MAX_BODY_LIST   (16u << 20)
@@ -43,8 +44,9 @@ struct sync_remote_req {
     int cancelled;
     int too_large;
     char err[256];            /* transport error text, "" if none */
-    char *resp;               /* body, NUL-terminated; NULL if empty */
-    size_t resp_len, resp_cap;
+    fs_buf answer;            /* the answer's bytes, capped at max_body */
+    char *resp;               /* answer's text, NUL-terminated; NULL if empty */
+    size_t resp_len;
     char etag[192];           /* "" if none */
     char date[64];            /* raw Date header, "" if none */
     int64_t retry_after_ms;   /* -1 if none */
