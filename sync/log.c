@@ -4,7 +4,6 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "sync/sync_int.h"
 
@@ -32,18 +31,4 @@ void sync_log_emit(const sync_logger *lg, int level, const char *fmt, ...)
     }
     fprintf(stderr, "fieldsync sync %s: %s\n",
             names[level >= 1 && level <= 4 ? level : 0], line);
-}
-
-int64_t sync_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t sync_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -290,7 +290,7 @@ static int64_t param(const char *v, const char *key)
 /* X-RateLimit-Reset is seconds from now, or (by some vendors) a Unix time. */
 static int64_t reset_ms(int64_t v)
 {
-    int64_t now_s = sync_wall_ms() / 1000;
+    int64_t now_s = fs_wall_ms() / 1000;
 
     if (v > 1000000000)
         return v > now_s ? (v - now_s) * 1000 : 0;
@@ -350,7 +350,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
         return n;
     if (header_value(line, n, "Retry-After", ra, sizeof ra)) {
         int64_t d;
-        if (sync_retry_after_parse(ra, sync_wall_ms(), &d) == 0)
+        if (sync_retry_after_parse(ra, fs_wall_ms(), &d) == 0)
             req->retry_after_ms = d;
         return n;
     }
@@ -452,7 +452,7 @@ static void finish(sync_remote_client *r, int i, CURLcode cc, sync_clock *clk, i
     sync_remote_req *req = r->busy[i];
     curl_off_t total = 0, pre = 0, first = 0;
     long status = 0, nconn = 0;
-    int64_t now = sync_wall_ms();
+    int64_t now = fs_wall_ms();
 
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);

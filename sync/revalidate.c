@@ -1085,7 +1085,7 @@ int sync_revalidate(sync_engine *se)
     memset(lists, 0, sizeof lists);
     c.se = se;
     c.now = sync_now(se);
-    c.mono = sync_mono_ms();
+    c.mono = fs_mono_ms();
     local_day(c.now, c.today);
     server_now = c.now + sync_clock_offset(&se->clk);
     utc_day(server_now - (int64_t)se->days_back * 86400000, c.from);
