@@ -103,12 +103,12 @@ int config_set(agent_config *c, config_key k, const char *value, char *why, size
 
     shown(show, sizeof show, value);
     if (!*value) {
-        log_errfmt(why, whylen, "empty value");
+        fs_errfmt(why, whylen, "empty value");
         return -1;
     }
     for (const char *p = value; *p; p++) {
         if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            log_errfmt(why, whylen, "control character in value");
+            fs_errfmt(why, whylen, "control character in value");
             return -1;
         }
     }
@@ -116,32 +116,32 @@ int config_set(agent_config *c, config_key k, const char *value, char *why, size
     case T_URL:
         if ((strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) ||
             strlen(value) > 2048 || strchr(value, ' ')) {
-            log_errfmt(why, whylen, "invalid URL '%s' (expected http://HOST[:PORT]/PATH or https://…)", show);
+            fs_errfmt(why, whylen, "invalid URL '%s' (expected http://HOST[:PORT]/PATH or https://…)", show);
             return -1;
         }
         break;
     case T_PATH:
         if (strlen(value) >= PATH_MAX) {
-            log_errfmt(why, whylen, "path too long");
+            fs_errfmt(why, whylen, "path too long");
             return -1;
         }
         break;
     case T_ID:
         if (strlen(value) > CONFIG_MAX_ID || strpbrk(value, " /?#&%")) {
-            log_errfmt(why, whylen, "invalid id '%s' (at most %d characters, no spaces or /?#&%%)",
+            fs_errfmt(why, whylen, "invalid id '%s' (at most %d characters, no spaces or /?#&%%)",
                     show, CONFIG_MAX_ID);
             return -1;
         }
         break;
     case T_GROUP:
         if (!getgrnam(value)) {
-            log_errfmt(why, whylen, "no such group '%s'", show);
+            fs_errfmt(why, whylen, "no such group '%s'", show);
             return -1;
         }
         break;
     case T_INT:
         if (parse_int(value, keys[k].min, keys[k].max, &iv) < 0) {
-            log_errfmt(why, whylen, "invalid value '%s' (expected a whole number from %d to %d)",
+            fs_errfmt(why, whylen, "invalid value '%s' (expected a whole number from %d to %d)",
                     show, keys[k].min, keys[k].max);
             return -1;
         }
@@ -149,13 +149,13 @@ int config_set(agent_config *c, config_key k, const char *value, char *why, size
         return 0;
     case T_POLICY:
         if (sync_policy_parse(value, &c->policy) < 0) {
-            log_errfmt(why, whylen, "invalid value '%s' (expected lww, server_wins, client_wins or manual)", show);
+            fs_errfmt(why, whylen, "invalid value '%s' (expected lww, server_wins, client_wins or manual)", show);
             return -1;
         }
         return 0;
     case T_LEVEL:
-        if (log_level_parse(value, &c->log_level) < 0) {
-            log_errfmt(why, whylen, "invalid value '%s' (expected error, warn, info or debug)", show);
+        if (fs_log_level_parse(value, &c->log_level) < 0) {
+            fs_errfmt(why, whylen, "invalid value '%s' (expected error, warn, info or debug)", show);
             return -1;
         }
         return 0;
@@ -164,11 +164,11 @@ int config_set(agent_config *c, config_key k, const char *value, char *why, size
     {
         char *copy = keys[k].type == T_PATH ? paths_expand(value) : strdup(value);
         if (!copy) {
-            log_errfmt(why, whylen, "out of memory");
+            fs_errfmt(why, whylen, "out of memory");
             return -1;
         }
         if (k == CK_SOCKET && strlen(copy) > SOCKET_PATH_MAX) {
-            log_errfmt(why, whylen, "socket path longer than %d bytes", SOCKET_PATH_MAX);
+            fs_errfmt(why, whylen, "socket path longer than %d bytes", SOCKET_PATH_MAX);
             free(copy);
             return -1;
         }
@@ -200,14 +200,14 @@ static int parse_line(void *ctx, const char *path, int lineno, const char *name,
     k = find_key(name);
     if (k < 0) {
         if (strcmp(name, "api_key") == 0)
-            log_errfmt(err, errlen, "%s:%d: unknown key 'api_key' (put the key in a file "
+            fs_errfmt(err, errlen, "%s:%d: unknown key 'api_key' (put the key in a file "
                     "readable only by you and name it with api_key_file)", path, lineno);
         else
-            log_errfmt(err, errlen, "%s:%d: unknown key '%s'", path, lineno, show);
+            fs_errfmt(err, errlen, "%s:%d: unknown key '%s'", path, lineno, show);
         return -1;
     }
     if (config_set(c, (config_key)k, value, why, sizeof why) < 0) {
-        log_errfmt(err, errlen, "%s:%d: key '%s': %s", path, lineno, keys[k].name, why);
+        fs_errfmt(err, errlen, "%s:%d: key '%s': %s", path, lineno, keys[k].name, why);
         return -1;
     }
     snprintf(c->origin[k], sizeof c->origin[k], "%s:%d", path, lineno);
@@ -222,7 +222,7 @@ static int set_defaults(agent_config *c)
     c->interval = 60;
     c->policy = POLICY_LWW;
     c->max_connections = 8;
-    c->log_level = LOG_LVL_INFO;
+    c->log_level = FS_LOG_INFO;
     for (int k = 0; k < CK__COUNT; k++)
         snprintf(c->origin[k], sizeof c->origin[k], "default");
     snprintf(c->key_origin, sizeof c->key_origin, "default");
@@ -268,25 +268,25 @@ int config_read_key_file(const char *path, char **key_out, char *err, size_t err
     /* O_NONBLOCK: a FIFO put in place of the file must not hang us. */
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        log_errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
+        fs_errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) < 0) {
-        log_errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
+        fs_errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
-        log_errfmt(err, errlen, "API key file %s is not a regular file", path);
+        fs_errfmt(err, errlen, "API key file %s is not a regular file", path);
         goto out;
     }
     if (st.st_mode & 0077) {
-        log_errfmt(err, errlen, "API key file %s is %s by group or others (mode %04o); run chmod 600 %s",
+        fs_errfmt(err, errlen, "API key file %s is %s by group or others (mode %04o); run chmod 600 %s",
                 path, (st.st_mode & 0044) ? "readable" : "writable",
                 (unsigned)(st.st_mode & 07777), path);
         goto out;
     }
     if (st.st_uid != getuid() && st.st_uid != 0) {
-        log_errfmt(err, errlen, "API key file %s is owned by another user (uid %lu)", path,
+        fs_errfmt(err, errlen, "API key file %s is owned by another user (uid %lu)", path,
                 (unsigned long)st.st_uid);
         goto out;
     }
@@ -295,7 +295,7 @@ int config_read_key_file(const char *path, char **key_out, char *err, size_t err
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            log_errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
+            fs_errfmt(err, errlen, "API key file %s: %s", path, strerror(errno));
             goto out;
         }
         if (n == 0)
@@ -314,22 +314,22 @@ int config_read_key_file(const char *path, char **key_out, char *err, size_t err
     *e = '\0';
     len = (size_t)(e - k);
     if (len > CONFIG_MAX_KEY) {
-        log_errfmt(err, errlen, "API key file %s is larger than %d bytes", path, CONFIG_MAX_KEY);
+        fs_errfmt(err, errlen, "API key file %s is larger than %d bytes", path, CONFIG_MAX_KEY);
         goto out;
     }
     if (len == 0) {
-        log_errfmt(err, errlen, "API key file %s is empty", path);
+        fs_errfmt(err, errlen, "API key file %s is empty", path);
         goto out;
     }
     for (size_t i = 0; i < len; i++) {
         if ((unsigned char)k[i] < 0x21 || k[i] == 0x7f) {
-            log_errfmt(err, errlen, "API key file %s holds more than one word or a control character", path);
+            fs_errfmt(err, errlen, "API key file %s holds more than one word or a control character", path);
             goto out;
         }
     }
     *key_out = strdup(k);
     if (!*key_out) {
-        log_errfmt(err, errlen, "out of memory");
+        fs_errfmt(err, errlen, "out of memory");
         goto out;
     }
     rc = 0;
@@ -347,7 +347,7 @@ static int apply_over(agent_config *c, config_key k, const char *value, const ch
     if (!value)
         return 0;
     if (config_set(c, k, value, why, sizeof why) < 0) {
-        log_errfmt(err, errlen, "%s: %s", origin, why);
+        fs_errfmt(err, errlen, "%s: %s", origin, why);
         return -1;
     }
     snprintf(c->origin[k], sizeof c->origin[k], "%s", origin);
@@ -372,12 +372,12 @@ static int load_key(agent_config *c, const config_flags *f, char *err, size_t er
         while (n && isspace((unsigned char)s[n - 1]))
             n--;
         if (n == 0 || n > CONFIG_MAX_KEY) {
-            log_errfmt(err, errlen, "FIELDSYNC_API_KEY is empty or longer than %d bytes", CONFIG_MAX_KEY);
+            fs_errfmt(err, errlen, "FIELDSYNC_API_KEY is empty or longer than %d bytes", CONFIG_MAX_KEY);
             return -1;
         }
         c->api_key = strndup(s, n);
         if (!c->api_key) {
-            log_errfmt(err, errlen, "out of memory");
+            fs_errfmt(err, errlen, "out of memory");
             return -1;
         }
         free(c->api_key_file);
@@ -388,7 +388,7 @@ static int load_key(agent_config *c, const config_flags *f, char *err, size_t er
         return 0;
     } else if (env_file) {
         if (config_set(c, CK_API_KEY_FILE, env_file, why, sizeof why) < 0) {
-            log_errfmt(err, errlen, "FIELDSYNC_API_KEY_FILE: %s", why);
+            fs_errfmt(err, errlen, "FIELDSYNC_API_KEY_FILE: %s", why);
             return -1;
         }
         snprintf(c->origin[CK_API_KEY_FILE], sizeof c->origin[CK_API_KEY_FILE],
@@ -418,19 +418,19 @@ int config_load(const config_flags *f, agent_config *out, char *err, size_t errl
     int frc;
 
     if (set_defaults(&c) < 0) {
-        log_errfmt(err, errlen, "out of memory");
+        fs_errfmt(err, errlen, "out of memory");
         goto fail;
     }
     c.config_path = f->config ? strdup(f->config) : paths_config_file();
     if (!c.config_path) {
-        log_errfmt(err, errlen, "cannot determine the config file path");
+        fs_errfmt(err, errlen, "cannot determine the config file path");
         goto fail;
     }
     frc = paths_config_read(c.config_path, parse_line, &c, err, errlen);
     if (frc < 0)
         goto fail;
     if (frc == 1 && f->config) {
-        log_errfmt(err, errlen, "%s: no such config file", c.config_path);
+        fs_errfmt(err, errlen, "%s: no such config file", c.config_path);
         goto fail;
     }
     c.config_found = frc == 0;
@@ -461,12 +461,12 @@ fail:
 int config_require(const agent_config *c, char *err, size_t errlen)
 {
     if (!c->api_url) {
-        log_errfmt(err, errlen, "no API URL: set api_url in %s, FIELDSYNC_API_URL or --api-url",
+        fs_errfmt(err, errlen, "no API URL: set api_url in %s, FIELDSYNC_API_URL or --api-url",
                 c->config_path ? c->config_path : "the config file");
         return -1;
     }
     if (!c->api_key) {
-        log_errfmt(err, errlen, "no API key: name a key file (mode 0600) with api_key_file, "
+        fs_errfmt(err, errlen, "no API key: name a key file (mode 0600) with api_key_file, "
                 "FIELDSYNC_API_KEY_FILE or --api-key-file, or set FIELDSYNC_API_KEY");
         return -1;
     }
@@ -488,7 +488,7 @@ void config_print(const agent_config *c, FILE *fp)
         else if (k == CK_CONFLICT_POLICY)
             fprintf(fp, "%s = %s  # %s\n", name, sync_policy_name(c->policy), c->origin[k]);
         else if (k == CK_LOG_LEVEL)
-            fprintf(fp, "%s = %s  # %s\n", name, log_level_name(c->log_level), c->origin[k]);
+            fprintf(fp, "%s = %s  # %s\n", name, fs_log_level_name(c->log_level), c->origin[k]);
         if (k == CK_API_KEY_FILE)
             fprintf(fp, "api_key = %s  # %s\n", c->api_key ? "(set, redacted)" : "(not set)",
                     c->api_key ? c->key_origin : "no key file or FIELDSYNC_API_KEY");

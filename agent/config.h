@@ -17,8 +17,8 @@
 
 #include <stdio.h>
 
-#include "agent/log.h"
 #include "agent/paths.h"
+#include "store/util.h"
 #include "sync/sync.h"
 
 /* Bounds on what the configuration accepts from outside. */
@@ -74,7 +74,7 @@ typedef struct {
     int interval;           /* seconds */
     sync_policy policy;
     int max_connections;
-    log_level log_level;
+    int log_level;          /* FS_LOG_* */
     /* Where each value came from: "default", "env FIELDSYNC_DB",
      * "flag --db", "/path/config:7". */
     char origin[CK__COUNT][160];

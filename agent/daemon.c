@@ -41,7 +41,7 @@
 #include "agent/ctlsock.h"
 #include "agent/events.h"
 #include "agent/local_api.h"
-#include "agent/log.h"
+#include "store/util.h"
 #include "agent/netlink.h"
 #include "agent/notify.h"
 #include "agent/syncctl.h"
@@ -127,21 +127,21 @@ static void reload(const config_flags *flags, agent_config *cur, syncctl *sc)
     agent_config *nc = malloc(sizeof *nc);
 
     if (!nc) {
-        log_error("reload: out of memory; keeping the current configuration");
+        fs_log_error("reload: out of memory; keeping the current configuration");
         return;
     }
     if (config_load(flags, nc, err, sizeof err) < 0 || config_require(nc, err, sizeof err) < 0) {
-        log_error("reload failed, keeping the current configuration: %s", err);
+        fs_log_error("reload failed, keeping the current configuration: %s", err);
         free(nc);
         return;
     }
     if (strcmp(nc->db, cur->db) || strcmp(nc->socket, cur->socket) ||
         (nc->socket_group ? !cur->socket_group || strcmp(nc->socket_group, cur->socket_group)
                           : cur->socket_group != NULL))
-        log_warn("reload: db, socket and socket_group change only with a restart");
-    log_set_level(nc->log_level);
+        fs_log_warn("reload: db, socket and socket_group change only with a restart");
+    fs_log_set_level(nc->log_level);
     cur->interval = nc->interval;
-    log_info("reload: configuration read from %s", nc->config_path);
+    fs_log_info("reload: configuration read from %s", nc->config_path);
     syncctl_reconfigure(sc, nc); /* takes nc */
 }
 
@@ -164,7 +164,7 @@ static void main_loop(const config_flags *flags, agent_config *cfg, int sfd, int
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
-            log_error("poll: %s", strerror(errno));
+            fs_log_error("poll: %s", strerror(errno));
             return;
         }
         if (rc == 0) {
@@ -175,10 +175,10 @@ static void main_loop(const config_flags *flags, agent_config *cfg, int sfd, int
             struct signalfd_siginfo si;
             while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
                 if (si.ssi_signo == SIGHUP) {
-                    log_info("SIGHUP: reloading the configuration");
+                    fs_log_info("SIGHUP: reloading the configuration");
                     reload(flags, cfg, sc);
                 } else {
-                    log_info("%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+                    fs_log_info("%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
                     return;
                 }
             }
@@ -187,15 +187,15 @@ static void main_loop(const config_flags *flags, agent_config *cfg, int sfd, int
             uint64_t v;
             /* A first event-stream client: loop to arm the keepalive. */
             if (read(wakefd, &v, sizeof v) < 0 && errno != EAGAIN)
-                log_warn("eventfd: %s", strerror(errno));
+                fs_log_warn("eventfd: %s", strerror(errno));
         }
         if (n > 2 && (pfd[2].revents & (POLLIN | POLLERR))) {
             int up = netlink_drain(nlfd);
             if (up > 0) {
-                log_info("network change: syncing soon");
+                fs_log_info("network change: syncing soon");
                 syncctl_network_changed(sc);
             } else if (up < 0) {
-                log_warn("netlink: %s; no longer watching the network", strerror(errno));
+                fs_log_warn("netlink: %s; no longer watching the network", strerror(errno));
                 nlfd = -1;
             }
         }
@@ -215,7 +215,7 @@ int daemon_run(const config_flags *flags, agent_config *cfg)
     syncctl *sc = NULL;
     local_api *api = NULL;
 
-    log_set_level(cfg->log_level);
+    fs_log_set_level(cfg->log_level);
     signal(SIGPIPE, SIG_IGN);
     sfd = make_signalfd();
     if (sfd < 0) {
@@ -257,9 +257,9 @@ int daemon_run(const config_flags *flags, agent_config *cfg)
     lfd = -1;
     nlfd = netlink_open();
     if (nlfd < 0)
-        log_warn("netlink unavailable (%s): network changes will not trigger a sync",
+        fs_log_warn("netlink unavailable (%s): network changes will not trigger a sync",
                  strerror(errno));
-    log_info("fieldsyncd %s listening on %s (database %s, interval %d s, policy %s)",
+    fs_log_info("fieldsyncd %s listening on %s (database %s, interval %d s, policy %s)",
              FIELDSYNC_VERSION, cfg->socket, cfg->db, cfg->interval,
              sync_policy_name(cfg->policy));
     notify_send("READY=1\nSTATUS=listening");
@@ -293,7 +293,7 @@ out:
     if (lockfd >= 0)
         close(lockfd);
     if (status == 0)
-        log_info("stopped");
+        fs_log_info("stopped");
     config_release(cfg);
     return status;
 }

@@ -83,7 +83,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.interval, 60);
     assert_int_equal(c.max_connections, 8);
     assert_int_equal(c.policy, POLICY_LWW);
-    assert_int_equal(c.log_level, LOG_LVL_INFO);
+    assert_int_equal(c.log_level, FS_LOG_INFO);
     assert_null(c.api_url);
     assert_null(c.api_key);
     assert_int_equal(config_require(&c, err, sizeof err), -1);
@@ -146,7 +146,7 @@ static void test_every_key(void **state)
     assert_int_equal(c.interval, 5);
     assert_int_equal(c.policy, POLICY_MANUAL);
     assert_int_equal(c.max_connections, 4);
-    assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+    assert_int_equal(c.log_level, FS_LOG_DEBUG);
     snprintf(text, sizeof text, "%s:12", cfg);
     assert_string_equal(c.origin[CK_INTERVAL], text);
     assert_int_equal(config_require(&c, err, sizeof err), 0);
