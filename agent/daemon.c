@@ -3,7 +3,8 @@
  *
  * Threads.  main: this loop, sleeping in poll(2) on a signalfd, the
  *   netlink socket and (only while event-stream clients exist) a 15 s
- *   keepalive timeout; it never touches the store or the network.
+ *   keepalive timeout and the systemd watchdog's half period; it never
+ *   touches the store or the network.
  * sync: runs the cycles (syncctl.c), its own store handle.
  * http: libmicrohttpd's polling thread (local_api.c), its own store handle.
  * The signals are blocked before any thread starts, so only the signalfd
@@ -36,6 +37,7 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/ctlsock.h"
@@ -130,11 +132,18 @@ static void reload(const config_flags *flags, agent_config *cur, syncctl *sc)
         fs_log_error("reload: out of memory; keeping the current configuration");
         return;
     }
-    if (config_load(flags, nc, err, sizeof err) < 0 || config_require(nc, err, sizeof err) < 0) {
+    if (config_load(flags, nc, err, sizeof err) < 0) {
         fs_log_error("reload failed, keeping the current configuration: %s", err);
         free(nc);
         return;
     }
+    if (config_require(nc, err, sizeof err) < 0) {
+        fs_log_error("reload failed, keeping the current configuration: %s", err);
+        config_release(nc);
+        free(nc);
+        return;
+    }
+    config_log_warnings(nc);
     if (strcmp(nc->db, cur->db) || strcmp(nc->socket, cur->socket) ||
         (nc->socket_group ? !cur->socket_group || strcmp(nc->socket_group, cur->socket_group)
                           : cur->socket_group != NULL))
@@ -145,12 +154,79 @@ static void reload(const config_flags *flags, agent_config *cur, syncctl *sc)
     syncctl_reconfigure(sc, nc); /* takes nc */
 }
 
+/*
+ * WatchdogSec= of the unit: systemd sets WATCHDOG_USEC (and WATCHDOG_PID,
+ * which must be ours) and restarts the service when WATCHDOG=1 does not
+ * come within that period.  Returns half the period in ms (sd_watchdog_enabled(3)
+ * advises sending at half), or 0 when there is no watchdog.
+ */
+static int64_t watchdog_half_ms(void)
+{
+    const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+    char *end;
+    unsigned long long v;
+
+    if (!usec || !*usec)
+        return 0;
+    if (pid && *pid && strtol(pid, NULL, 10) != (long)getpid())
+        return 0;
+    errno = 0;
+    v = strtoull(usec, &end, 10);
+    if (errno || *end || v == 0)
+        return 0;
+    return (int64_t)(v / 2000) > 0 ? (int64_t)(v / 2000) : 1;
+}
+
+/*
+ * SIGHUP under systemd: RELOADING=1 with the monotonic time (systemd 253
+ * Type=notify-reload needs MONOTONIC_USEC to tell this reload from an
+ * earlier one), then READY=1 once the new configuration is in force or
+ * refused.
+ */
+static void reload_notified(const config_flags *flags, agent_config *cfg, syncctl *sc)
+{
+    char msg[96];
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu",
+             (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL);
+    notify_send(msg);
+    reload(flags, cfg, sc);
+    notify_send("READY=1");
+}
+
 static void main_loop(const config_flags *flags, agent_config *cfg, int sfd, int nlfd,
                       int wakefd, syncctl *sc, events_hub *hub)
 {
+    /* The watchdog is fed from this loop, the one every signal and every
+     * stop goes through: if it stops turning, systemd restarts us. */
+    int64_t wd_half = watchdog_half_ms(), wd_due = wd_half ? fs_mono_ms() : 0;
+    int64_t ka_due = 0; /* next event-stream keepalive; 0: no clients */
+
+    if (wd_half)
+        fs_log_info("watchdog: WATCHDOG=1 every %lld ms", (long long)wd_half);
     for (;;) {
         struct pollfd pfd[3];
-        int n = 0, timeout = events_clients(hub) > 0 ? KEEPALIVE_MS : -1, rc;
+        int n = 0, timeout = -1, rc;
+        int64_t now = fs_mono_ms();
+
+        if (wd_half && now >= wd_due) {
+            notify_send("WATCHDOG=1");
+            wd_due = now + wd_half;
+        }
+        if (events_clients(hub) == 0)
+            ka_due = 0;
+        else if (ka_due == 0)
+            ka_due = now + KEEPALIVE_MS;
+        else if (now >= ka_due) {
+            events_keepalive(hub);
+            ka_due = now + KEEPALIVE_MS;
+        }
+        if (ka_due)
+            timeout = (int)(ka_due - now);
+        if (wd_half && (timeout < 0 || wd_due - now < timeout))
+            timeout = (int)(wd_due - now);
 
         pfd[n].fd = sfd;
         pfd[n++].events = POLLIN;
@@ -167,16 +243,14 @@ static void main_loop(const config_flags *flags, agent_config *cfg, int sfd, int
             fs_log_error("poll: %s", strerror(errno));
             return;
         }
-        if (rc == 0) {
-            events_keepalive(hub);
-            continue;
-        }
+        if (rc == 0)
+            continue; /* a deadline: handled at the top */
         if (pfd[0].revents & POLLIN) {
             struct signalfd_siginfo si;
             while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
                 if (si.ssi_signo == SIGHUP) {
                     fs_log_info("SIGHUP: reloading the configuration");
-                    reload(flags, cfg, sc);
+                    reload_notified(flags, cfg, sc);
                 } else {
                     fs_log_info("%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
                     return;
@@ -199,8 +273,6 @@ static void main_loop(const config_flags *flags, agent_config *cfg, int sfd, int
                 nlfd = -1;
             }
         }
-        /* Other wakeups restart the 15 s wait, so a keepalive may come
-         * later than 15 s only while signals or netlink keep arriving. */
     }
 }
 

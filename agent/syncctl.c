@@ -80,6 +80,8 @@ static void fill_sync_config(const agent_config *a, sync_config *s)
     s->days_ahead = a->days_ahead;
     s->max_connections = a->max_connections;
     s->policy = a->policy;
+    s->ca_file = a->ca_file;
+    s->proxy = a->proxy;
     /* No log_fn: the engine writes to the same log, at the same levels. */
     s->log_level = a->log_level;
 }
