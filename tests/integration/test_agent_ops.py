@@ -315,5 +315,108 @@ class RemoteTransportTest(unittest.TestCase):
                 front.close()
 
 
+def fieldsync(env, *args):
+    p = subprocess.run([os.path.join(os.path.dirname(daemon_binary()), "fieldsync")] + list(args),
+                       env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def checks(out):
+    """{check name: (level, message)} from doctor's lines."""
+    got = {}
+    for line in out.splitlines():
+        level, _, rest = line.partition(" ")
+        name, _, msg = rest.strip().partition(": ")
+        got[name] = (level, msg)
+    return got
+
+
+class DoctorTest(unittest.TestCase):
+    NAMES = ["config", "socket", "key file", "remote", "api key", "clock", "rate limit", "tls",
+             "disk", "encryption"]
+
+    def configured(self, env, key_file=None):
+        """The daemon as systemd starts it: everything from the config file."""
+        env.write_config("api_url = %s/api/v1\napi_key_file = %s\ntechnician_id = tech-001\n"
+                         % (env.sim.url, key_file or env.key_file))
+        a = env.new_agent()
+        a.args = ["--interval", "300"]
+        return a
+
+    def fake_sysfs(self, env, lvm_on_luks):
+        """A /sys where the replica's device is dm-crypt (or LVM on it)."""
+        state = os.path.join(env.root, "state", "fieldsync")
+        st = os.stat(state)
+        dev = os.path.join(env.root, "sys", "dev", "block",
+                           "%d:%d" % (os.major(st.st_dev), os.minor(st.st_dev)))
+        crypt = os.path.join(dev, "slaves", "dm-0") if lvm_on_luks else dev
+        write(os.path.join(crypt, "dm", "uuid"), "CRYPT-LUKS2-0123456789abcdef-nvme0n1p3_crypt\n")
+        write(os.path.join(crypt, "dm", "name"), "nvme0n1p3_crypt\n")
+        if lvm_on_luks:
+            write(os.path.join(dev, "dm", "uuid"), "LVM-abcdef\n")
+        env.env["FIELDSYNC_TEST_SYSFS"] = os.path.join(env.root, "sys")
+
+    def test_all_ok_on_luks(self):
+        for lvm in (False, True):
+            with AgentEnv(start_agent=False) as env:
+                env.agent = self.configured(env).start()
+                env.agent.sync()
+                self.fake_sysfs(env, lvm)
+                code, out, err = fieldsync(env.env, "doctor")
+                self.assertEqual(code, 0, out + err)
+                got = checks(out)
+                self.assertEqual(list(got), self.NAMES, out)
+                self.assertEqual({v[0] for v in got.values()}, {"OK"}, out)
+                self.assertIn("nvme0n1p3_crypt", got["encryption"][1])
+                self.assertIn("mode 0600", got["key file"][1])
+                self.assertIn("mode 0600", got["socket"][1])
+                code, out, _ = fieldsync(env.env, "doctor", "--json")
+                self.assertEqual(code, 0)
+                self.assertIn('"status":\t"OK"', out)
+
+    def test_warn_and_fail_say_what_to_do(self):
+        with AgentEnv(start_agent=False) as env:
+            env.agent = self.configured(env).start()
+            env.agent.sync()
+            # No fake sysfs: the test's /tmp is not encrypted.
+            os.chmod(env.key_file, 0o644)
+            env.sim.set_faults(offline=True)
+            env.agent.sync()
+            code, out, err = fieldsync(env.env, "doctor")
+            self.assertEqual(code, 4, out + err)
+            self.assertEqual(err, "")
+            got = checks(out)
+            self.assertEqual(got["key file"][0], "FAIL")
+            self.assertIn("chmod 600 %s" % env.key_file, got["key file"][1])
+            self.assertEqual(got["remote"][0], "FAIL")
+            self.assertEqual(got["encryption"][0], "WARN")
+            self.assertIn("LUKS", got["encryption"][1])
+            self.assertIn("fscrypt encrypt", got["encryption"][1])
+            self.assertEqual(got["config"][0], "OK")
+            env.sim.clear_faults()
+            os.chmod(env.key_file, 0o600)
+            env.agent.stop()
+            env.agent = None
+            code, out, _ = fieldsync(env.env, "doctor")
+            self.assertEqual(code, 4)
+            got = checks(out)
+            self.assertEqual(got["socket"][0], "FAIL")
+            self.assertEqual(got["remote"], ("FAIL", "cannot tell: fieldsyncd does not answer"))
+
+    def test_refused_key(self):
+        with AgentEnv(start_agent=False) as env:
+            wrong = os.path.join(env.root, "wrong.key")
+            with open(wrong, "w") as f:
+                f.write("not-the-key\n")
+            os.chmod(wrong, 0o600)
+            env.agent = self.configured(env, wrong).start()
+            env.agent.sync()
+            code, out, _ = fieldsync(env.env, "doctor")
+            self.assertEqual(code, 4)
+            self.assertEqual(checks(out)["api key"][0], "FAIL")
+            self.assertIn("refused by the remote", checks(out)["api key"][1])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
