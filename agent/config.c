@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 typedef enum {
-    T_URL, T_PATH, T_FILE, T_ID, T_GROUP, T_INT, T_POLICY, T_LEVEL, T_PROXY, T_COMMAND
+    T_URL, T_PATH, T_FILE, T_ID, T_GROUP, T_INT, T_POLICY, T_LEVEL, T_PROXY
 } value_type;
 
 /* The table of settings: its name, the type of its value and its bounds. */
@@ -36,11 +36,11 @@ static const struct {
     [CK_CONFLICT_POLICY] = { "conflict_policy", T_POLICY, 0, 0 },
     [CK_MAX_CONNECTIONS] = { "max_connections", T_INT, 1, 64 },
     [CK_LOG_LEVEL] = { "log_level", T_LEVEL, 0, 0 },
+    [CK_NOTIFY_COMMAND] = { "notify_command", T_PATH, 0, 0 },
     [CK_REQUEST_BUDGET] = { "request_budget", T_INT, 1, 1000000 },
     [CK_MAX_AGE] = { "max_age", T_INT, 60, 365 * 86400 },
     [CK_CA_FILE] = { "ca_file", T_FILE, 0, 0 },
     [CK_PROXY] = { "proxy", T_PROXY, 0, 0 },
-    [CK_NOTIFY_COMMAND] = { "notify_command", T_COMMAND, 0, 0 },
 };
 
 /* Longest socket path: sun_path holds 108 bytes including the NUL. */
@@ -62,9 +62,9 @@ static char **str_slot(agent_config *c, config_key k)
     case CK_DB: return &c->db;
     case CK_SOCKET: return &c->socket;
     case CK_SOCKET_GROUP: return &c->socket_group;
+    case CK_NOTIFY_COMMAND: return &c->notify_command;
     case CK_CA_FILE: return &c->ca_file;
     case CK_PROXY: return &c->proxy;
-    case CK_NOTIFY_COMMAND: return &c->notify_command;
     default: return NULL;
     }
 }
@@ -207,12 +207,6 @@ int config_set(agent_config *c, config_key k, const char *value, char *why, size
             shown_proxy(show, sizeof show, value);
             fs_errfmt(why, whylen, "invalid proxy '%.60s' (expected [http|https|socks4|socks4a|socks5|socks5h://]HOST[:PORT])",
                       show);
-            return -1;
-        }
-        break;
-    case T_COMMAND:
-        if (strlen(value) > 1024) {
-            fs_errfmt(why, whylen, "command longer than 1024 bytes");
             return -1;
         }
         break;
@@ -382,9 +376,9 @@ void config_release(agent_config *c)
     free(c->db);
     free(c->socket);
     free(c->socket_group);
+    free(c->notify_command);
     free(c->ca_file);
     free(c->proxy);
-    free(c->notify_command);
     paths_list_release(&c->system_files);
     memset(c, 0, sizeof *c);
 }

@@ -43,11 +43,11 @@ typedef enum {
     CK_CONFLICT_POLICY,
     CK_MAX_CONNECTIONS,
     CK_LOG_LEVEL,
+    CK_NOTIFY_COMMAND,
     CK_REQUEST_BUDGET,
     CK_MAX_AGE,
     CK_CA_FILE,
     CK_PROXY,
-    CK_NOTIFY_COMMAND,
     CK__COUNT
 } config_key;
 
@@ -82,11 +82,11 @@ typedef struct {
     sync_policy policy;
     int max_connections;
     int log_level;          /* FS_LOG_* */
+    char *notify_command;   /* run when a local value lost; NULL: off */
     int request_budget;     /* requests per hour spent revalidating */
     int max_age;            /* seconds a record may go unchecked */
     char *ca_file;          /* extra CA bundle for the remote; NULL: the system's */
     char *proxy;            /* proxy for the remote; NULL: libcurl's *_proxy variables */
-    char *notify_command;   /* run when a local value lost; NULL: off */
     /* Lines of the files that were not fatal (unknown keys), each one
      * "FILE:LINE: unknown key 'x' (did you mean 'y'?)"; the caller shows
      * them.  n_warnings counts them all, even past CONFIG_MAX_WARNINGS. */
