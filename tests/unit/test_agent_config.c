@@ -18,15 +18,20 @@
 
 static char tmpdir[256];
 
+/* Writes text to the file at path (its directory exists). */
+static void put(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    assert_int_equal(fclose(fp), 0);
+}
+
 static void write_file(const char *name, const char *text, mode_t mode, char *path_out)
 {
     char path[PATH_MAX + 64];
-    FILE *fp;
     snprintf(path, sizeof path, "%s/%.60s", tmpdir, name);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
+    put(path, text);
     assert_int_equal(chmod(path, mode), 0);
     if (path_out)
         strcpy(path_out, path);
@@ -397,7 +402,6 @@ static void test_system_layers(void **state)
     config_flags f = { 0 };
     agent_config c;
     char err[512], dir[PATH_MAX], path[2 * PATH_MAX], want[PATH_MAX + 64];
-    FILE *fp;
     (void)state;
     snprintf(dir, sizeof dir, "%s/xdg-a/fieldsync/config.d", tmpdir);
     snprintf(path, sizeof path, "mkdir -p '%s' '%s/xdg-b/fieldsync' '%s/config/fieldsync'", dir, tmpdir,
@@ -407,36 +411,18 @@ static void test_system_layers(void **state)
     snprintf(path, sizeof path, "%s/xdg-b:%s/xdg-a:relative/ignored", tmpdir, tmpdir);
     setenv("XDG_CONFIG_DIRS", path, 1);
     snprintf(path, sizeof path, "%s/xdg-a/fieldsync/config", tmpdir);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("api_url = http://system/api/v1\ninterval = 100\ndays_back = 3\nmax_age = 3600\n"
-          "request_budget = 50\n", fp);
-    fclose(fp);
+    put(path, "api_url = http://system/api/v1\ninterval = 100\ndays_back = 3\nmax_age = 3600\n"
+          "request_budget = 50\n");
     snprintf(path, sizeof path, "%s/20-site.conf", dir);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("interval = 200\nproxy = http://proxy.site:3128\n", fp);
-    fclose(fp);
+    put(path, "interval = 200\nproxy = http://proxy.site:3128\n");
     snprintf(path, sizeof path, "%s/10-base.conf", dir);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("interval = 150\ndays_back = 4\n", fp);
-    fclose(fp);
+    put(path, "interval = 150\ndays_back = 4\n");
     snprintf(path, sizeof path, "%s/.hidden.conf", dir);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("interval = 999\n", fp);
-    fclose(fp);
+    put(path, "interval = 999\n");
     snprintf(path, sizeof path, "%s/xdg-b/fieldsync/config", tmpdir);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("days_back = 5\n", fp);
-    fclose(fp);
+    put(path, "days_back = 5\n");
     snprintf(path, sizeof path, "%s/config/fieldsync/config", tmpdir);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("max_age = 7200\n", fp);
-    fclose(fp);
+    put(path, "max_age = 7200\n");
 
     assert_int_equal(config_load(&f, &c, err, sizeof err), 0);
     assert_int_equal(c.system_files.n, 4);
