@@ -359,7 +359,7 @@ static void check_disk(doctor *d, const char *dir)
         report(d, OK, "disk", "%.1f GiB free on %s", (double)avail / (1024.0 * 1024 * 1024), dir);
 }
 
-/* Reads sysfs/dev/block/M:m[/rest]/dm/uuid into buf; 0 or -1. */
+/* Reads a small file (a sysfs attribute) into buf, NUL-terminated; 0 or -1. */
 static int read_small(const char *path, char *buf, size_t len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -111,7 +111,7 @@ class SystemConfigTest(unittest.TestCase):
                             "api_url = %s/api/v1\ntechnician_id = tech-002\ninterval = 100\n"
                             "socket = %s/run/site.sock\n" % (env.sim.url, env.root))
             d20 = write(os.path.join(xdg, "fieldsync", "config.d", "20-site.conf"),
-                        "interval = 200\nmax_age = 7200\n")
+                        "interval = 200\nmax_age = 7200\nproxy = http://site:s3cret@127.0.0.1:9\n")
             write(os.path.join(xdg, "fieldsync", "config.d", "10-base.conf"),
                   "interval = 150\nrequest_budget = 120\n")
             write(os.path.join(xdg, "fieldsync", "config.d", "README"), "interval = 1\n")
@@ -133,9 +133,12 @@ class SystemConfigTest(unittest.TestCase):
             self.assertIn("log_level = debug  # flag --log-level", lines)
             self.assertIn("days_ahead = 30  # default", lines)
             self.assertIn("ca_file = (not set)  # default", lines)
+            self.assertIn("proxy = http://(redacted)@127.0.0.1:9  # %s:3" % d20, lines)
+            self.assertNotIn("s3cret", out + err)
 
             # The daemon runs on the system file's api_url and socket, and
             # the CLI finds that socket with no option.
+            write(d20, "interval = 200\nmax_age = 7200\n")
             env.extra = []
             a = env.new_agent()
             a.args = ["--api-key-file", env.key_file]
