@@ -43,10 +43,10 @@
 #include "agent/ctlsock.h"
 #include "agent/events.h"
 #include "agent/local_api.h"
-#include "store/util.h"
 #include "agent/netlink.h"
 #include "agent/notify.h"
 #include "agent/syncctl.h"
+#include "store/util.h"
 
 #define KEEPALIVE_MS 15000
 #define EVENT_QUEUE_MAX (256 * 1024) /* per event-stream client */
