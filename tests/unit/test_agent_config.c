@@ -18,20 +18,15 @@
 
 static char tmpdir[256];
 
-/* Writes text to the file at path (its directory exists). */
-static void put(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    assert_int_equal(fclose(fp), 0);
-}
-
 static void write_file(const char *name, const char *text, mode_t mode, char *path_out)
 {
     char path[PATH_MAX + 64];
+    FILE *fp;
     snprintf(path, sizeof path, "%s/%.60s", tmpdir, name);
-    put(path, text);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
     assert_int_equal(chmod(path, mode), 0);
     if (path_out)
         strcpy(path_out, path);
@@ -394,6 +389,15 @@ static void test_unknown_key_warns(void **state)
     assert_string_equal(config_closest_key("ca-file"), "ca_file");
     assert_null(config_closest_key("zzz"));
     config_release(&c);
+}
+
+/* Writes text to the file at path (its directory exists). */
+static void put(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    assert_int_equal(fclose(fp), 0);
 }
 
 /* /etc/xdg/fieldsync/config, then config.d/ *.conf in order, then the user's file. */
