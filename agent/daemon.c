@@ -188,6 +188,7 @@ static void reload_notified(const config_flags *flags, agent_config *cfg, syncct
     char msg[96];
     struct timespec ts;
 
+    /* Microseconds, as systemd reads them: finer than fs_mono_ms(). */
     clock_gettime(CLOCK_MONOTONIC, &ts);
     snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu",
              (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL);
