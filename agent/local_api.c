@@ -20,13 +20,11 @@
 #include <unistd.h>
 
 #include "agent/ctlsock.h"
-#include "agent/log.h"
+#include "store/util.h"
 
 int64_t local_api_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return fs_wall_ms();
 }
 
 /* ---- answers ---------------------------------------------------------- */
@@ -131,7 +129,7 @@ enum MHD_Result local_api_reply_store_error(local_api_request *r, int rc, const 
     case STORE_STATE:
         return local_api_reply_error(r, 409, store_errmsg(st), NULL);
     default:
-        log_error("local api: store failure: %s", store_errmsg(st));
+        fs_log_error("local api: store failure: %s", store_errmsg(st));
         snprintf(msg, sizeof msg, "the replica is unavailable: %s", store_errmsg(st));
         return local_api_reply_error(r, 503, msg, NULL);
     }
@@ -358,7 +356,7 @@ static int peer_check(local_api *api, int fd)
         return 0;
     if (ctlsock_peer_allowed(&peer, api->self, api->group))
         return 1;
-    log_warn("local api: refused a client with uid %lu (pid %ld)", (unsigned long)peer.uid,
+    fs_log_warn("local api: refused a client with uid %lu (pid %ld)", (unsigned long)peer.uid,
              (long)peer.pid);
     return 0;
 }
@@ -491,7 +489,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    log_debug("local api: %s", line);
+    fs_log_debug("local api: %s", line);
 }
 
 static void on_store_change(void *ud, store_entity e, const char *id, const char *what)

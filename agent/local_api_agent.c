@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/log.h"
+#include "store/util.h"
 
 /* A time as RFC 3339, or null when never (0). */
 static cJSON *add_time(cJSON *o, const char *name, int64_t ms)
@@ -150,7 +150,7 @@ static enum MHD_Result do_outbox_op(local_api_request *r, const routes_hit *rt, 
         return local_api_reply_error(r, 409, "The op is not rejected: only a rejected op can be retried or discarded", NULL);
     if (rc != STORE_OK)
         return local_api_reply_store_error(r, rc, "Op");
-    log_info("local api: op %s %s by the user", rt->param, retry ? "queued again" : "discarded");
+    fs_log_info("local api: op %s %s by the user", rt->param, retry ? "queued again" : "discarded");
     if (!retry)
         return local_api_reply_empty(r, 204);
     syncctl_local_write(r->api->sc);
@@ -253,7 +253,7 @@ static enum MHD_Result do_resolve(local_api_request *r, const routes_hit *rt)
         ret = local_api_reply_store_error(r, rc, "Conflict");
         goto out;
     }
-    log_info("local api: conflict %lld resolved, keeping the %s values", (long long)id,
+    fs_log_info("local api: conflict %lld resolved, keeping the %s values", (long long)id,
              keep_local ? "local" : "remote");
     syncctl_local_write(r->api->sc);
     rc = store_conflicts_list(st, 0, &js);

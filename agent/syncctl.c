@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "agent/log.h"
+#include "store/util.h"
 #include "agent/notify.h"
 #include "store/store.h"
 
@@ -53,20 +53,6 @@ struct syncctl {
     sync_summary last;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t min64(int64_t a, int64_t b)
 {
     return a < b ? a : b;
@@ -83,13 +69,6 @@ int64_t syncctl_next_delay(int64_t interval_ms, int failures, double jitter)
     return (int64_t)((double)base * (0.9 + 0.2 * jitter));
 }
 
-static void sync_log(void *ud, int level, const char *line)
-{
-    (void)ud;
-    /* SYNC_LOG_ERROR (1) … SYNC_LOG_DEBUG (4) map onto our 0 … 3. */
-    LOG_AT((log_level)(level - 1), "sync: %s", line);
-}
-
 static void fill_sync_config(const agent_config *a, sync_config *s)
 {
     memset(s, 0, sizeof *s);
@@ -101,9 +80,10 @@ static void fill_sync_config(const agent_config *a, sync_config *s)
     s->days_ahead = a->days_ahead;
     s->max_connections = a->max_connections;
     s->policy = a->policy;
-    s->log_fn = sync_log;
-    s->log_ud = NULL;
-    s->log_level = (int)a->log_level + 1;
+    s->ca_file = a->ca_file;
+    s->proxy = a->proxy;
+    /* No log_fn: the engine writes to the same log, at the same levels. */
+    s->log_level = a->log_level;
 }
 
 static void engine_event(void *ud, const char *type, const char *json)
@@ -159,14 +139,14 @@ static void apply_pending(syncctl *c)
     c->cfg_pending = NULL;
     fill_sync_config(cfg, &sc);
     if (sync_engine_reconfigure(c->se, &sc, err, sizeof err) < 0) {
-        log_error("reload: the sync engine refused the new configuration: %s", err);
+        fs_log_error("reload: the sync engine refused the new configuration: %s", err);
     } else {
         int64_t old = c->interval_ms;
         c->interval_ms = (int64_t)cfg->interval * 1000;
         /* A shorter interval takes effect now, not after the old one. */
         if (c->interval_ms < old && c->failures == 0)
-            c->sched_due = min64(c->sched_due, mono_ms() + c->interval_ms);
-        log_info("reload: sync configuration applied (interval %d s, policy %s)",
+            c->sched_due = min64(c->sched_due, fs_mono_ms() + c->interval_ms);
+        fs_log_info("reload: sync configuration applied (interval %d s, policy %s)",
                  cfg->interval, sync_policy_name(cfg->policy));
     }
     config_release(cfg);
@@ -176,7 +156,7 @@ static void apply_pending(syncctl *c)
 /* Records a finished cycle (lock held) and answers its waiters. */
 static void cycle_done(syncctl *c, int rc, const sync_summary *sum)
 {
-    int64_t wake = sync_engine_wake_time(c->se), now_w = wall_ms(), now_m = mono_ms();
+    int64_t wake = sync_engine_wake_time(c->se), now_w = fs_wall_ms(), now_m = fs_mono_ms();
     double jitter = (double)rand_r(&c->rng) / ((double)RAND_MAX + 1.0);
     int ok = rc == 0 && sum->online;
     syncctl_waiter **pp;
@@ -233,13 +213,13 @@ static void *thread_main(void *arg)
      * CPU behind it (on two cores a read during an initial sync had a p99
      * of 8 times its idle one).  Linux's nice applies to this thread only. */
     if (setpriority(PRIO_PROCESS, (id_t)gettid(), SYNC_THREAD_NICE) < 0)
-        log_debug("sync thread: setpriority: %s", strerror(errno));
+        fs_log_debug("sync thread: setpriority: %s", strerror(errno));
     pthread_mutex_lock(&c->mu);
     while (!c->stop) {
         int64_t due, now;
         if (c->cfg_pending)
             apply_pending(c);
-        now = mono_ms();
+        now = fs_mono_ms();
         due = due_locked(c);
         if (due <= now) {
             sync_summary sum;
@@ -256,15 +236,15 @@ static void *thread_main(void *arg)
 
             events_publish(c->hub, "sync_started", "{}");
             memset(&sum, 0, sizeof sum);
-            sum.started_ms = wall_ms();
+            sum.started_ms = fs_wall_ms();
             rc = sync_cycle_run(c->se, sum.started_ms, &sum);
             /* What a large pull allocated and freed (the engine's page
              * cache, parsed pages) goes back to the system rather than
              * staying resident until the next cycle. */
             malloc_trim(0);
             if (!sum.finished_ms)
-                sum.finished_ms = wall_ms();
-            log_info("sync: %s: pulled %lld, unchanged %lld, evicted %lld, pushed %lld, "
+                sum.finished_ms = fs_wall_ms();
+            fs_log_info("sync: %s: pulled %lld, unchanged %lld, evicted %lld, pushed %lld, "
                      "conflicts %lld, rejected %lld, retried %lld, errors %lld%s%s",
                      rc < 0 ? "failed" : sum.online ? "done" : "remote unreachable",
                      (long long)sum.pulled, (long long)sum.unchanged, (long long)sum.evicted,
@@ -328,7 +308,7 @@ int syncctl_start(const agent_config *cfg, events_hub *hub, syncctl **out, char 
     c->interval_ms = (int64_t)cfg->interval * 1000;
     c->sched_due = c->write_due = c->net_due = NEVER;
     c->now_req = 1; /* a first cycle at start */
-    c->rng = (unsigned int)(wall_ms() ^ getpid());
+    c->rng = (unsigned int)(fs_wall_ms() ^ getpid());
     fill_sync_config(cfg, &sc);
     if (sync_engine_new(&sc, cfg->db, &c->se, err, errlen) < 0)
         goto fail_msg;
@@ -364,7 +344,7 @@ void syncctl_sync_now(syncctl *c)
 
 void syncctl_local_write(syncctl *c)
 {
-    int64_t now = mono_ms();
+    int64_t now = fs_mono_ms();
     pthread_mutex_lock(&c->mu);
     /* Debounced: a burst of edits makes one cycle ~2 s after the last,
      * but a steady stream of edits still syncs every 10 s. */
@@ -382,7 +362,7 @@ void syncctl_network_changed(syncctl *c)
     pthread_mutex_lock(&c->mu);
     /* The backoff was about the old network: start it over. */
     c->failures = 0;
-    c->net_due = min64(c->net_due, mono_ms() + NETWORK_DELAY_MS);
+    c->net_due = min64(c->net_due, fs_mono_ms() + NETWORK_DELAY_MS);
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
@@ -436,9 +416,9 @@ void syncctl_status_get(syncctl *c, syncctl_status *out)
     out->last = c->last;
     due = due_locked(c);
     if (c->now_req || c->running)
-        out->next_sync_ms = wall_ms();
+        out->next_sync_ms = fs_wall_ms();
     else if (due != NEVER)
-        out->next_sync_ms = wall_ms() + (due - mono_ms() > 0 ? due - mono_ms() : 0);
+        out->next_sync_ms = fs_wall_ms() + (due - fs_mono_ms() > 0 ? due - fs_mono_ms() : 0);
     pthread_mutex_unlock(&c->mu);
     sync_progress_get(c->se, &out->progress);
 }

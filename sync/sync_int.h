@@ -180,6 +180,7 @@ typedef struct {
     const char *api_url;
     const char *api_key;
     const char *ca_file;
+    const char *proxy;
     int max_connections;
     long connect_timeout_ms;
     long request_timeout_ms;

@@ -126,6 +126,7 @@ typedef enum {
     CLI_ACT_WATCH,     /* follow /agent/events */
     CLI_ACT_HELP,      /* print plan->help */
     CLI_ACT_VERSION,
+    CLI_ACT_DOCTOR,    /* fieldsync doctor (cmd_doctor.c) */
 } cli_action;
 
 typedef enum {
@@ -198,6 +199,10 @@ extern const cli_group cli_group_status, cli_group_sync, cli_group_watch;
 extern const cli_group cli_group_work_orders, cli_group_customers;
 extern const cli_group cli_group_contacts, cli_group_assets;
 extern const cli_group cli_group_outbox, cli_group_conflicts;
+extern const cli_group cli_group_doctor;
+
+/* `fieldsync doctor` against the daemon at socket; returns the exit status. */
+int cli_doctor(const char *socket, int json, FILE *out, cli_error *err);
 
 /* Views shared by several groups. */
 extern const cli_view cli_view_record, cli_view_sync_summary;

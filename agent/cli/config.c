@@ -49,11 +49,11 @@ int cli_config_socket(const char *file, char *buf, size_t len, cli_error *err)
 {
     struct socket_key sk = {buf, len, 0};
     char why[sizeof err->msg];
-    int rc = paths_config_read(file, take_socket, &sk, why, sizeof why);
+    int rc = paths_config_read_all(file, take_socket, &sk, why, sizeof why);
 
     if (rc < 0)
         return cli_fail(err, CLI_EXIT_USAGE, "%s", why);
-    return rc == 1 ? 0 : sk.found;
+    return sk.found; /* from the user's file or a system-wide one */
 }
 
 int cli_socket_path(const char *flag, char *buf, size_t len, cli_error *err)

@@ -13,7 +13,7 @@
 const cli_group *const cli_groups[] = {
     &cli_group_status,  &cli_group_sync,   &cli_group_work_orders,
     &cli_group_customers, &cli_group_contacts, &cli_group_assets,
-    &cli_group_outbox,  &cli_group_conflicts, &cli_group_watch,
+    &cli_group_outbox,  &cli_group_conflicts, &cli_group_watch, &cli_group_doctor,
 };
 const size_t cli_ngroups = sizeof cli_groups / sizeof cli_groups[0];
 

@@ -133,6 +133,8 @@ int cli_execute(const cli_plan *plan, FILE *out, cli_error *err)
         return err->code;
     if (plan->action == CLI_ACT_WATCH)
         return cli_watch(socket, plan->path, o, out, err);
+    if (plan->action == CLI_ACT_DOCTOR)
+        return cli_doctor(socket, plan->json, out, err);
     if (plan->body && !(body = cJSON_PrintUnformatted(plan->body))) {
         cli_fail(err, CLI_EXIT_DAEMON, "out of memory");
         return CLI_EXIT_DAEMON;

@@ -10,7 +10,7 @@
 # The commands, as `fieldsync --help` lists them.
 _fieldsync_commands()
 {
-    echo status sync work-orders customers contacts assets outbox conflicts watch help
+    echo status sync work-orders customers contacts assets outbox conflicts watch doctor help
 }
 
 # The options of one command ("GROUP SUB" or "GROUP"), without the ones

@@ -32,7 +32,7 @@
 
 #include "agent/events.h"
 #include "agent/local_api_int.h"
-#include "agent/log.h"
+#include "store/util.h"
 #include "agent/syncctl.h"
 #include "tests/fuzz/fuzz_common.h"
 
@@ -275,7 +275,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char err[256];
     (void)argc;
     (void)argv;
-    log_set_level(LOG_LVL_ERROR);
+    fs_log_set_level(FS_LOG_ERROR);
     fz_seed(db, 1);
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, peer_fds) < 0)
         abort();
