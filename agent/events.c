@@ -18,11 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/util.h"
+
 typedef struct client {
     events_hub *hub;
     struct MHD_Connection *conn;
-    char *buf;              /* queued bytes [off, len) */
-    size_t off, len, cap;
+    fs_buf q;               /* queued bytes [off, q.len), q.max the bound */
+    size_t off;
     int suspended;          /* the reader suspended conn */
     int dropped;            /* queue overflowed: end with error */
     struct client *next;
@@ -104,41 +106,31 @@ char *events_format(const char *type, const char *data)
     return out;
 }
 
+/* Drops the bytes already sent from the front of c's queue. */
+static void client_compact(client *c)
+{
+    fs_buf *q = &c->q;
+    memmove(q->data, q->data + c->off, q->len - c->off);
+    q->len -= c->off;
+    q->data[q->len] = '\0';
+    c->off = 0;
+}
+
 /* Appends to one client (hub lock held); drops it when over the bound. */
 static void client_push(client *c, const char *msg, size_t n)
 {
     if (c->dropped)
         return;
-    if (c->len - c->off + n > c->hub->max_queue) {
-        c->dropped = 1;
-    } else {
-        if (c->off && c->off == c->len)
-            c->off = c->len = 0;
-        if (c->len + n > c->cap) {
-            /* Compact first, then grow. */
-            if (c->off) {
-                memmove(c->buf, c->buf + c->off, c->len - c->off);
-                c->len -= c->off;
-                c->off = 0;
-            }
-            if (c->len + n > c->cap) {
-                size_t ncap = c->cap ? c->cap : 4096;
-                char *nb;
-                while (ncap < c->len + n)
-                    ncap *= 2;
-                nb = realloc(c->buf, ncap);
-                if (!nb) {
-                    c->dropped = 1;
-                    goto wake;
-                }
-                c->buf = nb;
-                c->cap = ncap;
-            }
-        }
-        memcpy(c->buf + c->len, msg, n);
-        c->len += n;
+    if (c->off == fs_buf_len(&c->q)) {
+        fs_buf_reset(&c->q);
+        c->off = 0;
+    } else if (c->off && (c->q.len + n > c->q.cap || c->q.len + n > c->q.max)) {
+        client_compact(c);
     }
-wake:
+    /* Over the bound (it stopped reading) or out of memory: either way
+     * the stream cannot stay whole, so it ends. */
+    if (fs_buf_add(&c->q, msg, n) != FS_BUF_OK)
+        c->dropped = 1;
     if (c->suspended) {
         c->suspended = 0;
         MHD_resume_connection(c->conn);
@@ -211,11 +203,11 @@ static ssize_t client_read(void *cls, uint64_t pos, char *buf, size_t max)
     pthread_mutex_lock(&h->mu);
     if (c->dropped) {
         rc = MHD_CONTENT_READER_END_WITH_ERROR;
-    } else if (c->len > c->off) {
-        size_t n = c->len - c->off;
+    } else if (fs_buf_len(&c->q) > c->off) {
+        size_t n = fs_buf_len(&c->q) - c->off;
         if (n > max)
             n = max;
-        memcpy(buf, c->buf + c->off, n);
+        memcpy(buf, c->q.data + c->off, n);
         c->off += n;
         rc = (ssize_t)n;
     } else if (h->closed) {
@@ -243,7 +235,7 @@ static void client_free(void *cls)
         }
     }
     pthread_mutex_unlock(&h->mu);
-    free(c->buf);
+    fs_buf_release(&c->q);
     free(c);
 }
 
@@ -257,19 +249,17 @@ struct MHD_Response *events_response(events_hub *h, struct MHD_Connection *conn)
         return NULL;
     c->hub = h;
     c->conn = conn;
+    fs_buf_init(&c->q, h->max_queue);
     /* The first bytes tell the client the stream is live, so it may act
      * (a test: make a change) knowing it will see the event. */
-    c->buf = malloc(sizeof hello);
-    if (!c->buf) {
+    if (fs_buf_adds(&c->q, hello) != FS_BUF_OK) {
+        fs_buf_release(&c->q);
         free(c);
         return NULL;
     }
-    memcpy(c->buf, hello, sizeof hello - 1);
-    c->len = sizeof hello - 1;
-    c->cap = sizeof hello;
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, client_read, c, client_free);
     if (!resp) {
-        free(c->buf);
+        fs_buf_release(&c->q);
         free(c);
         return NULL;
     }

@@ -201,7 +201,7 @@ static enum MHD_Result do_write(local_api_request *r, const routes_hit *rt, int 
     int rc;
 
     if (method != ROUTE_DELETE) {
-        fields = api_parse_body(r->body, r->len, why, sizeof why);
+        fields = api_parse_body(fs_buf_str(&r->body), fs_buf_len(&r->body), why, sizeof why);
         if (!fields)
             return local_api_reply_error(r, 400, why, NULL);
     }
@@ -239,16 +239,12 @@ out:
 static enum MHD_Result key_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                const char *value)
 {
-    char **k = cls, *nk;
+    fs_buf *k = cls;
     (void)kind;
-    if (!*k)
-        return MHD_NO;
-    if (asprintf(&nk, "%s&%zu:%s%zu:%s", *k, strlen(key), key, value ? strlen(value) : 0,
-                 value ? value : "") < 0)
-        nk = NULL;
-    free(*k);
-    *k = nk;
-    return nk ? MHD_YES : MHD_NO;
+    return fs_buf_addf(k, "&%zu:%s%zu:%s", strlen(key), key, value ? strlen(value) : 0,
+                       value ? value : "") == FS_BUF_OK
+               ? MHD_YES
+               : MHD_NO;
 }
 
 /*
@@ -262,11 +258,16 @@ static int cached_get(local_api_request *r, const char *url, enum MHD_Result *re
     const char *body;
     char *key;
     size_t len;
+    fs_buf kb;
 
     if (!api->cache || store_data_version(api->st, &r->cache_version) != STORE_OK)
         return 0;
-    key = strdup(url);
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, key_arg, &key);
+    /* The URL and arguments are bounded by libmicrohttpd's memory per
+     * connection; so is the key. */
+    fs_buf_init(&kb, 2 * LOCAL_API_MEMORY_LIMIT);
+    fs_buf_adds(&kb, url);
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, key_arg, &kb);
+    key = fs_buf_take(&kb);
     if (!key)
         return 0;
     body = read_cache_get(api->cache, key, r->cache_version, &len);
@@ -383,40 +384,16 @@ static int peer_ok(struct MHD_Connection *conn)
     return ci && ci->socket_context == &peer_allowed;
 }
 
-/* Forgets a body too large to keep; the answer will be 413. */
-static void drop_body(local_api_request *r)
-{
-    r->too_large = 1;
-    free(r->body);
-    r->body = NULL;
-    r->len = r->cap = 0;
-}
-
-/* Appends upload data, bounded by API_MAX_BODY. */
+/* Appends upload data; a body past API_MAX_BODY (or one we cannot hold)
+ * is forgotten, and the answer will be 413. */
 static void take_upload(local_api_request *r, const char *data, size_t n)
 {
     if (r->too_large)
         return;
-    if (r->len + n > API_MAX_BODY) {
-        drop_body(r);
-        return;
+    if (fs_buf_add(&r->body, data, n) != FS_BUF_OK) {
+        r->too_large = 1;
+        fs_buf_release(&r->body);
     }
-    if (r->len + n + 1 > r->cap) {
-        size_t ncap = r->cap ? r->cap : 1024;
-        char *nb;
-        while (ncap < r->len + n + 1)
-            ncap *= 2;
-        nb = realloc(r->body, ncap);
-        if (!nb) {
-            drop_body(r); /* cannot hold it: answer 413 rather than crash */
-            return;
-        }
-        r->body = nb;
-        r->cap = ncap;
-    }
-    memcpy(r->body + r->len, data, n);
-    r->len += n;
-    r->body[r->len] = '\0';
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -435,6 +412,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         r->api = api;
         r->conn = conn;
+        fs_buf_init(&r->body, API_MAX_BODY);
         *con_cls = r;
         if (!peer_ok(conn))
             return local_api_reply_error(r, 403, "Forbidden: this socket serves its owner only", NULL);
@@ -476,7 +454,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (!r)
         return;
-    free(r->body);
+    fs_buf_release(&r->body);
     free(r->cache_key);
     free(r);
     *con_cls = NULL;
