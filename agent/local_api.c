@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/ctlsock.h"
+#include "agent/http_front.h"
 #include "agent/log.h"
 
 int64_t local_api_now_ms(void)
@@ -348,42 +348,6 @@ static enum MHD_Result dispatch(local_api_request *r, const char *url, const cha
     return records_dispatch(r, url, &rt, &q, method);
 }
 
-/* The verdict on a connection's peer, kept as its socket context. */
-static char peer_allowed, peer_refused;
-
-/* Whether the peer may talk to us (SO_PEERCRED on the connection's fd). */
-static int peer_check(local_api *api, int fd)
-{
-    ctlsock_peer peer;
-    if (ctlsock_peer_get(fd, &peer) < 0)
-        return 0;
-    if (ctlsock_peer_allowed(&peer, api->self, api->group))
-        return 1;
-    log_warn("local api: refused a client with uid %lu (pid %ld)", (unsigned long)peer.uid,
-             (long)peer.pid);
-    return 0;
-}
-
-/* A connection's peer cannot change: it is checked once, when it comes,
- * not with a system call for every request on a kept-alive connection. */
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                          enum MHD_ConnectionNotificationCode toe)
-{
-    const union MHD_ConnectionInfo *ci;
-
-    if (toe != MHD_CONNECTION_NOTIFY_STARTED)
-        return;
-    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    *socket_context = ci && peer_check(cls, ci->connect_fd) ? &peer_allowed : &peer_refused;
-}
-
-static int peer_ok(struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci && ci->socket_context == &peer_allowed;
-}
-
 /* Appends upload data; a body past API_MAX_BODY (or one we cannot hold)
  * is forgotten, and the answer will be 413. */
 static void take_upload(local_api_request *r, const char *data, size_t n)
@@ -414,8 +378,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->conn = conn;
         fs_buf_init(&r->body, API_MAX_BODY);
         *con_cls = r;
-        if (!peer_ok(conn))
-            return local_api_reply_error(r, 403, "Forbidden: this socket serves its owner only", NULL);
+        /* The peer was checked by the front (http_front.c). */
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY)
             return local_api_reply_error(r, 413, "The request body is larger than 1 MiB", NULL);
@@ -512,22 +475,28 @@ int local_api_start(int listen_fd, const char *db_path, gid_t group, syncctl *sc
     store_defer_checkpoints(a->st);
     a->cache = read_cache_new(LOCAL_API_CACHE_BYTES);
     /* One internal polling thread: every handler runs there, one store
-     * handle suffices, and suspended connections cost nothing. */
+     * handle suffices, and suspended connections cost nothing.
+     * The front (http_front.h) accepts the connections and hands them
+     * over once their first request head is known to be one
+     * libmicrohttpd will pass to on_request: it listens, MHD does not. */
     a->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-            MHD_USE_ERROR_LOG,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET |
+            MHD_USE_ITC | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, a,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)LOCAL_API_MAX_CONNECTIONS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)LOCAL_API_IDLE_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LOCAL_API_MEMORY_LIMIT,
         MHD_OPTION_END);
-    if (!a->mhd) {
+    if (!a->mhd)
         snprintf(err, errlen, "cannot start the HTTP server on the socket");
-        close(listen_fd);
+    if (!a->mhd ||
+        http_front_start(listen_fd, a->mhd, a->self, a->group, &a->front, err, errlen) < 0) {
+        if (a->mhd)
+            MHD_stop_daemon(a->mhd);
+        else
+            close(listen_fd);
         store_close(a->st);
         read_cache_free(a->cache);
         free(a);
@@ -539,13 +508,10 @@ int local_api_start(int listen_fd, const char *db_path, gid_t group, syncctl *sc
 
 void local_api_stop(local_api *a)
 {
-    int fd;
     if (!a)
         return;
-    /* Stop accepting first; the listening fd is then ours to close. */
-    fd = MHD_quiesce_daemon(a->mhd);
-    if (fd >= 0)
-        close(fd);
+    /* Stop accepting first (the front closes the listening socket). */
+    http_front_stop(a->front);
     MHD_stop_daemon(a->mhd);
     store_close(a->st);
     read_cache_free(a->cache);

@@ -15,6 +15,7 @@
 
 struct local_api {
     struct MHD_Daemon *mhd;
+    struct http_front *front;   /* accepts, checks, hands over to mhd */
     store *st;
     syncctl *sc;
     events_hub *hub;
