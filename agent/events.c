@@ -9,16 +9,39 @@
  * decisions are taken under the lock, a connection is never resumed that
  * was not suspended (undefined in libmicrohttpd) and an event is never
  * left unread in the queue of a sleeping client.
+ *
+ * Ids and the backlog.  Each published event gets the next id, a number
+ * that only grows: the first of a run is the wall clock in microseconds
+ * at the hub's start, so a restarted daemon never reuses an id a client
+ * may still hold.  The last EVENTS_BACKLOG events (and at most half a
+ * client's queue in bytes) are kept, formatted, so a client that comes
+ * back with Last-Event-ID gets what it missed.  An id outside what is
+ * kept (too old, or from another run) cannot be caught up: that client
+ * gets a "reset" event first, telling it to read the state again.
+ *
+ * Shutdown.  events_hub_close() resumes every client so its reader ends
+ * the stream, and waits (bounded) until each has gone, i.e. until
+ * libmicrohttpd has sent its final chunk and dropped the response; only
+ * then may the caller stop libmicrohttpd, which would cut off a stream
+ * still ending (curl: "exit 18, transfer closed with outstanding read
+ * data remaining").
  */
 #include "agent/events.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/util.h"
+
+/* How long events_hub_close() waits for the streams to end. */
+#define CLOSE_WAIT_MS 2000
 
 typedef struct client {
     events_hub *hub;
@@ -30,13 +53,24 @@ typedef struct client {
     struct client *next;
 } client;
 
+/* One kept event: its id and its formatted bytes. */
+typedef struct {
+    uint64_t id;
+    char *msg;
+    size_t len;
+} kept;
+
 struct events_hub {
     pthread_mutex_t mu;
+    pthread_cond_t gone;    /* signalled as each client goes */
     size_t max_queue;
     int closed;
     int nclients;
     int wake_fd;
     client *clients;
+    uint64_t last_id;       /* the id of the last event published */
+    kept backlog[EVENTS_BACKLOG]; /* a ring: [first, first + nkept) */
+    size_t first, nkept, kept_bytes;
 };
 
 events_hub *events_hub_new(size_t max_queue)
@@ -48,62 +82,79 @@ events_hub *events_hub_new(size_t max_queue)
         free(h);
         return NULL;
     }
+    if (pthread_cond_init(&h->gone, NULL) != 0) {
+        pthread_mutex_destroy(&h->mu);
+        free(h);
+        return NULL;
+    }
     h->max_queue = max_queue;
     h->wake_fd = -1;
+    h->last_id = (uint64_t)fs_wall_ms() * 1000;
     return h;
+}
+
+/* Forgets the oldest kept event (hub lock held). */
+static void forget_oldest(events_hub *h)
+{
+    kept *k = &h->backlog[h->first];
+    h->kept_bytes -= k->len;
+    free(k->msg);
+    k->msg = NULL;
+    h->first = (h->first + 1) % EVENTS_BACKLOG;
+    h->nkept--;
 }
 
 void events_hub_free(events_hub *h)
 {
     if (!h)
         return;
+    while (h->nkept)
+        forget_oldest(h);
+    pthread_cond_destroy(&h->gone);
     pthread_mutex_destroy(&h->mu);
     free(h);
 }
 
-char *events_format(const char *type, const char *data)
+/*
+ * Formats one event into out: "id: ID\n" (id 0: none), "event: TYPE\n",
+ * each line of data on its own "data:" line, and the empty line.  -1 for
+ * a type that is not one token, or when out fails.
+ */
+static int format_event(fs_buf *out, uint64_t id, const char *type, const char *data)
 {
-    size_t tl, dl, lines = 1, cap;
-    char *out, *w;
-
     if (!type || !*type || !data)
-        return NULL;
+        return -1;
     for (const char *p = type; *p; p++)
         if (*p <= ' ' || *p == ':' || *p == 0x7f)
-            return NULL;
-    tl = strlen(type);
-    dl = strlen(data);
-    for (const char *p = data; *p; p++)
-        if (*p == '\n')
-            lines++;
-    cap = 7 + tl + 1 + dl + lines * 7 + 2;
-    out = malloc(cap);
-    if (!out)
-        return NULL;
-    w = out;
-    memcpy(w, "event: ", 7);
-    w += 7;
-    memcpy(w, type, tl);
-    w += tl;
-    *w++ = '\n';
+            return -1;
+    if (id)
+        fs_buf_addf(out, "id: %" PRIu64 "\n", id);
+    fs_buf_addf(out, "event: %s\n", type);
     /* A newline inside the data would end the event early: split it. */
     for (const char *p = data;;) {
         const char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
         if (n && p[n - 1] == '\r')
             n--;
-        memcpy(w, "data: ", 6);
-        w += 6;
-        memcpy(w, p, n);
-        w += n;
-        *w++ = '\n';
+        fs_buf_adds(out, "data: ");
+        fs_buf_add(out, p, n);
+        fs_buf_adds(out, "\n");
         if (!nl)
             break;
         p = nl + 1;
     }
-    *w++ = '\n';
-    *w = '\0';
-    return out;
+    return fs_buf_adds(out, "\n") == FS_BUF_OK ? 0 : -1;
+}
+
+char *events_format(const char *type, const char *data)
+{
+    fs_buf out;
+    fs_buf_init(&out, SIZE_MAX);
+    if (format_event(&out, 0, type, data) < 0) {
+        fs_buf_release(&out);
+        return NULL;
+    }
+    return fs_buf_take(&out);
 }
 
 /* Drops the bytes already sent from the front of c's queue. */
@@ -137,31 +188,66 @@ static void client_push(client *c, const char *msg, size_t n)
     }
 }
 
-static void broadcast(events_hub *h, const char *msg)
+/* Sends msg to every client (hub lock held). */
+static void broadcast(events_hub *h, const char *msg, size_t n)
 {
-    size_t n = strlen(msg);
-    pthread_mutex_lock(&h->mu);
     for (client *c = h->clients; c; c = c->next)
         client_push(c, msg, n);
-    pthread_mutex_unlock(&h->mu);
+}
+
+/* Keeps a published event (its bytes taken) in the backlog (lock held). */
+static void keep(events_hub *h, uint64_t id, char *msg, size_t len)
+{
+    kept *k;
+    while (h->nkept && (h->nkept == EVENTS_BACKLOG || h->kept_bytes + len > h->max_queue / 2))
+        forget_oldest(h);
+    if (len > h->max_queue / 2) {
+        free(msg); /* bigger than the backlog may hold: a gap for late comers */
+        return;
+    }
+    k = &h->backlog[(h->first + h->nkept) % EVENTS_BACKLOG];
+    k->id = id;
+    k->msg = msg;
+    k->len = len;
+    h->nkept++;
+    h->kept_bytes += len;
 }
 
 void events_publish(events_hub *h, const char *type, const char *json)
 {
+    fs_buf out;
+    size_t len;
     char *msg;
+
     if (!h)
         return;
-    msg = events_format(type, json ? json : "{}");
-    if (!msg)
+    fs_buf_init(&out, h->max_queue);
+    /* The id is taken and the event sent under one lock, so every client
+     * sees the ids in order. */
+    pthread_mutex_lock(&h->mu);
+    if (format_event(&out, h->last_id + 1, type, json ? json : "{}") < 0) {
+        pthread_mutex_unlock(&h->mu);
+        fs_buf_release(&out);
         return;
-    broadcast(h, msg);
-    free(msg);
+    }
+    h->last_id++;
+    len = fs_buf_len(&out);
+    msg = fs_buf_take(&out);
+    if (msg) {
+        broadcast(h, msg, len);
+        keep(h, h->last_id, msg, len);
+    }
+    pthread_mutex_unlock(&h->mu);
 }
 
 void events_keepalive(events_hub *h)
 {
-    if (h)
-        broadcast(h, ": keepalive\n\n");
+    static const char ka[] = ": keepalive\n\n";
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    broadcast(h, ka, sizeof ka - 1);
+    pthread_mutex_unlock(&h->mu);
 }
 
 void events_set_wake_fd(events_hub *h, int fd)
@@ -182,6 +268,16 @@ int events_clients(events_hub *h)
 
 void events_hub_close(events_hub *h)
 {
+    struct timespec until;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CLOSE_WAIT_MS / 1000;
+    until.tv_nsec += (long)(CLOSE_WAIT_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&h->mu);
     h->closed = 1;
     for (client *c = h->clients; c; c = c->next) {
@@ -190,6 +286,9 @@ void events_hub_close(events_hub *h)
             MHD_resume_connection(c->conn);
         }
     }
+    /* A client that stopped reading may never finish: the wait is bounded. */
+    while (h->nclients > 0 && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&h->gone, &h->mu, &until);
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -231,12 +330,48 @@ static void client_free(void *cls)
         if (*pp == c) {
             *pp = c->next;
             h->nclients--;
+            pthread_cond_broadcast(&h->gone);
             break;
         }
     }
     pthread_mutex_unlock(&h->mu);
     fs_buf_release(&c->q);
     free(c);
+}
+
+/*
+ * What a client that comes back with Last-Event-ID last missed (hub lock
+ * held): the kept events after it, or, when they are not all kept (or
+ * last is not an id of this run), a "reset" event carrying the newest id.
+ */
+static void catch_up(events_hub *h, client *c, const char *last)
+{
+    static const char gap[] =
+        "{\"reason\":\"gap\",\"message\":\"the events after Last-Event-ID are no "
+        "longer kept: read the state again\"}";
+    uint64_t id, oldest = h->nkept ? h->backlog[h->first].id : h->last_id + 1;
+    char *end;
+    fs_buf out;
+
+    if (!last)
+        return;
+    errno = 0;
+    id = strtoull(last, &end, 10);
+    if (*last >= '0' && *last <= '9' && !*end && errno == 0 && id <= h->last_id &&
+        id + 1 >= oldest) {
+        for (size_t i = 0; i < h->nkept; i++) {
+            const kept *k = &h->backlog[(h->first + i) % EVENTS_BACKLOG];
+            if (k->id > id)
+                client_push(c, k->msg, k->len);
+        }
+        return;
+    }
+    fs_buf_init(&out, sizeof gap + 64);
+    if (format_event(&out, h->last_id, "reset", gap) == 0)
+        client_push(c, fs_buf_str(&out), fs_buf_len(&out));
+    else
+        c->dropped = 1; /* cannot tell it: better no stream than a silent gap */
+    fs_buf_release(&out);
 }
 
 struct MHD_Response *events_response(events_hub *h, struct MHD_Connection *conn)
@@ -269,6 +404,7 @@ struct MHD_Response *events_response(events_hub *h, struct MHD_Connection *conn)
         MHD_destroy_response(resp); /* frees c through client_free */
         return NULL;
     }
+    catch_up(h, c, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID"));
     c->next = h->clients;
     h->clients = c;
     if (h->nclients++ == 0 && h->wake_fd >= 0) {
