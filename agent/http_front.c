@@ -69,7 +69,8 @@ static int check_request_line(const char *p, const char *end, unsigned *status,
     vlen = (size_t)(end - sp2 - 1);
     if (vlen == 8 && (memcmp(sp2 + 1, "HTTP/1.1", 8) == 0 || memcmp(sp2 + 1, "HTTP/1.0", 8) == 0))
         return 0;
-    if (vlen >= 6 && memcmp(sp2 + 1, "HTTP/", 5) == 0)
+    if (vlen == 8 && memcmp(sp2 + 1, "HTTP/", 5) == 0 && sp2[6] >= '0' && sp2[6] <= '9' &&
+        sp2[7] == '.' && sp2[8] >= '0' && sp2[8] <= '9')
         return refuse(status, message, 505, "HTTP version not supported: use HTTP/1.1");
     return refuse(status, message, 400, "Malformed request line: expected METHOD TARGET HTTP/1.1");
 }
@@ -173,16 +174,16 @@ int http_front_check_head(const char *buf, size_t n, size_t body_max, unsigned *
         for (const char *q = p; q < end; q++)
             if (is_ctl((unsigned char)*q) && *q != '\r')
                 return refuse(status, message, 400, "Malformed request: not HTTP");
-        if ((size_t)(end - p) > HTTP_FRONT_LINE_MAX)
+        if ((size_t)(end - p) - (p < end && end[-1] == '\r') > HTTP_FRONT_LINE_MAX)
             return refuse(status, message, 414, "The request line is longer than 4096 bytes");
         if (n > HTTP_FRONT_HEAD_MAX)
             return refuse(status, message, 431, "The request headers are larger than 8 KiB");
         return 0;
     }
-    if ((size_t)(nl - p) > HTTP_FRONT_LINE_MAX)
-        return refuse(status, message, 414, "The request line is longer than 4096 bytes");
     if (line_span(p, nl, &le) < 0)
         return refuse(status, message, 400, "Malformed request: not HTTP");
+    if ((size_t)(le - p) > HTTP_FRONT_LINE_MAX)
+        return refuse(status, message, 414, "The request line is longer than 4096 bytes");
     for (const char *q = p; q < le; q++)
         if (is_ctl((unsigned char)*q))
             return refuse(status, message, 400, "Malformed request: not HTTP");
