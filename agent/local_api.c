@@ -6,9 +6,10 @@
  * "Connection: close" to a response queued on the first call of the
  * access handler for a request.  So the first call only creates the
  * request's state; answers are queued on a later call, once the body has
- * been received.  The only answers queued on the first call are the ones
- * after which the connection should close anyway (403 to a stranger, 413
- * for a declared oversize body).
+ * been received.  The only answer queued on the first call is one after
+ * which the connection should close anyway (413 for a declared oversize
+ * body).  A stranger's connection, and a first request too malformed for
+ * libmicrohttpd, never get here: http_front.c answers them.
  */
 #include "agent/local_api_int.h"
 
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/http_front.h"
@@ -24,9 +24,7 @@
 
 int64_t local_api_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return fs_wall_ms();
 }
 
 /* ---- answers ---------------------------------------------------------- */
