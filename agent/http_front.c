@@ -321,8 +321,9 @@ static int peer_check(http_front *f, int fd)
     return 0;
 }
 
-/* The waiting connection w has new bytes (or closed): decide. */
-static void on_readable(http_front *f, waiting *w)
+/* The waiting connection w has new bytes (or closed): decide.  hup: the
+ * client will send nothing more (EPOLLRDHUP). */
+static void on_readable(http_front *f, waiting *w, int hup)
 {
     char head[HTTP_FRONT_HEAD_MAX + 1];
     ssize_t n = recv(w->fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
@@ -337,8 +338,10 @@ static void on_readable(http_front *f, waiting *w)
         return;
     }
     v = http_front_check_head(head, (size_t)n, API_MAX_BODY, &status, &message);
-    if (v == 0)
+    if (v == 0 && !hup)
         return;
+    if (v == 0)
+        v = refuse(&status, &message, 400, "Malformed request: it ends inside its head");
     if (v > 0 && !w->allowed) {
         v = -1;
         status = 403;
@@ -428,7 +431,7 @@ static void *front_main(void *arg)
             if (evs[i].data.ptr == &f->listen_fd)
                 on_accept(f);
             else
-                on_readable(f, evs[i].data.ptr);
+                on_readable(f, evs[i].data.ptr, !!(evs[i].events & (EPOLLRDHUP | EPOLLHUP)));
         }
         if (f->nwaiting)
             sweep(f);

@@ -139,6 +139,19 @@ class MalformedTest(unittest.TestCase):
                 self.assertJsonError(exchange(self.agent.socket, data), status)
         self.assertStillServes()
 
+    def test_head_cut_short(self):
+        """A client that stops sending halfway through a head is answered
+        at once, not left to the idle timeout."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(15)
+        s.connect(self.agent.socket)
+        s.sendall(b"GET /agent/status HTTP/1.1\r\nHost: loc")
+        s.shutdown(socket.SHUT_WR)
+        try:
+            self.assertJsonError(read_answer(s)[:3], 400, "bad_request")
+        finally:
+            s.close()
+
     def test_largest_head_accepted(self):
         """A head just inside the front's limits reaches the API: the
         front's limits are below the HTTP library's, not beside them."""
