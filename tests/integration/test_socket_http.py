@@ -62,7 +62,9 @@ def exchange(path, data):
         s.close()
 
 
-class MalformedTest(unittest.TestCase):
+class AgentCase(unittest.TestCase):
+    """One sim and daemon for the class."""
+
     @classmethod
     def setUpClass(cls):
         cls.env = AgentEnv().__enter__()
@@ -72,6 +74,8 @@ class MalformedTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.env.close()
 
+
+class MalformedTest(AgentCase):
     def assertJsonError(self, answer, status, code=None):
         st, headers, body = answer
         self.assertEqual(st, status, body[:300])
@@ -165,17 +169,8 @@ class MalformedTest(unittest.TestCase):
         self.assertIn("outbox", json.loads(body)["data"])
 
 
-class KeepAliveTest(unittest.TestCase):
+class KeepAliveTest(AgentCase):
     """NOTES.md's trap: the front must not cost the kept-alive connection."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.env = AgentEnv().__enter__()
-        cls.agent = cls.env.agent
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.env.close()
 
     def test_requests_share_one_connection(self):
         conn = self.agent.connect()
