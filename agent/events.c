@@ -32,7 +32,6 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -120,13 +119,20 @@ void events_hub_free(events_hub *h)
  * each line of data on its own "data:" line, and the empty line.  -1 for
  * a type that is not one token, or when out fails.
  */
-static int format_event(fs_buf *out, uint64_t id, const char *type, const char *data)
+static int valid_type(const char *type)
 {
-    if (!type || !*type || !data)
-        return -1;
+    if (!type || !*type)
+        return 0;
     for (const char *p = type; *p; p++)
         if (*p <= ' ' || *p == ':' || *p == 0x7f)
-            return -1;
+            return 0;
+    return 1;
+}
+
+static int format_event(fs_buf *out, uint64_t id, const char *type, const char *data)
+{
+    if (!valid_type(type) || !data)
+        return -1;
     if (id)
         fs_buf_addf(out, "id: %" PRIu64 "\n", id);
     fs_buf_addf(out, "event: %s\n", type);
@@ -167,6 +173,16 @@ static void client_compact(client *c)
     c->off = 0;
 }
 
+/* Ends c's stream with an error (hub lock held): it missed an event. */
+static void client_drop(client *c)
+{
+    c->dropped = 1;
+    if (c->suspended) {
+        c->suspended = 0;
+        MHD_resume_connection(c->conn);
+    }
+}
+
 /* Appends to one client (hub lock held); drops it when over the bound. */
 static void client_push(client *c, const char *msg, size_t n)
 {
@@ -180,9 +196,9 @@ static void client_push(client *c, const char *msg, size_t n)
     }
     /* Over the bound (it stopped reading) or out of memory: either way
      * the stream cannot stay whole, so it ends. */
-    if (fs_buf_add(&c->q, msg, n) != FS_BUF_OK)
-        c->dropped = 1;
-    if (c->suspended) {
+    if (fs_buf_add(&c->q, msg, n) != FS_BUF_OK) {
+        client_drop(c);
+    } else if (c->suspended) {
         c->suspended = 0;
         MHD_resume_connection(c->conn);
     }
@@ -202,7 +218,11 @@ static void keep(events_hub *h, uint64_t id, char *msg, size_t len)
     while (h->nkept && (h->nkept == EVENTS_BACKLOG || h->kept_bytes + len > h->max_queue / 2))
         forget_oldest(h);
     if (len > h->max_queue / 2) {
-        free(msg); /* bigger than the backlog may hold: a gap for late comers */
+        /* Bigger than the backlog may hold: forget the rest too, so that
+         * nobody is caught up across the hole (they get a reset). */
+        while (h->nkept)
+            forget_oldest(h);
+        free(msg);
         return;
     }
     k = &h->backlog[(h->first + h->nkept) % EVENTS_BACKLOG];
@@ -219,23 +239,27 @@ void events_publish(events_hub *h, const char *type, const char *json)
     size_t len;
     char *msg;
 
-    if (!h)
+    if (!h || !valid_type(type))
         return;
     fs_buf_init(&out, h->max_queue);
     /* The id is taken and the event sent under one lock, so every client
      * sees the ids in order. */
     pthread_mutex_lock(&h->mu);
-    if (format_event(&out, h->last_id + 1, type, json ? json : "{}") < 0) {
-        pthread_mutex_unlock(&h->mu);
-        fs_buf_release(&out);
-        return;
-    }
     h->last_id++;
+    format_event(&out, h->last_id, type, json ? json : "{}");
     len = fs_buf_len(&out);
     msg = fs_buf_take(&out);
     if (msg) {
         broadcast(h, msg, len);
         keep(h, h->last_id, msg, len);
+    } else {
+        /* Too big for any client's queue, or out of memory: the event is
+         * lost, and nobody may go on as if it had not been.  Streams end
+         * (their clients reconnect and get a reset) and the backlog goes. */
+        for (client *c = h->clients; c; c = c->next)
+            client_drop(c);
+        while (h->nkept)
+            forget_oldest(h);
     }
     pthread_mutex_unlock(&h->mu);
 }
