@@ -321,6 +321,15 @@ static int peer_check(http_front *f, int fd)
     return 0;
 }
 
+/* Whether libmicrohttpd takes one more connection (it would close one
+ * past its limit without a word). */
+static int mhd_has_room(http_front *f)
+{
+    const union MHD_DaemonInfo *di =
+        MHD_get_daemon_info(f->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return !di || di->num_connections < LOCAL_API_MAX_CONNECTIONS;
+}
+
 /* The waiting connection w has new bytes (or closed): decide.  hup: the
  * client will send nothing more (EPOLLRDHUP). */
 static void on_readable(http_front *f, waiting *w, int hup)
@@ -347,7 +356,13 @@ static void on_readable(http_front *f, waiting *w, int hup)
         status = 403;
         message = "Forbidden: this socket serves its owner only";
     }
+    if (v > 0 && !mhd_has_room(f)) {
+        v = -1;
+        status = 503;
+        message = "Too many connections; try again";
+    }
     if (v < 0) {
+        log_debug("local api: answered a request with %u: %s", status, message);
         drop_waiting(f, w, status, message);
         return;
     }

@@ -9,7 +9,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentutil import AgentEnv  # noqa: E402
+from agentutil import AgentEnv, wait_for  # noqa: E402
 
 
 def read_answer(s):
@@ -167,6 +167,34 @@ class MalformedTest(AgentCase):
         st, headers, body = exchange(self.agent.socket, data)
         self.assertEqual(st, 200, body[:300])
         self.assertIn("outbox", json.loads(body)["data"])
+
+
+class ConnectionLimitTest(AgentCase):
+    def test_one_past_the_limit_is_told(self):
+        """Past the socket's 64 connections a client gets 503 in JSON,
+        not a connection closed without a word; closing some frees room."""
+        socks, statuses = [], []
+        try:
+            for _ in range(66):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.settimeout(15)
+                s.connect(self.agent.socket)
+                s.sendall(b"GET /agent/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                st, headers, body, _ = read_answer(s)
+                statuses.append(st)
+                if st == 503:
+                    self.assertEqual(headers.get("content-type"), "application/json")
+                    self.assertEqual(json.loads(body)["error"]["code"], "service_unavailable")
+                    s.close()
+                    break
+                socks.append(s)  # kept alive, so it keeps its place
+        finally:
+            for s in socks:
+                s.close()
+        self.assertEqual(statuses[-1], 503, statuses)
+        self.assertGreaterEqual(statuses.count(200), 60)
+        wait_for(lambda: self.agent.request("GET", "/agent/status").status == 200, 15, 0.05,
+                 "room on the socket again")
 
 
 class KeepAliveTest(AgentCase):
