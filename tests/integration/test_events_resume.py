@@ -137,6 +137,36 @@ class EventsResumeTest(unittest.TestCase):
         self.assertNotIn("reset", [e[1] for e in evs])
 
 
+class ConflictEventTest(unittest.TestCase):
+    def test_conflict_event_has_an_id_and_is_replayed(self):
+        """A conflict event, like any other, has an id and
+        reaches a client that was away when it happened."""
+        with AgentEnv(config="conflict_policy = manual\n") as env:
+            agent, sim = env.agent, env.sim
+            agent.sync()
+            wo = agent.get("/api/v1/work-orders?per_page=1")["data"][0]["id"]
+            # the dispatcher edits first; the replica has not seen it
+            r = sim.api("PUT", "/api/v1/work-orders/" + wo, body={"description": "theirs"})
+            self.assertEqual(r.status, 200, r)
+            a = Stream(agent.socket)
+            r = agent.request("PUT", "/api/v1/work-orders/" + wo, body={"description": "mine"})
+            self.assertEqual(r.status, 200)
+            mark = [e for e in a.wait_events(lambda e: len(e) >= 1)
+                    if e[1] == "record_changed"][0][0]
+            a.close()
+            # the push meets the other edit while nobody listens
+            wait_for(lambda: agent.sync() and agent.get("/agent/conflicts")["data"], 30, 0.1,
+                     "a conflict")
+            b = Stream(agent.socket, last_id=str(mark))
+            evs = b.wait_events(lambda e: "conflict" in [x[1] for x in e])
+            b.close()
+            self.assertNotEqual(evs[0][1], "reset", evs)
+            conflict = [e for e in evs if e[1] == "conflict"][0]
+            self.assertGreater(conflict[0], mark)
+            self.assertIn('"id":"%s"' % wo, conflict[2])
+            self.assertIn('"description"', conflict[2])
+
+
 class StopEndsStreamTest(unittest.TestCase):
     def test_sigterm_ends_the_stream_whole(self):
         """curl exits 0 (not 18, "transfer closed with outstanding read
