@@ -298,14 +298,23 @@ static void unlink_waiting(http_front *f, waiting *w)
     epoll_ctl(f->ep, EPOLL_CTL_DEL, w->fd, NULL);
 }
 
-static void drop_waiting(http_front *f, waiting *w, unsigned status, const char *message)
+/* Ends a connection the front no longer watches: answers status (0:
+ * none) in JSON, closes, forgets w. */
+static void finish(waiting *w, unsigned status, const char *message)
+{
+    if (status) {
+        log_debug("local api: answered a request with %u: %s", status, message);
+        answer_and_close(w->fd, status, message);
+    } else {
+        close(w->fd);
+    }
+    free(w);
+}
+
+static void drop_waiting(http_front *f, waiting *w)
 {
     unlink_waiting(f, w);
-    if (status)
-        answer_and_close(w->fd, status, message);
-    else
-        close(w->fd);
-    free(w);
+    finish(w, 0, NULL);
 }
 
 /* Whether the peer may talk to us (SO_PEERCRED on the connection). */
@@ -330,47 +339,58 @@ static int mhd_has_room(http_front *f)
     return !di || di->num_connections < LOCAL_API_MAX_CONNECTIONS;
 }
 
-/* The waiting connection w has new bytes (or closed): decide.  hup: the
- * client will send nothing more (EPOLLRDHUP). */
-static void on_readable(http_front *f, waiting *w, int hup)
+/*
+ * The verdict on w from what it has sent so far: 0 wait for more; 1 hand
+ * it over; -1 end it, answering *status (0: close without a word).  hup:
+ * the client will send nothing more (EPOLLRDHUP).
+ */
+static int judge(http_front *f, waiting *w, int hup, unsigned *status, const char **message)
 {
     char head[HTTP_FRONT_HEAD_MAX + 1];
     ssize_t n = recv(w->fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
-    unsigned status = 0;
-    const char *message = NULL;
     int v;
 
+    *status = 0;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return;
-    if (n <= 0) {
-        drop_waiting(f, w, 0, NULL); /* gone before a request */
-        return;
-    }
-    v = http_front_check_head(head, (size_t)n, API_MAX_BODY, &status, &message);
+        return 0;
+    if (n <= 0)
+        return -1; /* gone before a request */
+    v = http_front_check_head(head, (size_t)n, API_MAX_BODY, status, message);
     if (v == 0 && !hup)
-        return;
+        return 0;
     if (v == 0)
-        v = refuse(&status, &message, 400, "Malformed request: it ends inside its head");
-    if (v > 0 && !w->allowed) {
-        v = -1;
-        status = 403;
-        message = "Forbidden: this socket serves its owner only";
-    }
-    if (v > 0 && !mhd_has_room(f)) {
-        v = -1;
-        status = 503;
-        message = "Too many connections; try again";
-    }
+        return refuse(status, message, 400, "Malformed request: it ends inside its head");
+    if (v > 0 && !w->allowed)
+        return refuse(status, message, 403, "Forbidden: this socket serves its owner only");
+    if (v > 0 && !mhd_has_room(f))
+        return refuse(status, message, 503, "Too many connections; try again");
+    return v;
+}
+
+/* Carries out a verdict other than "wait" on w, which the front no longer
+ * watches. */
+static void act(http_front *f, waiting *w, int v, unsigned status, const char *message)
+{
     if (v < 0) {
-        log_debug("local api: answered a request with %u: %s", status, message);
-        drop_waiting(f, w, status, message);
+        finish(w, status, message);
         return;
     }
-    unlink_waiting(f, w);
     /* libmicrohttpd takes the fd, and closes it even when it fails. */
     if (MHD_add_connection(f->mhd, w->fd, (const struct sockaddr *)&w->addr, w->addrlen) != MHD_YES)
         log_warn("local api: cannot serve a connection: %s", strerror(errno));
     free(w);
+}
+
+/* A watched connection has new bytes (or closed). */
+static void on_readable(http_front *f, waiting *w, int hup)
+{
+    unsigned status;
+    const char *message = NULL;
+    int v = judge(f, w, hup, &status, &message);
+    if (v == 0)
+        return;
+    unlink_waiting(f, w);
+    act(f, w, v, status, message);
 }
 
 static void on_accept(http_front *f)
@@ -378,6 +398,9 @@ static void on_accept(http_front *f)
     for (;;) {
         waiting *w;
         struct epoll_event ev;
+        unsigned status;
+        const char *message = NULL;
+        int v;
         struct sockaddr_un addr;
         socklen_t addrlen = sizeof addr;
         int fd = accept4(f->listen_fd, (struct sockaddr *)&addr, &addrlen,
@@ -402,6 +425,13 @@ static void on_accept(http_front *f)
         w->addrlen = addrlen;
         w->allowed = peer_check(f, fd);
         w->since_ms = fs_mono_ms();
+        /* A client that sent its head with its connect is judged at once,
+         * without a round through epoll. */
+        v = judge(f, w, 0, &status, &message);
+        if (v != 0) {
+            act(f, w, v, status, message);
+            continue;
+        }
         ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
         ev.data.ptr = w;
         if (epoll_ctl(f->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -425,7 +455,7 @@ static void sweep(http_front *f)
     for (waiting *w = f->list; w; w = next) {
         next = w->next;
         if (now - w->since_ms > (int64_t)LOCAL_API_IDLE_TIMEOUT_S * 1000)
-            drop_waiting(f, w, 0, NULL);
+            drop_waiting(f, w);
     }
 }
 
@@ -508,7 +538,7 @@ void http_front_stop(http_front *f)
         log_warn("local api: cannot stop the front: %s", strerror(errno));
     pthread_join(f->thread, NULL);
     while (f->list)
-        drop_waiting(f, f->list, 0, NULL);
+        drop_waiting(f, f->list);
     close(f->listen_fd);
     close(f->stop_fd);
     close(f->ep);
