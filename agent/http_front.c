@@ -32,6 +32,12 @@
 
 /* ---- the head check ------------------------------------------------------ */
 
+/* libmicrohttpd holds a head in its per-connection memory, next to what
+ * it parses out of it; a head the front passes must fit with room to
+ * spare (test_socket_http's largest head checks the real library). */
+_Static_assert(2 * HTTP_FRONT_HEAD_MAX <= LOCAL_API_MEMORY_LIMIT,
+               "the front passes heads libmicrohttpd could not hold");
+
 static int is_tchar(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
