@@ -237,6 +237,7 @@ struct http_front {
     pthread_t thread;
     waiting *list;
     int nwaiting;
+    int64_t paused_at;          /* accepting paused since (fs_mono_ms); 0: not */
 };
 
 static const char *reason(unsigned status)
@@ -399,6 +400,31 @@ static void on_readable(http_front *f, waiting *w, int hup)
     act(f, w, v, status, message);
 }
 
+/*
+ * Out of file descriptors (or memory), accept fails while the listening
+ * socket stays readable: watching it would spin.  So it is left unwatched
+ * for a second (front_main resumes it), and the pending clients wait in
+ * the backlog meanwhile.
+ */
+static void pause_accepting(http_front *f)
+{
+    struct epoll_event ev;
+    log_warn("local api: cannot accept a connection (%s); pausing for 1 s", strerror(errno));
+    ev.events = 0;
+    ev.data.ptr = &f->listen_fd;
+    if (epoll_ctl(f->ep, EPOLL_CTL_MOD, f->listen_fd, &ev) == 0)
+        f->paused_at = fs_mono_ms();
+}
+
+static void resume_accepting(http_front *f)
+{
+    struct epoll_event ev;
+    ev.events = EPOLLIN;
+    ev.data.ptr = &f->listen_fd;
+    if (epoll_ctl(f->ep, EPOLL_CTL_MOD, f->listen_fd, &ev) == 0)
+        f->paused_at = 0;
+}
+
 static void on_accept(http_front *f)
 {
     for (;;) {
@@ -412,8 +438,10 @@ static void on_accept(http_front *f)
         int fd = accept4(f->listen_fd, (struct sockaddr *)&addr, &addrlen,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(f);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                     errno != ECONNABORTED)
                 log_warn("local api: accept: %s", strerror(errno));
             return;
         }
@@ -471,7 +499,7 @@ static void *front_main(void *arg)
     struct epoll_event evs[32];
 
     for (;;) {
-        int n = epoll_wait(f->ep, evs, 32, f->nwaiting ? 1000 : -1);
+        int n = epoll_wait(f->ep, evs, 32, f->nwaiting || f->paused_at ? 1000 : -1);
         if (n < 0 && errno != EINTR) {
             log_error("local api: epoll_wait: %s", strerror(errno));
             break;
@@ -486,6 +514,8 @@ static void *front_main(void *arg)
         }
         if (f->nwaiting)
             sweep(f);
+        if (f->paused_at && fs_mono_ms() - f->paused_at >= 1000)
+            resume_accepting(f);
     }
     return NULL;
 }

@@ -197,6 +197,34 @@ class ConnectionLimitTest(AgentCase):
                  "room on the socket again")
 
 
+class OutOfDescriptorsTest(AgentCase):
+    def test_accept_pauses_and_recovers(self):
+        """With no file descriptor left, the daemon neither spins on its
+        socket nor floods its log, and serves again once some are free."""
+        import resource
+        pid = self.agent.proc.pid
+        limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        used = len(os.listdir("/proc/%d/fd" % pid))
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (used + 2, limits[1]))
+        socks = []
+        try:
+            for _ in range(8):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.settimeout(15)
+                s.connect(self.agent.socket)
+                s.sendall(b"GET /agent/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                socks.append(s)
+            wait_for(lambda: "pausing" in self.agent.stderr(), 15, 0.05, "the pause to be logged")
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
+        # every client waiting in the backlog is served once descriptors are free
+        for s in socks:
+            st, _, body, _ = read_answer(s)
+            self.assertEqual(st, 200, body[:200])
+            s.close()
+        self.assertLess(self.agent.stderr().count("pausing"), 20)
+
+
 class KeepAliveTest(AgentCase):
     """NOTES.md's trap: the front must not cost the kept-alive connection."""
 
