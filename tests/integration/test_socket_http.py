@@ -47,11 +47,19 @@ def read_answer(s):
     return status, headers, rest, b""
 
 
-def exchange(path, data):
-    """Sends raw bytes on a new connection; returns the first answer."""
+STATUS = b"GET /agent/status HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+
+def connect(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(15)
     s.connect(path)
+    return s
+
+
+def exchange(path, data):
+    """Sends raw bytes on a new connection; returns the first answer."""
+    s = connect(path)
     try:
         try:
             s.sendall(data)
@@ -146,9 +154,7 @@ class MalformedTest(AgentCase):
     def test_head_cut_short(self):
         """A client that stops sending halfway through a head is answered
         at once, not left to the idle timeout."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(15)
-        s.connect(self.agent.socket)
+        s = connect(self.agent.socket)
         s.sendall(b"GET /agent/status HTTP/1.1\r\nHost: loc")
         s.shutdown(socket.SHUT_WR)
         try:
@@ -176,10 +182,8 @@ class ConnectionLimitTest(AgentCase):
         socks, statuses = [], []
         try:
             for _ in range(66):
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.settimeout(15)
-                s.connect(self.agent.socket)
-                s.sendall(b"GET /agent/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                s = connect(self.agent.socket)
+                s.sendall(STATUS)
                 st, headers, body, _ = read_answer(s)
                 statuses.append(st)
                 if st == 503:
@@ -209,10 +213,8 @@ class OutOfDescriptorsTest(AgentCase):
         socks = []
         try:
             for _ in range(8):
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.settimeout(15)
-                s.connect(self.agent.socket)
-                s.sendall(b"GET /agent/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                s = connect(self.agent.socket)
+                s.sendall(STATUS)
                 socks.append(s)
             wait_for(lambda: "pausing" in self.agent.stderr(), 15, 0.05, "the pause to be logged")
         finally:
@@ -247,11 +249,8 @@ class KeepAliveTest(AgentCase):
         conn.close()
 
     def test_pipelined_requests(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(15)
-        s.connect(self.agent.socket)
-        one = b"GET /agent/status HTTP/1.1\r\nHost: localhost\r\n\r\n"
-        s.sendall(one * 3)
+        s = connect(self.agent.socket)
+        s.sendall(STATUS * 3)
         rest = b""
         for _ in range(3):
             # read_answer reads on from what the previous answer left over
