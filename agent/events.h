@@ -36,8 +36,8 @@ void events_hub_free(events_hub *h);
 
 /*
  * Formats one event without an id: "event: TYPE\ndata: LINE\n…\n" (each
- * line of data on its own "data:" line).  Returns a malloc'd string, NULL on failure or a
- * type that is not one token.
+ * line of data on its own "data:" line).  Returns a malloc'd string, NULL
+ * on failure or a type that is not one token.
  */
 char *events_format(const char *type, const char *data);
 
@@ -62,8 +62,8 @@ void events_hub_close(events_hub *h);
 /*
  * A response for a new client on conn: the stream, registered with the
  * hub, starting with what it missed when conn's request has
- * Last-Event-ID; NULL when out of memory or the hub is closed.  The caller queues
- * it and destroys its reference.
+ * Last-Event-ID; NULL when out of memory or the hub is closed.  The
+ * caller queues it and destroys its reference.
  */
 struct MHD_Response *events_response(events_hub *h, struct MHD_Connection *conn);
 
