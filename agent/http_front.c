@@ -57,6 +57,8 @@ static int refuse(unsigned *status, const char **message, unsigned st, const cha
     return -1;
 }
 
+#define BAD_LINE "Malformed request line: expected METHOD TARGET HTTP/1.1"
+
 /* The request line [p, end) without its line end. */
 static int check_request_line(const char *p, const char *end, unsigned *status,
                               const char **message)
@@ -67,18 +69,18 @@ static int check_request_line(const char *p, const char *end, unsigned *status,
     for (sp1 = p; sp1 < end && is_tchar((unsigned char)*sp1); sp1++) {
     }
     if (sp1 == p || sp1 == end || *sp1 != ' ')
-        return refuse(status, message, 400, "Malformed request line: expected METHOD TARGET HTTP/1.1");
+        return refuse(status, message, 400, BAD_LINE);
     for (sp2 = sp1 + 1; sp2 < end && *sp2 > ' ' && *sp2 != 0x7f; sp2++) {
     }
     if (sp2 == sp1 + 1 || sp2 == end || *sp2 != ' ')
-        return refuse(status, message, 400, "Malformed request line: expected METHOD TARGET HTTP/1.1");
+        return refuse(status, message, 400, BAD_LINE);
     vlen = (size_t)(end - sp2 - 1);
     if (vlen == 8 && (memcmp(sp2 + 1, "HTTP/1.1", 8) == 0 || memcmp(sp2 + 1, "HTTP/1.0", 8) == 0))
         return 0;
     if (vlen == 8 && memcmp(sp2 + 1, "HTTP/", 5) == 0 && sp2[6] >= '0' && sp2[6] <= '9' &&
         sp2[7] == '.' && sp2[8] >= '0' && sp2[8] <= '9')
         return refuse(status, message, 505, "HTTP version not supported: use HTTP/1.1");
-    return refuse(status, message, 400, "Malformed request line: expected METHOD TARGET HTTP/1.1");
+    return refuse(status, message, 400, BAD_LINE);
 }
 
 /* A Content-Length value: digits only, not past body_max. */

@@ -38,10 +38,12 @@ static void test_accepted(void **state)
     (void)state;
     assert_int_equal(verdict_s("GET /agent/status HTTP/1.1\r\nHost: x\r\n\r\n"), 1);
     assert_int_equal(verdict_s("GET / HTTP/1.0\r\n\r\n"), 1);
-    assert_int_equal(verdict_s("\r\nGET / HTTP/1.1\nHost: x\n\n"), 1); /* bare LF, empty line first */
+    /* bare LF, an empty line first */
+    assert_int_equal(verdict_s("\r\nGET / HTTP/1.1\nHost: x\n\n"), 1);
     assert_int_equal(verdict_s("PUT /api/v1/work-orders/w HTTP/1.1\r\nHost: x\r\n"
                                "Content-Length: 1048576\r\n\r\n{"), 1);
-    assert_int_equal(verdict_s("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"), 1);
+    assert_int_equal(verdict_s("POST /x HTTP/1.1\r\nHost: x\r\n"
+                               "Transfer-Encoding: Chunked\r\n\r\n"), 1);
     assert_int_equal(verdict_s("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  b\r\n\r\n"), 1);
 }
 
@@ -60,9 +62,11 @@ static void test_refused(void **state)
     assert_int_equal(verdict_s("GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n"), 400);
     assert_int_equal(verdict_s("GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400);
     assert_int_equal(verdict_s("GET / HTTP/1.1\r\nContent-Length:\r\n\r\n"), 400);
-    assert_int_equal(verdict_s("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n"), 400);
+    assert_int_equal(verdict_s("GET / HTTP/1.1\r\nContent-Length: 1\r\n"
+                               "Content-Length: 1\r\n\r\n"), 400);
     assert_int_equal(verdict_s("GET / HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n"), 413);
-    assert_int_equal(verdict_s("GET / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n"), 413);
+    assert_int_equal(verdict_s("GET / HTTP/1.1\r\n"
+                               "Content-Length: 99999999999999999999999\r\n\r\n"), 413);
     assert_int_equal(verdict_s("GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), 400);
     assert_int_equal(verdict_s("GET / HTTP/1.1\r\nContent-Length: 1\r\n"
                                "Transfer-Encoding: chunked\r\n\r\n"), 400);
