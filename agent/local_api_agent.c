@@ -233,7 +233,7 @@ static enum MHD_Result do_resolve(local_api_request *r, const routes_hit *rt)
 
     if (parse_conflict_id(rt->param, &id) < 0)
         return local_api_reply_error(r, 404, "Conflict not found", NULL);
-    body = api_parse_body(r->body, r->len, why, sizeof why);
+    body = api_parse_body(fs_buf_str(&r->body), fs_buf_len(&r->body), why, sizeof why);
     if (!body)
         return local_api_reply_error(r, 400, why, NULL);
     keep = cJSON_GetObjectItemCaseSensitive(body, "keep");
