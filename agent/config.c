@@ -34,6 +34,7 @@ static const struct {
     [CK_CONFLICT_POLICY] = { "conflict_policy", T_POLICY, 0, 0 },
     [CK_MAX_CONNECTIONS] = { "max_connections", T_INT, 1, 64 },
     [CK_LOG_LEVEL] = { "log_level", T_LEVEL, 0, 0 },
+    [CK_NOTIFY_COMMAND] = { "notify_command", T_PATH, 0, 0 },
 };
 
 /* Longest socket path: sun_path holds 108 bytes including the NUL. */
@@ -55,6 +56,7 @@ static char **str_slot(agent_config *c, config_key k)
     case CK_DB: return &c->db;
     case CK_SOCKET: return &c->socket;
     case CK_SOCKET_GROUP: return &c->socket_group;
+    case CK_NOTIFY_COMMAND: return &c->notify_command;
     default: return NULL;
     }
 }
@@ -252,6 +254,7 @@ void config_release(agent_config *c)
     free(c->db);
     free(c->socket);
     free(c->socket_group);
+    free(c->notify_command);
     memset(c, 0, sizeof *c);
 }
 

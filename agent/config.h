@@ -42,6 +42,7 @@ typedef enum {
     CK_CONFLICT_POLICY,
     CK_MAX_CONNECTIONS,
     CK_LOG_LEVEL,
+    CK_NOTIFY_COMMAND,
     CK__COUNT
 } config_key;
 
@@ -75,6 +76,7 @@ typedef struct {
     sync_policy policy;
     int max_connections;
     log_level log_level;
+    char *notify_command;   /* run when a local value lost; NULL: off */
     /* Where each value came from: "default", "env FIELDSYNC_DB",
      * "flag --db", "/path/config:7". */
     char origin[CK__COUNT][160];
