@@ -3,6 +3,7 @@
  * and read shape, the list projection (summary) and the indexed columns of
  * a record.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -353,6 +354,22 @@ cJSON *si_summary(store_entity e, const cJSON *body)
     return out;
 }
 
+/* "LOCAL-" and 16 hex digits of the UUID in "local-<uuid>" (any other id:
+ * of the id's first alphanumerics), upper case like the remote's numbers. */
+static cJSON *provisional_number(const char *id)
+{
+    char num[sizeof SI_PROVISIONAL_PREFIX + 16];
+    size_t n = strlen(SI_PROVISIONAL_PREFIX);
+    const char *p = strncmp(id, "local-", 6) == 0 ? id + 6 : id;
+
+    memcpy(num, SI_PROVISIONAL_PREFIX, n);
+    for (; *p && n < sizeof num - 1; p++)
+        if (isalnum((unsigned char)*p))
+            num[n++] = (char)toupper((unsigned char)*p);
+    num[n] = '\0';
+    return cJSON_CreateString(num);
+}
+
 cJSON *si_synthesize(store *s, store_entity e, const char *id, const char *parent_id,
                      const cJSON *fields, const char *created_at)
 {
@@ -384,6 +401,8 @@ cJSON *si_synthesize(store *s, store_entity e, const char *id, const char *paren
             v = cJSON_CreateArray();
         else if (strcmp(k, "custom_fields") == 0)
             v = cJSON_CreateObject();
+        else if (strcmp(k, "customer_number") == 0 || strcmp(k, "work_order_number") == 0)
+            v = provisional_number(id);
         else
             v = cJSON_CreateNull();
         if (!v || !cJSON_AddItemToObject(rec, k, v)) {

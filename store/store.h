@@ -238,6 +238,20 @@ int store_count(store *s, store_entity e, int64_t *count_out);
  * The new record's id is "local-<uuid>". */
 int store_local_create(store *s, store_entity e, const char *parent_id,
                        const cJSON *fields, int64_t now_ms, char **json_out);
+/*
+ * store_local_create() for a request with an Idempotency-Key (NULL or "":
+ * none): a key seen before gets the first answer again (*replayed_out = 1)
+ * — the record as it is now, under the server's id once pushed — and
+ * nothing is queued; the same key with another request (entity, parent or
+ * body) is STORE_INVALID, as the remote refuses it.  The key and its
+ * answer are kept in the create's transaction, for 24 hours and at most
+ * 10,000 keys.  A key over 255 bytes is STORE_INVALID.
+ * Creating a customer whose name (trimmed, ASCII case folded) a customer
+ * in the replica has is STORE_STATE, as the remote answers 409.
+ */
+int store_local_create_keyed(store *s, store_entity e, const char *parent_id,
+                             const cJSON *fields, const char *idem_key, int64_t now_ms,
+                             char **json_out, int *replayed_out);
 int store_local_update(store *s, store_entity e, const char *id,
                        const cJSON *fields, int64_t now_ms, char **json_out);
 int store_local_delete(store *s, store_entity e, const char *id, int64_t now_ms);

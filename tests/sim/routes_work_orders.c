@@ -20,17 +20,17 @@ const char *const WO_TYPES[] = {"service", "installation", "maintenance", "repai
 static const struct field_spec work_order_fields[] = {
     {"customer_id", "customer_id", FK_REF, FF_REQUIRED, 0, NULL,
      "SELECT 1 FROM customers WHERE id = ? AND deleted = 0", "Customer not found"},
-    {"contact_id", "contact_id", FK_REF, 0, 0, NULL,
+    {"contact_id", "contact_id", FK_REF, FF_NULLABLE, 0, NULL,
      "SELECT 1 FROM contacts WHERE id = ? AND deleted = 0", "Contact not found"},
     {"technician_id", "technician_id", FK_REF, FF_NULLABLE, 0, NULL,
      "SELECT 1 FROM technicians WHERE id = ?", "Technician not found"},
     {"status", "status", FK_ENUM, 0, 0, WO_STATUSES, NULL, NULL},
     {"priority", "priority", FK_ENUM, 0, 0, WO_PRIORITIES, NULL, NULL},
-    {"work_order_type", "work_order_type", FK_ENUM, 0, 0, WO_TYPES, NULL, NULL},
-    {"scheduled_date", "scheduled_date", FK_DATETIME, 0, 0, NULL, NULL, NULL},
-    {"estimated_duration", "estimated_duration", FK_INT, 0, 100000, NULL, NULL, NULL},
-    {"description", "description", FK_STRING, 0, 10000, NULL, NULL, NULL},
-    {"notes", "notes", FK_STRING, 0, 10000, NULL, NULL, NULL},
+    {"work_order_type", "work_order_type", FK_ENUM, FF_NULLABLE, 0, WO_TYPES, NULL, NULL},
+    {"scheduled_date", "scheduled_date", FK_DATETIME, FF_NULLABLE, 0, NULL, NULL, NULL},
+    {"estimated_duration", "estimated_duration", FK_INT, FF_NULLABLE, 100000, NULL, NULL, NULL},
+    {"description", "description", FK_STRING, FF_NULLABLE, 10000, NULL, NULL, NULL},
+    {"notes", "notes", FK_STRING, FF_NULLABLE, 10000, NULL, NULL, NULL},
 };
 #define N_WORK_ORDER_FIELDS (sizeof work_order_fields / sizeof work_order_fields[0])
 
