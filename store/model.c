@@ -418,6 +418,58 @@ cJSON *si_synthesize(store *s, store_entity e, const char *id, const char *paren
     return rec;
 }
 
+/*
+ * The fields the remote accepts on write but never shows on read (DESIGN
+ * §5): each write-shape field of fields whose read-shape key the remote's
+ * detail (answer) lacks, added to old (a JSON array text or NULL).  Sets
+ * *list_out to the new array's text (caller frees), or NULL when nothing
+ * changed.  Only a detail (it has updated_at) can tell: a short answer
+ * leaves fields out for brevity, not because they are write-only.
+ */
+int si_write_only_merge(store *s, store_entity e, const cJSON *answer, const char *fields,
+                        const char *old, char **list_out)
+{
+    cJSON *f = fields ? cJSON_Parse(fields) : NULL, *list = NULL;
+    int added = 0, rc = STORE_OK;
+
+    *list_out = NULL;
+    if (!cJSON_IsObject(answer) || !cJSON_GetObjectItemCaseSensitive(answer, "updated_at") ||
+        !cJSON_IsObject(f))
+        goto out;
+    list = old ? cJSON_Parse(old) : cJSON_CreateArray();
+    if (!cJSON_IsArray(list)) {
+        cJSON_Delete(list);
+        list = cJSON_CreateArray();
+    }
+    if (!list) {
+        rc = si_fail(s, STORE_NOMEM, "out of memory");
+        goto out;
+    }
+    for (const cJSON *c = f->child; c; c = c->next) {
+        const refmap *r = ref_of(e, c->string);
+        const cJSON *have;
+        int listed = 0;
+
+        if (cJSON_GetObjectItemCaseSensitive(answer, r ? r->object : c->string))
+            continue;
+        cJSON_ArrayForEach(have, list)
+            listed |= cJSON_IsString(have) && strcmp(have->valuestring, c->string) == 0;
+        if (listed)
+            continue;
+        if (!cJSON_AddItemToArray(list, cJSON_CreateString(c->string))) {
+            rc = si_fail(s, STORE_NOMEM, "out of memory");
+            goto out;
+        }
+        added = 1;
+    }
+    if (added && !(*list_out = si_json_print(list)))
+        rc = si_fail(s, STORE_NOMEM, "out of memory");
+out:
+    cJSON_Delete(f);
+    cJSON_Delete(list);
+    return rc;
+}
+
 /* ---- indexed columns -------------------------------------------------- */
 
 static const char *nested_id(const cJSON *body, const char *obj)

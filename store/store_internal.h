@@ -185,6 +185,9 @@ void si_buf_add_with_sync(fs_buf *b, const char *obj_text, store_sync_state st,
  * server number can be mistaken for (the remote's are "C-10001", "WO-…").
  */
 #define SI_PROVISIONAL_PREFIX "LOCAL-"
+/* Fields written and absent from the remote's detail: model.c. */
+int si_write_only_merge(store *s, store_entity e, const cJSON *answer, const char *fields,
+                        const char *old, char **list_out);
 int si_number_provisional(const char *number);
 
 /* ---- model.c (si_validate: validate.c) ------------------------------- */

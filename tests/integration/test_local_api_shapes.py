@@ -6,6 +6,7 @@ remote's type, replaced by the server's on push; null clears a nullable
 field, locally and remotely; a POST repeated with the same
 Idempotency-Key gets the first answer and queues nothing; an offline
 customer with an existing customer's name answers 409 like the remote."""
+import json
 import os
 import sys
 import unittest
@@ -129,6 +130,38 @@ class LocalApiShapes(unittest.TestCase):
             self.assertEqual((err["code"], err["message"]),
                              (remote.json()["error"]["code"], remote.json()["error"]["message"]))
         self.assertEqual(self.agent.get("/agent/outbox")["data"], [])
+
+
+@unittest.skipIf(not (os.access(daemon_binary(), os.X_OK) and os.access(sim_binary(), os.X_OK)),
+                 "not built")
+class WriteOnlyFields(unittest.TestCase):
+    """A field the remote accepts on write but never shows on read (the
+    documented work-order detail has no notes or work_order_type) cannot
+    be merged: the record's _sync.write_only says so once a push shows it."""
+
+    def test_write_only_fields_are_listed(self):
+        with AgentEnv(sim_args=("--seed", "7", "--documented-detail")) as env:
+            agent, sim = env.agent, env.sim
+            agent.sync()
+            wo = agent.get("/api/v1/work-orders?per_page=1")["data"][0]["id"]
+            self.assertNotIn("notes", sim.api("GET", "/api/v1/work-orders/" + wo).json()["data"])
+            before = agent.get("/api/v1/work-orders/" + wo)["data"]
+            self.assertNotIn("write_only", before["_sync"])
+            r = agent.request("PUT", "/api/v1/work-orders/" + wo,
+                              {"notes": "gate code 1234", "work_order_type": "repair",
+                               "priority": "high"})
+            self.assertEqual(r.status, 200, r)
+            wait_for(lambda: agent.sync() is not None and agent.get("/agent/outbox")["data"] == [],
+                     60, 0.2, "the push")
+            after = agent.get("/api/v1/work-orders/" + wo)["data"]
+            self.assertEqual(sorted(after["_sync"]["write_only"]), ["notes", "work_order_type"])
+            self.assertEqual(after["priority"], "high")
+            listed = [x for x in agent.get("/api/v1/work-orders?per_page=100")["data"]
+                      if x["id"] == wo]
+            self.assertEqual(sorted(listed[0]["_sync"]["write_only"]), ["notes", "work_order_type"])
+            # The remote took the values it does not show.
+            state = sim.state()
+            self.assertIn("gate code 1234", json.dumps(state))
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ void work_orders_list(const struct sim_request *rq, struct sim_response *rs)
 
 void work_orders_get(const struct sim_request *rq, struct sim_response *rs)
 {
-    rec_respond(rs, rq->sim->db, rec_work_order_detail, rq->id, 200,
+    rec_respond(rs, rq->sim->db, rec_work_order_shown, rq->id, 200,
                 "Work order not found");
 }
 
@@ -192,7 +192,7 @@ void work_orders_create(const struct sim_request *rq, struct sim_response *rs)
     }
     cJSON_Delete(body);
     rs->applied = 1;
-    rec_respond(rs, db, rec_work_order_detail, id, 201, "Work order not found");
+    rec_respond(rs, db, rec_work_order_shown, id, 201, "Work order not found");
     return;
 fail:
     cJSON_Delete(body);
@@ -224,7 +224,7 @@ void work_orders_update(const struct sim_request *rq, struct sim_response *rs)
     }
     cJSON_Delete(body);
     rs->applied = 1;
-    rec_respond(rs, db, rec_work_order_detail, rq->id, 200, "Work order not found");
+    rec_respond(rs, db, rec_work_order_shown, rq->id, 200, "Work order not found");
 }
 
 void work_orders_delete(const struct sim_request *rq, struct sim_response *rs)
