@@ -6,9 +6,11 @@ line and JSON), prints both values whole in `conflicts show`, runs
 notify_command, and is clean again after `fieldsync conflicts ack`."""
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -76,8 +78,46 @@ class LostEdit(unittest.TestCase):
                  60, 0.2, "the lost edit to be recorded")
         return wo
 
+    def follow_events(self):
+        """Reads GET /agent/events in the background; returns the text so far."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(60)
+        s.connect(self.agent.socket)
+        self.addCleanup(s.close)
+        s.sendall(b"GET /agent/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        got = []
+
+        def read():
+            try:
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        return
+                    got.append(chunk)
+            except OSError:
+                return
+        threading.Thread(target=read, daemon=True).start()
+        wait_for(lambda: b": connected" in b"".join(got), 15, 0.05, "the event stream")
+        return lambda: b"".join(got).decode(errors="replace")
+
+    def conflict_events(self, text):
+        """The data of each `conflict` event in an event-stream text."""
+        out = []
+        for block in text.replace("\r\n", "\n").split("\n\n"):
+            lines = block.split("\n")
+            if "event: conflict" in lines:
+                out.append(json.loads("".join(x[len("data: "):] for x in lines
+                                              if x.startswith("data: "))))
+        return out
+
     def test_lost_edit_from_conflict_to_ack(self):
+        events = self.follow_events()
         wo = self.lose_an_edit()
+        # The event stream named the record and the field.
+        wait_for(lambda: self.conflict_events(events()), 15, 0.05, "a conflict event")
+        ev = self.conflict_events(events())[0]
+        self.assertEqual((ev["entity"], ev["id"], ev["fields"], ev["outcome"]),
+                         ("work_order", wo["id"], ["description"], "remote_won"))
         remote = self.sim.api("GET", "/api/v1/work-orders/" + wo["id"]).json()["data"]
         self.assertEqual(remote["description"], REMOTE_TEXT)
 
