@@ -505,30 +505,41 @@ static void test_conflict_hold_and_resolve(void **state)
     cJSON_Delete(c);
 }
 
+/* A notes edit at `at` that loses to the remote's later value under lww,
+ * settled automatically (the conflict logged "remote_won"). */
+static void lose_notes_lww(store *s, const char *local, const char *remote, const char *updated,
+                           int64_t at)
+{
+    store_op *ops = NULL;
+    char lj[128], rj[128];
+    int n;
+
+    snprintf(lj, sizeof lj, "{\"notes\":\"%s\"}", local);
+    snprintf(rj, sizeof rj, "{\"notes\":\"%s\"}", remote);
+    assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", lj, at), STORE_OK);
+    n = claim(s, at, &ops);
+    assert_int_equal(n, 1);
+    store_conflict_in in = {.rule = "lww", .outcome = "remote_won",
+                            .base_json = "{\"notes\":\"orig\"}", .local_json = lj,
+                            .remote_json = rj, .remote_updated_ms = at + 1000,
+                            .now_ms = at + 2000};
+    assert_int_equal(store_op_done(s, ops[0].op_id, remote_wo_notes(remote, updated), NULL, &in),
+                     STORE_OK);
+    store_ops_free(ops, n);
+}
+
 /* Settled automatically (lww) and flipped by the user afterwards. */
 static void test_conflict_auto_and_flip(void **state)
 {
     fx *f = *state;
     store *s = f->s;
-    store_op *ops = NULL;
-    int n;
     char *out = NULL;
     cJSON *c, *ob;
     int64_t open = -1, cid;
 
     fx_seed(s);
-    assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", "{\"notes\":\"local\"}", T0), STORE_OK);
-    n = claim(s, T0, &ops);
     /* the remote's later edit won under lww: the record now has remote's notes */
-    store_conflict_in in = {.rule = "lww", .outcome = "remote_won",
-                            .base_json = "{\"notes\":\"orig\"}",
-                            .local_json = "{\"notes\":\"local\"}",
-                            .remote_json = "{\"notes\":\"remote\"}",
-                            .remote_updated_ms = T0 + 1000, .now_ms = T0 + 2000};
-    assert_int_equal(store_op_done(s, ops[0].op_id, remote_wo_notes("remote", "2024-03-01T00:00:01Z"),
-                                   NULL, &in),
-                     STORE_OK);
-    store_ops_free(ops, n);
+    lose_notes_lww(s, "local", "remote", "2024-03-01T00:00:01Z", T0);
     fx_assert_state(s, ENT_WORK_ORDER, "wo-1", "synced");
     assert_int_equal(store_conflicts_open_count(s, &open), STORE_OK);
     assert_int_equal(open, 0); /* auto-settled: resolved */
@@ -560,8 +571,6 @@ static void test_conflict_unacknowledged_until_ack(void **state)
 {
     fx *f = *state;
     store *s = f->s;
-    store_op *ops = NULL;
-    int n;
     char *out = NULL;
     cJSON *c;
     int64_t un = -1, acked = -1, cid;
@@ -569,17 +578,7 @@ static void test_conflict_unacknowledged_until_ack(void **state)
     fx_seed(s);
     assert_int_equal(store_conflicts_unacked_count(s, &un), STORE_OK);
     assert_int_equal(un, 0);
-    assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", "{\"notes\":\"local\"}", T0), STORE_OK);
-    n = claim(s, T0, &ops);
-    store_conflict_in in = {.rule = "lww", .outcome = "remote_won",
-                            .base_json = "{\"notes\":\"orig\"}",
-                            .local_json = "{\"notes\":\"local\"}",
-                            .remote_json = "{\"notes\":\"remote\"}",
-                            .remote_updated_ms = T0 + 1000, .now_ms = T0 + 2000};
-    assert_int_equal(store_op_done(s, ops[0].op_id, remote_wo_notes("remote", "2024-03-01T00:00:01Z"),
-                                   NULL, &in),
-                     STORE_OK);
-    store_ops_free(ops, n);
+    lose_notes_lww(s, "local", "remote", "2024-03-01T00:00:01Z", T0);
     assert_int_equal(store_conflicts_unacked_count(s, &un), STORE_OK);
     assert_int_equal(un, 1);
     assert_int_equal(store_conflicts_list(s, 0, &out), STORE_OK);
@@ -601,14 +600,7 @@ static void test_conflict_unacknowledged_until_ack(void **state)
     assert_int_equal(store_conflict_get(s, 999, &out), STORE_NOTFOUND);
 
     /* a second loss, brought back by keep_local: nothing was lost after all */
-    assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", "{\"notes\":\"again\"}", T0 + 6000),
-                     STORE_OK);
-    n = claim(s, T0 + 6000, &ops);
-    in.local_json = "{\"notes\":\"again\"}";
-    assert_int_equal(store_op_done(s, ops[0].op_id, remote_wo_notes("remote2", "2024-03-01T00:00:09Z"),
-                                   NULL, &in),
-                     STORE_OK);
-    store_ops_free(ops, n);
+    lose_notes_lww(s, "again", "remote2", "2024-03-01T00:00:09Z", T0 + 6000);
     assert_int_equal(store_conflicts_unacked_count(s, &un), STORE_OK);
     assert_int_equal(un, 1);
     assert_int_equal(store_conflict_resolve(s, cid + 1, 1, T0 + 7000), STORE_OK);
