@@ -76,7 +76,7 @@ typedef struct {
     sync_policy policy;
     int max_connections;
     log_level log_level;
-    char *notify_command;   /* run when a local value lost; NULL: off */
+    char *notify_command;   /* run when a local edit lost or was rejected; NULL: off */
     /* Where each value came from: "default", "env FIELDSYNC_DB",
      * "flag --db", "/path/config:7". */
     char origin[CK__COUNT][160];

@@ -24,9 +24,9 @@ size_t notify_addr(const char *name, struct sockaddr_un *sa);
  * shell, no quoting: the title and message, built from data the remote
  * sent, are only ever arguments), run with title and message as its last
  * two arguments, stdin and stdout on /dev/null.  Never waits for it: a
- * detached thread reaps the child.  0 if it was started, -1 if not (an
- * empty command, more than NOTIFY_MAX_WORDS words, fork or exec failure
- * — exec failure shows as the child's exit status 127, logged).
+ * detached thread reaps the child (logging a failed exit status).  0 if it
+ * was started, -1 if not (an empty command, more than NOTIFY_MAX_WORDS
+ * words, a program that cannot be run: logged).
  */
 #define NOTIFY_MAX_WORDS 16
 int notify_user(const char *command, const char *title, const char *message);

@@ -132,7 +132,12 @@ static void notify_lost(syncctl *c, const char *json)
 
     if (cJSON_IsString(outcome) && strcmp(outcome->valuestring, "remote_won") == 0 &&
         cJSON_IsString(entity) && cJSON_IsString(id)) {
-        n = (size_t)snprintf(msg, sizeof msg, "Your edit of %s %s was overwritten",
+        const cJSON *rule = cJSON_GetObjectItemCaseSensitive(j, "rule");
+        int gone = cJSON_IsString(rule) && strcmp(rule->valuestring, "deleted_remotely") == 0;
+
+        n = (size_t)snprintf(msg, sizeof msg, gone ? "%s %s was deleted remotely while you "
+                                                     "edited it; your values are in the log"
+                                                   : "Your edit of %s %s was overwritten",
                              entity->valuestring, id->valuestring);
         cJSON_ArrayForEach(f, fields) {
             if (n < sizeof msg && cJSON_IsString(f))
