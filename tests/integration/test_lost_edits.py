@@ -176,6 +176,25 @@ class LostEdit(unittest.TestCase):
         acked = json.loads(self.ok("conflicts", "--json"))[0]
         self.assertIsNotNone(acked["acknowledged_at"])
 
+    def test_rejected_edit_runs_notify_command(self):
+        self.agent.sync()
+        wo = self.agent.get("/api/v1/work-orders?per_page=1")["data"][0]
+        self.sim.set_faults(error_rate=1.0, error_status=422, methods=["PUT"])
+        self.ok("work-orders", "update", wo["id"], "--description", "refused by the server")
+        wait_for(lambda: self.agent.sync() is not None and
+                 self.agent.status()["outbox"]["rejected"] >= 1, 60, 0.2, "a rejected edit")
+
+        def notified():
+            if not os.path.exists(self.notified):
+                return False
+            with open(self.notified) as f:
+                return "fieldsync: edits rejected" in f.read()
+        wait_for(notified, 30, 0.1, "notify_command for the rejection")
+        with open(self.notified) as f:
+            words = f.read().splitlines()
+        at = words.index("fieldsync: edits rejected")
+        self.assertIn("rejected 1 of your edits", words[at + 1])
+
     def test_ack_all_and_errors(self):
         self.lose_an_edit()
         self.ok("conflicts", "ack", "--all")
