@@ -196,7 +196,7 @@ static enum MHD_Result do_write(local_api_request *r, const routes_hit *rt, int 
     cJSON *fields = NULL;
     char why[200], *js = NULL;
     enum MHD_Result ret;
-    int rc;
+    int rc, replayed = 0;
 
     if (method != ROUTE_DELETE) {
         fields = api_parse_body(fs_buf_str(&r->body), fs_buf_len(&r->body), why, sizeof why);
@@ -210,7 +210,10 @@ static enum MHD_Result do_write(local_api_request *r, const routes_hit *rt, int 
                 goto out;
             parent = rt->param;
         }
-        rc = store_local_create(st, e, parent, fields, local_api_now_ms(), &js);
+        rc = store_local_create_keyed(st, e, parent, fields,
+                                      MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                                  "Idempotency-Key"),
+                                      local_api_now_ms(), &js, &replayed);
     } else if (method == ROUTE_PUT) {
         rc = store_local_update(st, e, rt->param, fields, local_api_now_ms(), &js);
     } else {
@@ -220,8 +223,10 @@ static enum MHD_Result do_write(local_api_request *r, const routes_hit *rt, int 
         ret = local_api_reply_store_error(r, rc, entity_title(e));
         goto out;
     }
-    /* Durable now; the push can wait for the debounce. */
-    syncctl_local_write(r->api->sc);
+    /* Durable now; the push can wait for the debounce.  A replayed
+     * Idempotency-Key queued nothing. */
+    if (!replayed)
+        syncctl_local_write(r->api->sc);
     if (method == ROUTE_DELETE)
         ret = local_api_reply_empty(r, 204);
     else

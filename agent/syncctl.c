@@ -30,6 +30,7 @@ struct syncctl {
     sync_engine *se;
     events_hub *hub;
     agent_config *cfg_pending;   /* owned; applied between cycles */
+    char *notify_command;        /* owned, NULL: off; used on the sync thread */
     int64_t interval_ms;
 
     /* The schedule, in CLOCK_MONOTONIC ms; NEVER when not set. */
@@ -86,9 +87,57 @@ static void fill_sync_config(const agent_config *a, sync_config *s)
     s->log_level = a->log_level;
 }
 
+/* Takes the notify_command of cfg (NULL: off); on the sync thread. */
+static void set_notify_command(syncctl *c, const agent_config *cfg)
+{
+    free(c->notify_command);
+    c->notify_command = cfg->notify_command ? strdup(cfg->notify_command) : NULL;
+    if (cfg->notify_command && !c->notify_command)
+        fs_log_warn("notify_command: out of memory; notifications are off");
+}
+
+/*
+ * A conflict that discarded a local value is told to the user through
+ * notify_command: the technician rarely has a terminal open.
+ */
+static void notify_lost(syncctl *c, const char *json)
+{
+    cJSON *j = c->notify_command ? cJSON_Parse(json) : NULL;
+    const cJSON *outcome = cJSON_GetObjectItemCaseSensitive(j, "outcome");
+    const cJSON *entity = cJSON_GetObjectItemCaseSensitive(j, "entity");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(j, "fields"), *f;
+    char msg[512];
+    size_t n;
+
+    if (cJSON_IsString(outcome) && strcmp(outcome->valuestring, "remote_won") == 0 &&
+        cJSON_IsString(entity) && cJSON_IsString(id)) {
+        const cJSON *rule = cJSON_GetObjectItemCaseSensitive(j, "rule");
+        int gone = cJSON_IsString(rule) && strcmp(rule->valuestring, "deleted_remotely") == 0;
+
+        n = (size_t)snprintf(msg, sizeof msg, gone ? "%s %s was deleted remotely while you "
+                                                     "edited it; your values are in the log"
+                                                   : "Your edit of %s %s was overwritten",
+                             entity->valuestring, id->valuestring);
+        cJSON_ArrayForEach(f, fields) {
+            if (n < sizeof msg && cJSON_IsString(f))
+                n += (size_t)snprintf(msg + n, sizeof msg - n, "%s%s", f == fields->child ? ": " : ", ",
+                                      f->valuestring);
+        }
+        if (n < sizeof msg)
+            snprintf(msg + n, sizeof msg - n, " (see 'fieldsync conflicts')");
+        notify_user(c->notify_command, "fieldsync: a local edit was lost", msg);
+    }
+    cJSON_Delete(j);
+}
+
 static void engine_event(void *ud, const char *type, const char *json)
 {
-    events_publish(ud, type, json);
+    syncctl *c = ud;
+
+    events_publish(c->hub, type, json);
+    if (strcmp(type, "conflict") == 0)
+        notify_lost(c, json);
 }
 
 char *syncctl_summary_json(const sync_summary *s)
@@ -137,6 +186,7 @@ static void apply_pending(syncctl *c)
     char err[256];
 
     c->cfg_pending = NULL;
+    set_notify_command(c, cfg);
     fill_sync_config(cfg, &sc);
     if (sync_engine_reconfigure(c->se, &sc, err, sizeof err) < 0) {
         fs_log_error("reload: the sync engine refused the new configuration: %s", err);
@@ -266,6 +316,12 @@ static void *thread_main(void *arg)
                          (long long)sum.pulled);
                 notify_send(st);
             }
+            if (sum.rejected > 0 && c->notify_command) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "The server rejected %lld of your edits "
+                         "(see 'fieldsync outbox')", (long long)sum.rejected);
+                notify_user(c->notify_command, "fieldsync: edits rejected", msg);
+            }
             pthread_mutex_lock(&c->mu);
             continue;
         }
@@ -312,7 +368,8 @@ int syncctl_start(const agent_config *cfg, events_hub *hub, syncctl **out, char 
     fill_sync_config(cfg, &sc);
     if (sync_engine_new(&sc, cfg->db, &c->se, err, errlen) < 0)
         goto fail_msg;
-    sync_set_event_hook(c->se, engine_event, hub);
+    set_notify_command(c, cfg);
+    sync_set_event_hook(c->se, engine_event, c);
     if (pthread_create(&c->thread, NULL, thread_main, c) != 0) {
         snprintf(err, errlen, "cannot start the sync thread");
         goto fail_msg;
@@ -329,6 +386,7 @@ fail_msg:
         pthread_cond_destroy(&c->cv);
     if (mu_ok)
         pthread_mutex_destroy(&c->mu);
+    free(c->notify_command);
     free(c);
     return -1;
 }
@@ -466,6 +524,7 @@ void syncctl_free(syncctl *c)
         return;
     syncctl_stop(c);
     sync_engine_free(c->se);
+    free(c->notify_command);
     if (c->cfg_pending) {
         config_release(c->cfg_pending);
         free(c->cfg_pending);

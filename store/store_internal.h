@@ -176,7 +176,19 @@ char *si_json_print(const cJSON *item);
 size_t si_utf8_len(const char *p);
 char *si_strdup(const char *p);   /* NULL-safe */
 /* "…}" + ",\"_sync\":{\"state\":\"st\"}}" appended to b. */
-void si_buf_add_with_sync(fs_buf *b, const char *obj_text, store_sync_state st);
+void si_buf_add_with_sync(fs_buf *b, const char *obj_text, store_sync_state st,
+                          const char *number, const char *write_only);
+/*
+ * A record created here has a provisional customer_number/work_order_number
+ * of the remote's type (a string) until the server's replaces it on push:
+ * SI_PROVISIONAL_PREFIX and 16 hex digits of its local id's UUID, which no
+ * server number can be mistaken for (the remote's are "C-10001", "WO-…").
+ */
+#define SI_PROVISIONAL_PREFIX "LOCAL-"
+/* Fields written and absent from the remote's detail: model.c. */
+int si_write_only_merge(store *s, store_entity e, const cJSON *answer, const char *fields,
+                        const char *old, char **list_out);
+int si_number_provisional(const char *number);
 
 /* ---- model.c (si_validate: validate.c) ------------------------------- */
 

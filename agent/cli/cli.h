@@ -135,6 +135,7 @@ typedef enum {
     CLI_OPT_FIELD,     /* body[target] = value, a string */
     CLI_OPT_SET,       /* --set field=value */
     CLI_OPT_WAIT,      /* sync --wait */
+    CLI_OPT_POS,       /* a flag standing for the positional: fixed (ack --all) */
 } cli_opt_kind;
 
 typedef struct cli_opt {

@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/cli/output.h"
 
@@ -317,11 +319,16 @@ static void text_status(FILE *fp, const cJSON *d)
     static const char *const replica[] = {"customers", "customers", "contacts", "contacts",
                                           "assets", "assets", "work_orders", "work orders",
                                           NULL};
-    static const char *const conflicts[] = {"open", "open", NULL};
+    static const char *const conflicts[] = {"open", "open", "unacknowledged", "unacknowledged",
+                                            NULL};
     const cJSON *v;
     cli_buf b;
     char line[256];
 
+    /* A lost edit leads: it is what the user most needs to know. */
+    if (cJSON_IsNumber(v = member(member(d, "conflicts"), "unacknowledged")) && v->valuedouble >= 1)
+        fprintf(fp, "%.0f local edit%s overwritten \xE2\x80\x94 see 'fieldsync conflicts'\n",
+                v->valuedouble, v->valuedouble >= 2 ? "s were" : " was");
     cli_buf_init(&b, CLI_MAX_BODY);
     cell_into(&b, member(d, "version"), 0);
     status_line(fp, "version", &b);
@@ -444,17 +451,107 @@ static void text_sync_summary(FILE *fp, const cJSON *d)
     free(s);
 }
 
-/* A conflict's facts, then each field's base, local and remote values. */
+/* Columns of the terminal fp writes to; else $COLUMNS; else 80. */
+static size_t term_columns(FILE *fp)
+{
+    struct winsize ws;
+    const char *env = getenv("COLUMNS");
+    long n;
+
+    if (ioctl(fileno(fp), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    if (env && (n = strtol(env, NULL, 10)) > 0 && n < 10000)
+        return (size_t)n;
+    return 80;
+}
+
+/* Display columns of the n bytes at s. */
+static size_t span_width(const char *s, size_t n)
+{
+    char buf[512];
+    size_t w = 0;
+
+    while (n > 0) { /* in pieces, never splitting a UTF-8 character */
+        size_t k = n < sizeof buf - 1 ? n : sizeof buf - 1;
+
+        while (k < n && k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+            k--;
+        memcpy(buf, s, k);
+        buf[k] = '\0';
+        w += cli_text_width(buf);
+        s += k;
+        n -= k;
+    }
+    return w;
+}
+
+/*
+ * Prints clean text whole, wrapped at spaces to width columns; each line
+ * after the first starts with indent spaces.  A word wider than a line is
+ * broken between characters.  Nothing is ever cut: a lost edit must be
+ * readable in full where the user looks for it.
+ */
+static void print_wrapped(FILE *fp, const char *text, size_t indent, size_t width)
+{
+    size_t avail = width > indent + 20 ? width - indent : 20, col = 0;
+    const char *p = text;
+
+    while (*p) {
+        size_t sp = strspn(p, " "), wl, ww;
+
+        if (p[sp] == '\n' || !p[sp]) { /* trailing spaces, a line's end */
+            if (p[sp] == '\n')
+                fprintf(fp, "\n%*s", (int)indent, "");
+            col = 0;
+            p += sp + (p[sp] == '\n');
+            continue;
+        }
+        wl = strcspn(p + sp, " \n");
+        ww = span_width(p + sp, wl);
+        if (col > 0 && col + sp + ww > avail) {
+            fprintf(fp, "\n%*s", (int)indent, "");
+            col = 0;
+        } else if (col > 0) {
+            fwrite(p, 1, sp, fp);
+            col += sp;
+        }
+        p += sp;
+        if (ww <= avail - col) {
+            fwrite(p, 1, wl, fp);
+            col += ww;
+            p += wl;
+            continue;
+        }
+        for (const char *end = p + wl; p < end;) { /* one character at a time */
+            size_t cl = 1, cw;
+
+            while (p + cl < end && ((unsigned char)p[cl] & 0xC0) == 0x80)
+                cl++;
+            cw = span_width(p, cl);
+            if (col > 0 && col + cw > avail) {
+                fprintf(fp, "\n%*s", (int)indent, "");
+                col = 0;
+            }
+            fwrite(p, 1, cl, fp);
+            col += cw;
+            p += cl;
+        }
+    }
+    fputc('\n', fp);
+}
+
+/*
+ * A conflict's facts, then each field with its base, local and remote
+ * values, whole and wrapped to the terminal's width (a table would cut
+ * them, and the cut part is often what was lost).
+ */
 static void text_conflict(FILE *fp, const cJSON *c)
 {
-    static const cli_column cols[] = {
-        {"FIELD", NULL, 24, 0}, {"BASE", NULL, 30, 0}, {"LOCAL", NULL, 30, 0},
-        {"REMOTE", NULL, 30, 0}};
+    static const char *const side_names[3] = {"base", "local", "remote"};
     const cJSON *sides[3] = {member(c, "base"), member(c, "local"), member(c, "remote")};
     const cJSON *m, *f;
     cJSON *copy = cJSON_Duplicate(c, 1);
-    size_t n = 0, nfields = 0;
-    char **cells;
+    size_t width = term_columns(fp);
 
     if (copy) { /* the facts without the three value objects */
         cJSON_DeleteItemFromObjectCaseSensitive(copy, "base");
@@ -463,43 +560,37 @@ static void text_conflict(FILE *fp, const cJSON *c)
         print_members(fp, copy, 0);
         cJSON_Delete(copy);
     }
-    /* Fields: those of local first (the edit), then any only in the others. */
-    for (int s = 0; s < 3; s++) {
+    for (int s = 0; s < 3; s++)
         if (!cJSON_IsObject(sides[s]))
             sides[s] = NULL;
-        nfields += (size_t)cJSON_GetArraySize(sides[s]);
-    }
-    if (nfields == 0)
-        return;
-    cells = calloc(nfields * 4, sizeof *cells);
-    if (!cells)
-        return;
+    /* Fields: those of local first (the edit), then any only in the others. */
     for (int s = 0; s < 3; s++) {
         cJSON_ArrayForEach(m, sides[s]) {
             int dup = 0;
+            char *name;
+
             for (int p = 0; p < s && !dup; p++)
                 dup = member(sides[p], m->string) != NULL;
             if (dup || !m->string)
                 continue;
-            cells[n * 4] = cli_text_clean(m->string, 0);
+            name = cli_text_clean(m->string, 0);
+            fprintf(fp, "\n%s\n", name ? name : "?");
+            free(name);
             for (int k = 0; k < 3; k++) {
+                char *v;
+
                 f = member(sides[k], m->string);
-                cells[n * 4 + 1 + k] = f ? cli_cell_text(f) : strdup("-");
+                v = cJSON_IsString(f) ? cli_text_clean(f->valuestring, 1)
+                                      : f ? cli_cell_text(f) : strdup("-");
+                fprintf(fp, "  %-8s", side_names[k]);
+                if (v)
+                    print_wrapped(fp, v, 10, width);
+                else
+                    print_cell_error(fp);
+                free(v);
             }
-            n++;
         }
     }
-    fputc('\n', fp);
-    for (size_t i = 0; i < n * 4 && nfields; i++)
-        if (!cells[i])
-            nfields = 0;
-    if (nfields)
-        cli_table_print(fp, cols, 4, cells, n);
-    else
-        print_cell_error(fp);
-    for (size_t i = 0; i < n * 4; i++)
-        free(cells[i]);
-    free(cells);
 }
 
 static void text_done(FILE *fp, const char *what, const char *id, const cJSON *data)

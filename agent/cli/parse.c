@@ -145,6 +145,12 @@ static int apply_opt(const cli_opt *o, size_t idx, const char *value, sub_args *
             return -1;
         }
         return 0;
+    case CLI_OPT_POS:
+        if (sa->pos)
+            return cli_fail(err, CLI_EXIT_USAGE, "%s: give --%s or an argument, not both", label,
+                            o->name);
+        sa->pos = o->fixed;
+        return 0;
     case CLI_OPT_WAIT:
         sa->wait = 1;
         return 0;

@@ -151,7 +151,8 @@ class ManualConflict(CliWithDaemon):
         cid = str(conflict["id"])
         self.assertIn(wo["id"], self.ok("conflicts", "list", "--open"))
         shown = self.ok("conflicts", "show", cid)
-        self.assertRegex(shown, r"\ndescription +\S.* +local text +remote text\n")
+        self.assertRegex(shown, r"\ndescription\n  base    \S.*\n  local   local text\n"
+                                r"  remote  remote text\n")
         self.assertEqual(self.ok("conflicts", "resolve", cid, "--keep", "local"),
                          "resolved conflict %s\n" % cid)
         rc, out, err = self.cli("conflicts", "resolve", cid, "--keep", "remote")
