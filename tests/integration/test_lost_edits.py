@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agentutil import AgentEnv, daemon_binary  # noqa: E402
 from simutil import sim_binary, wait_for  # noqa: E402
 
-from test_cli_commands import FIELDSYNC  # noqa: E402
+from cliutil import FIELDSYNC  # noqa: E402
 
 LOCAL_TEXT = ("Replace compressor (tech's finding: the start capacitor is swollen and the "
               "contactor pitted; the compressor itself draws normal amps, so replace the "
