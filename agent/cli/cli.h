@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent/routes.h"
+#include "store/util.h"
 
 #ifndef FIELDSYNC_VERSION /* the Makefile defines it */
 #define FIELDSYNC_VERSION "unknown"
@@ -46,33 +47,11 @@ int cli_fail(cli_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * A growable byte buffer, always NUL-terminated once anything was added,
- * that refuses to grow past `limit` (sets `overflow`): every buffer that
- * receives outside bytes has a cap.  Adds return 0 or -1; a builder may
- * make several and check cli_buf_failed() once.
- */
-typedef struct cli_buf {
-    char *data;
-    size_t len, cap, limit;
-    int overflow; /* an add went past limit: it and all later adds failed */
-    int nomem;    /* an add failed for want of memory */
-} cli_buf;
-
-void cli_buf_init(cli_buf *b, size_t limit);
-int cli_buf_add(cli_buf *b, const void *p, size_t n);
-int cli_buf_adds(cli_buf *b, const char *s);
-int cli_buf_addf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-const char *cli_buf_str(const cli_buf *b); /* "" when empty */
-int cli_buf_failed(const cli_buf *b);      /* some add failed */
-char *cli_buf_detach(cli_buf *b);          /* caller frees; b is left empty */
-void cli_buf_release(cli_buf *b);
-
-/*
  * Appends s percent-escaped for use as one path segment or one query
  * value: everything but ALPHA DIGIT - . _ ~ is escaped, and a segment made
  * only of dots is escaped whole, so no id can change the route.
  */
-int cli_url_escape(cli_buf *out, const char *s);
+int cli_url_escape(fs_buf *out, const char *s);
 
 /*
  * Parses one `--set field=value` argument into body[field]: the value is

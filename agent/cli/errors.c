@@ -21,7 +21,7 @@ static void lower_first(char *s)
 }
 
 /* Appends ": field: message; field: message" from error.details. */
-static void add_details(cli_buf *b, const cJSON *details)
+static void add_details(fs_buf *b, const cJSON *details)
 {
     const cJSON *d, *list = cJSON_IsArray(details) ? details : NULL;
     const char *sep = ": ";
@@ -32,10 +32,10 @@ static void add_details(cli_buf *b, const cJSON *details)
 
         if (!cJSON_IsString(m))
             continue;
-        cli_buf_adds(b, sep);
+        fs_buf_adds(b, sep);
         if (cJSON_IsString(f) && f->valuestring[0])
-            cli_buf_addf(b, "%s: ", f->valuestring);
-        cli_buf_adds(b, m->valuestring);
+            fs_buf_addf(b, "%s: ", f->valuestring);
+        fs_buf_adds(b, m->valuestring);
         sep = "; ";
     }
 }
@@ -45,7 +45,7 @@ int cli_daemon_error(long status, const char *body, const char *subject, const c
 {
     cJSON *doc;
     const cJSON *e, *msg;
-    cli_buf b;
+    fs_buf b;
 
     if (status == 404 && subject && id)
         return cli_fail(err, CLI_EXIT_DAEMON, "%s %s not found", subject, id);
@@ -56,14 +56,14 @@ int cli_daemon_error(long status, const char *body, const char *subject, const c
         cJSON_Delete(doc);
         return cli_fail(err, CLI_EXIT_DAEMON, "fieldsyncd answered HTTP %ld", status);
     }
-    cli_buf_init(&b, 64 * 1024);
-    cli_buf_adds(&b, msg->valuestring);
+    fs_buf_init(&b, 64 * 1024);
+    fs_buf_adds(&b, msg->valuestring);
     if (b.data)
         lower_first(b.data);
     add_details(&b, cJSON_GetObjectItemCaseSensitive(e, "details"));
     /* Cut at the line's bound rather than lose the whole message. */
     cli_fail(err, CLI_EXIT_DAEMON, "%s", b.data ? b.data : msg->valuestring);
-    cli_buf_release(&b);
+    fs_buf_release(&b);
     cJSON_Delete(doc);
     return -1;
 }
@@ -80,30 +80,30 @@ int cli_sync_outcome(const cJSON *s, cli_error *err)
 {
     const cJSON *last = cJSON_GetObjectItemCaseSensitive(s, "last_error");
     double rejected = count(s, "rejected");
-    cli_buf b;
+    fs_buf b;
     const char *sep = "sync finished, but ";
 
-    cli_buf_init(&b, 64 * 1024);
+    fs_buf_init(&b, 64 * 1024);
     if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(s, "online"))) {
-        cli_buf_addf(&b, "%sthe remote was unreachable", sep);
+        fs_buf_addf(&b, "%sthe remote was unreachable", sep);
         if (cJSON_IsString(last) && last->valuestring[0])
-            cli_buf_addf(&b, " (%s)", last->valuestring);
+            fs_buf_addf(&b, " (%s)", last->valuestring);
         sep = "; ";
     }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "auth_error"))) {
-        cli_buf_addf(&b, "%sthe remote refused the API key (auth error); edits stay queued", sep);
+        fs_buf_addf(&b, "%sthe remote refused the API key (auth error); edits stay queued", sep);
         sep = "; ";
     }
     if (rejected > 0) {
-        cli_buf_addf(&b, "%sthe remote rejected %.0f queued edit%s (see 'fieldsync outbox')", sep,
+        fs_buf_addf(&b, "%sthe remote rejected %.0f queued edit%s (see 'fieldsync outbox')", sep,
                      rejected, rejected == 1 ? "" : "s");
         sep = "; ";
     }
     if (b.len == 0) {
-        cli_buf_release(&b);
+        fs_buf_release(&b);
         return CLI_EXIT_OK;
     }
-    cli_fail(err, CLI_EXIT_SYNC, "%s", cli_buf_str(&b));
-    cli_buf_release(&b);
+    cli_fail(err, CLI_EXIT_SYNC, "%s", fs_buf_str(&b));
+    fs_buf_release(&b);
     return CLI_EXIT_SYNC;
 }

@@ -15,7 +15,7 @@
 
 typedef struct cli_response {
     long status;
-    cli_buf body; /* NUL-terminated */
+    fs_buf body; /* NUL-terminated */
 } cli_response;
 
 void cli_response_release(cli_response *r);

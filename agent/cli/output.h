@@ -47,7 +47,7 @@ size_t cli_text_width(const char *s);
  * when cut, never splitting a character (max 0: no limit).  Returns the
  * columns written.
  */
-size_t cli_text_fit(cli_buf *out, const char *s, size_t max);
+size_t cli_text_fit(fs_buf *out, const char *s, size_t max);
 
 /*
  * Prints an aligned table: headers, then nrows rows of ncols clean cells

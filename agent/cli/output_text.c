@@ -15,12 +15,12 @@
 #define LABEL_MAX 24 /* wider labels are not padded further */
 #define CELL_DEPTH 3 /* nesting shown inside one cell */
 
-static void number_into(cli_buf *b, double d)
+static void number_into(fs_buf *b, double d)
 {
     if (fabs(d) < 1e15 && d == (double)(long long)d)
-        cli_buf_addf(b, "%lld", (long long)d);
+        fs_buf_addf(b, "%lld", (long long)d);
     else
-        cli_buf_addf(b, "%.15g", d);
+        fs_buf_addf(b, "%.15g", d);
 }
 
 static int is_named(const cJSON *o)
@@ -29,10 +29,10 @@ static int is_named(const cJSON *o)
            cJSON_GetObjectItemCaseSensitive(o, "id");
 }
 
-static void cell_into(cli_buf *b, const cJSON *v, int depth);
+static void cell_into(fs_buf *b, const cJSON *v, int depth);
 
 /* "Acme Corp (cust-001), phone: 555": a named object on one line. */
-static void summary_into(cli_buf *b, const cJSON *o, int depth)
+static void summary_into(fs_buf *b, const cJSON *o, int depth)
 {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
@@ -40,11 +40,11 @@ static void summary_into(cli_buf *b, const cJSON *o, int depth)
     int first = 1;
 
     if (cJSON_IsString(name)) {
-        cli_buf_adds(b, name->valuestring);
+        fs_buf_adds(b, name->valuestring);
         if (id) {
-            cli_buf_adds(b, " (");
+            fs_buf_adds(b, " (");
             cell_into(b, id, depth + 1);
-            cli_buf_adds(b, ")");
+            fs_buf_adds(b, ")");
         }
         first = 0;
     } else if (id) {
@@ -54,61 +54,61 @@ static void summary_into(cli_buf *b, const cJSON *o, int depth)
     cJSON_ArrayForEach(m, o) {
         if (m == name || m == id || !m->string)
             continue;
-        cli_buf_addf(b, "%s%s: ", first ? "" : ", ", m->string);
+        fs_buf_addf(b, "%s%s: ", first ? "" : ", ", m->string);
         cell_into(b, m, depth + 1);
         first = 0;
     }
 }
 
-static void cell_into(cli_buf *b, const cJSON *v, int depth)
+static void cell_into(fs_buf *b, const cJSON *v, int depth)
 {
     const cJSON *m;
 
     if (!v || cJSON_IsNull(v)) {
-        cli_buf_adds(b, "-");
+        fs_buf_adds(b, "-");
     } else if (cJSON_IsString(v)) {
-        cli_buf_adds(b, v->valuestring);
+        fs_buf_adds(b, v->valuestring);
     } else if (cJSON_IsBool(v)) {
-        cli_buf_adds(b, cJSON_IsTrue(v) ? "yes" : "no");
+        fs_buf_adds(b, cJSON_IsTrue(v) ? "yes" : "no");
     } else if (cJSON_IsNumber(v)) {
         number_into(b, v->valuedouble);
     } else if (depth >= CELL_DEPTH) {
-        cli_buf_adds(b, "\xE2\x80\xA6");
+        fs_buf_adds(b, "\xE2\x80\xA6");
     } else if (cJSON_IsArray(v) && !v->child) {
-        cli_buf_adds(b, "-");
+        fs_buf_adds(b, "-");
     } else if (cJSON_IsArray(v)) {
         cJSON_ArrayForEach(m, v) {
             if (m != v->child)
-                cli_buf_adds(b, ", ");
+                fs_buf_adds(b, ", ");
             cell_into(b, m, depth + 1);
         }
     } else if (cJSON_IsObject(v) && !v->child) {
-        cli_buf_adds(b, "-");
+        fs_buf_adds(b, "-");
     } else if (cJSON_IsObject(v)) {
         m = cJSON_GetObjectItemCaseSensitive(v, "name");
         if (!cJSON_IsString(m)) /* _sync: {"state": ...} */
             m = cJSON_GetObjectItemCaseSensitive(v, "state");
         if (cJSON_IsString(m))
-            cli_buf_adds(b, m->valuestring);
+            fs_buf_adds(b, m->valuestring);
         else
             summary_into(b, v, depth);
     }
 }
 
 /* Finishes a cell built in b: cleaned copy, b released. */
-static char *finish_cell(cli_buf *b, int keep_newlines)
+static char *finish_cell(fs_buf *b, int keep_newlines)
 {
-    char *s = cli_buf_failed(b) ? NULL : cli_text_clean(cli_buf_str(b), keep_newlines);
+    char *s = fs_buf_error(b) ? NULL : cli_text_clean(fs_buf_str(b), keep_newlines);
 
-    cli_buf_release(b);
+    fs_buf_release(b);
     return s;
 }
 
 char *cli_cell_text(const cJSON *v)
 {
-    cli_buf b;
+    fs_buf b;
 
-    cli_buf_init(&b, CLI_MAX_BODY);
+    fs_buf_init(&b, CLI_MAX_BODY);
     cell_into(&b, v, 0);
     return finish_cell(&b, 0);
 }
@@ -117,18 +117,18 @@ char *cli_cell_text(const cJSON *v)
 static char *column_cell(const cJSON *row, const cli_column *col)
 {
     const cJSON *v, *m;
-    cli_buf b;
+    fs_buf b;
 
     if (col->key[0] != '@')
         return cli_cell_text(cli_json_path(row, col->key));
     v = cli_json_path(row, col->key + 1);
     if (!cJSON_IsObject(v))
         v = NULL;
-    cli_buf_init(&b, CLI_MAX_BODY);
+    fs_buf_init(&b, CLI_MAX_BODY);
     if (!v || !v->child)
-        cli_buf_adds(&b, "-");
+        fs_buf_adds(&b, "-");
     cJSON_ArrayForEach(m, v) {
-        cli_buf_addf(&b, "%s%s", m == v->child ? "" : ", ", m->string ? m->string : "");
+        fs_buf_addf(&b, "%s%s", m == v->child ? "" : ", ", m->string ? m->string : "");
     }
     return finish_cell(&b, 0);
 }
@@ -219,7 +219,7 @@ static void print_members(FILE *fp, const cJSON *obj, int indent)
     }
     cJSON_ArrayForEach(m, obj) {
         char *label, *value;
-        cli_buf b;
+        fs_buf b;
 
         if (!m->string || !(label = cli_text_clean(label_of(m), 0)))
             continue;
@@ -230,14 +230,14 @@ static void print_members(FILE *fp, const cJSON *obj, int indent)
         } else if (cJSON_IsArray(m) && cJSON_IsObject(m->child)) {
             fprintf(fp, "%*s%s\n", indent, "", label);
             cJSON_ArrayForEach(e, m) {
-                cli_buf_init(&b, CLI_MAX_BODY);
+                fs_buf_init(&b, CLI_MAX_BODY);
                 summary_into(&b, e, 1);
                 value = finish_cell(&b, 0);
                 fprintf(fp, "%*s- %s\n", indent + 2, "", value ? value : "?");
                 free(value);
             }
         } else {
-            cli_buf_init(&b, CLI_MAX_BODY);
+            fs_buf_init(&b, CLI_MAX_BODY);
             if (cJSON_IsObject(m) && is_named(m)) /* customer: "Acme (cust-001)" */
                 summary_into(&b, m, 0);
             else
@@ -256,7 +256,7 @@ static void text_record(FILE *fp, const cJSON *data)
 }
 
 /* A time as the daemon gave it: ISO text as is, epoch numbers as ISO. */
-static void time_into(cli_buf *b, const cJSON *v)
+static void time_into(fs_buf *b, const cJSON *v)
 {
     if (cJSON_IsNumber(v) && v->valuedouble > 0) {
         double secs = v->valuedouble > 1e11 ? v->valuedouble / 1000 : v->valuedouble;
@@ -265,7 +265,7 @@ static void time_into(cli_buf *b, const cJSON *v)
         char buf[32];
 
         if (gmtime_r(&t, &tm) && strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
-            cli_buf_adds(b, buf);
+            fs_buf_adds(b, buf);
             return;
         }
     }
@@ -278,7 +278,7 @@ static const cJSON *member(const cJSON *o, const char *key)
 }
 
 /* Appends "N name" for each (key, name) pair present in obj. */
-static void counts_into(cli_buf *b, const cJSON *obj, const char *const *pairs)
+static void counts_into(fs_buf *b, const cJSON *obj, const char *const *pairs)
 {
     int first = 1;
 
@@ -287,27 +287,27 @@ static void counts_into(cli_buf *b, const cJSON *obj, const char *const *pairs)
 
         if (!v)
             continue;
-        cli_buf_adds(b, first ? "" : ", ");
+        fs_buf_adds(b, first ? "" : ", ");
         cell_into(b, v, 1);
-        cli_buf_addf(b, " %s", pairs[1]);
+        fs_buf_addf(b, " %s", pairs[1]);
         first = 0;
     }
     if (first)
-        cli_buf_adds(b, "-");
+        fs_buf_adds(b, "-");
 }
 
-static void status_line(FILE *fp, const char *label, cli_buf *b)
+static void status_line(FILE *fp, const char *label, fs_buf *b)
 {
     char *value = finish_cell(b, 0);
 
     fprintf(fp, "%-13s %s\n", label, value ? value : "?");
     free(value);
-    cli_buf_init(b, CLI_MAX_BODY);
+    fs_buf_init(b, CLI_MAX_BODY);
 }
 
-static void yes_no_into(cli_buf *b, const cJSON *v)
+static void yes_no_into(fs_buf *b, const cJSON *v)
 {
-    cli_buf_adds(b, !v ? "-" : cJSON_IsTrue(v) ? "yes" : "no");
+    fs_buf_adds(b, !v ? "-" : cJSON_IsTrue(v) ? "yes" : "no");
 }
 
 static void text_status(FILE *fp, const cJSON *d)
@@ -319,10 +319,10 @@ static void text_status(FILE *fp, const cJSON *d)
                                           NULL};
     static const char *const conflicts[] = {"open", "open", NULL};
     const cJSON *v;
-    cli_buf b;
+    fs_buf b;
     char line[256];
 
-    cli_buf_init(&b, CLI_MAX_BODY);
+    fs_buf_init(&b, CLI_MAX_BODY);
     cell_into(&b, member(d, "version"), 0);
     status_line(fp, "version", &b);
     yes_no_into(&b, member(d, "online"));
@@ -330,12 +330,12 @@ static void text_status(FILE *fp, const cJSON *d)
     yes_no_into(&b, member(d, "syncing"));
     if (cJSON_IsTrue(member(d, "syncing")) && member(d, "progress")) {
         cli_progress_line(d, line, sizeof line);
-        cli_buf_addf(&b, " (%s)", line);
+        fs_buf_addf(&b, " (%s)", line);
     }
     status_line(fp, "syncing", &b);
     yes_no_into(&b, member(d, "auth_error"));
     if (cJSON_IsTrue(member(d, "auth_error")))
-        cli_buf_adds(&b, " (the remote refused the API key; pushing is paused)");
+        fs_buf_adds(&b, " (the remote refused the API key; pushing is paused)");
     status_line(fp, "auth error", &b);
     time_into(&b, member(d, "last_sync_at"));
     status_line(fp, "last sync", &b);
@@ -352,10 +352,10 @@ static void text_status(FILE *fp, const cJSON *d)
     counts_into(&b, member(d, "replica"), replica);
     status_line(fp, "replica", &b);
     if (cJSON_IsNumber(v = member(d, "clock_offset_ms"))) {
-        cli_buf_addf(&b, "%+.0f ms", v->valuedouble);
+        fs_buf_addf(&b, "%+.0f ms", v->valuedouble);
         status_line(fp, "clock offset", &b);
     }
-    cli_buf_release(&b);
+    fs_buf_release(&b);
 }
 
 void cli_progress_line(const cJSON *status, char *buf, size_t len)
@@ -389,23 +389,13 @@ static void text_sync_started(FILE *fp, const cJSON *data)
 /* Milliseconds since the epoch of a time the daemon sent; -1 unknown. */
 static double time_ms(const cJSON *v)
 {
-    struct tm tm;
-    double frac = 0;
-    int n = 0;
+    int64_t ms;
 
     if (cJSON_IsNumber(v))
         return v->valuedouble > 1e11 ? v->valuedouble : v->valuedouble * 1000;
-    if (!cJSON_IsString(v))
+    if (!cJSON_IsString(v) || fs_time_parse(v->valuestring, &ms) < 0)
         return -1;
-    memset(&tm, 0, sizeof tm);
-    if (sscanf(v->valuestring, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
-        return -1;
-    if (v->valuestring[n] == '.')
-        frac = strtod(v->valuestring + n, NULL);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return ((double)timegm(&tm) + frac) * 1000;
+    return (double)ms;
 }
 
 static void text_sync_summary(FILE *fp, const cJSON *d)
@@ -418,26 +408,26 @@ static void text_sync_summary(FILE *fp, const cJSON *d)
                                          "errors", "errors", NULL};
     double t0 = time_ms(member(d, "started_at")), t1 = time_ms(member(d, "finished_at"));
     const cJSON *last = member(d, "last_error");
-    cli_buf b;
+    fs_buf b;
     char *s;
 
-    cli_buf_init(&b, CLI_MAX_BODY);
-    cli_buf_adds(&b, "sync finished");
+    fs_buf_init(&b, CLI_MAX_BODY);
+    fs_buf_adds(&b, "sync finished");
     if (t0 >= 0 && t1 >= t0)
-        cli_buf_addf(&b, " in %.1f s", (t1 - t0) / 1000);
+        fs_buf_addf(&b, " in %.1f s", (t1 - t0) / 1000);
     if (cJSON_IsFalse(member(d, "online")))
-        cli_buf_adds(&b, " (offline: the remote did not answer)");
+        fs_buf_adds(&b, " (offline: the remote did not answer)");
     else if (cJSON_IsFalse(member(d, "complete")))
-        cli_buf_adds(&b, " (incomplete: some records could not be fetched)");
-    cli_buf_adds(&b, "\n");
+        fs_buf_adds(&b, " (incomplete: some records could not be fetched)");
+    fs_buf_adds(&b, "\n");
     counts_into(&b, d, pulls);
-    cli_buf_adds(&b, "\n");
+    fs_buf_adds(&b, "\n");
     counts_into(&b, d, pushes);
-    cli_buf_adds(&b, "\n");
+    fs_buf_adds(&b, "\n");
     if (last && !cJSON_IsNull(last)) {
-        cli_buf_adds(&b, "last error: ");
+        fs_buf_adds(&b, "last error: ");
         cell_into(&b, last, 0);
-        cli_buf_adds(&b, "\n");
+        fs_buf_adds(&b, "\n");
     }
     s = finish_cell(&b, 1);
     fputs(s ? s : "sync finished\n", fp);
@@ -519,29 +509,29 @@ static void text_event(FILE *fp, const char *type, const char *data)
     time_t now = time(NULL);
     struct tm tm;
     char stamp[16] = "";
-    cli_buf b;
+    fs_buf b;
     char *s;
 
     if (localtime_r(&now, &tm))
         strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
-    cli_buf_init(&b, CLI_MAX_BODY);
-    cli_buf_addf(&b, "%s %s", stamp, type);
+    fs_buf_init(&b, CLI_MAX_BODY);
+    fs_buf_addf(&b, "%s %s", stamp, type);
     if (cJSON_IsObject(j)) {
         cJSON_ArrayForEach(m, j) {
-            cli_buf val;
+            fs_buf val;
             const char *q;
 
-            cli_buf_init(&val, CLI_MAX_BODY);
+            fs_buf_init(&val, CLI_MAX_BODY);
             cell_into(&val, m, 1);
-            q = strchr(cli_buf_str(&val), ' ') ? "\"" : ""; /* one token per field */
-            cli_buf_addf(&b, " %s=%s%s%s", m->string ? m->string : "", q, cli_buf_str(&val), q);
-            cli_buf_release(&val);
+            q = strchr(fs_buf_str(&val), ' ') ? "\"" : ""; /* one token per field */
+            fs_buf_addf(&b, " %s=%s%s%s", m->string ? m->string : "", q, fs_buf_str(&val), q);
+            fs_buf_release(&val);
         }
     } else if (j) {
-        cli_buf_adds(&b, " ");
+        fs_buf_adds(&b, " ");
         cell_into(&b, j, 1);
     } else if (data[0]) {
-        cli_buf_addf(&b, " %s", data);
+        fs_buf_addf(&b, " %s", data);
     }
     cJSON_Delete(j);
     s = finish_cell(&b, 0);

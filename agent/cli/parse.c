@@ -105,13 +105,13 @@ static int check_choice(const cli_opt *o, const char *value, const char *label,
     for (const char *const *c = o->choices; *c; c++)
         if (strcmp(*c, value) == 0)
             return 0;
-    cli_buf list;
-    cli_buf_init(&list, 512);
+    fs_buf list;
+    fs_buf_init(&list, 512);
     for (const char *const *c = o->choices; *c; c++)
-        cli_buf_addf(&list, "%s%s", c == o->choices ? "" : " or ", *c);
+        fs_buf_addf(&list, "%s%s", c == o->choices ? "" : " or ", *c);
     cli_fail(err, CLI_EXIT_USAGE, "%s: --%s must be %s, not '%s'", label, o->name,
-             cli_buf_str(&list), value);
-    cli_buf_release(&list);
+             fs_buf_str(&list), value);
+    fs_buf_release(&list);
     return -1;
 }
 
@@ -233,31 +233,31 @@ static int build_path(const cli_sub *s, const routes_endpoint *ep, const sub_arg
 {
     const char *mark = strstr(ep->pattern, "{}");
     char sep = '?';
-    cli_buf b;
+    fs_buf b;
     int rc = 0;
 
-    cli_buf_init(&b, 64 * 1024);
+    fs_buf_init(&b, 64 * 1024);
     if (mark && sa->pos) {
-        rc |= cli_buf_add(&b, ep->pattern, (size_t)(mark - ep->pattern));
+        rc |= fs_buf_add(&b, ep->pattern, (size_t)(mark - ep->pattern));
         rc |= cli_url_escape(&b, sa->pos);
-        rc |= cli_buf_adds(&b, mark + 2);
+        rc |= fs_buf_adds(&b, mark + 2);
     } else {
-        rc |= cli_buf_adds(&b, ep->pattern);
+        rc |= fs_buf_adds(&b, ep->pattern);
     }
     for (size_t i = 0; s->opts[i].name; i++) {
         if (!sa->values[i])
             continue;
-        rc |= cli_buf_addf(&b, "%c%s=", sep, s->opts[i].target);
+        rc |= fs_buf_addf(&b, "%c%s=", sep, s->opts[i].target);
         rc |= cli_url_escape(&b, sa->values[i]);
         sep = '&';
     }
     if (sa->wait)
-        rc |= cli_buf_addf(&b, "%cwait=true", sep);
+        rc |= fs_buf_addf(&b, "%cwait=true", sep);
     if (rc) {
-        cli_buf_release(&b);
+        fs_buf_release(&b);
         return cli_fail(err, CLI_EXIT_USAGE, "arguments too long");
     }
-    plan->path = cli_buf_detach(&b);
+    plan->path = fs_buf_take(&b);
     return plan->path ? 0 : cli_fail(err, CLI_EXIT_DAEMON, "out of memory");
 }
 

@@ -92,7 +92,7 @@ static int show_data(const cli_plan *plan, const cli_output *o, FILE *out, const
 static int show_answer(const cli_plan *plan, const cli_output *o, FILE *out,
                        const cli_response *resp, cli_error *err)
 {
-    const char *body = cli_buf_str(&resp->body);
+    const char *body = fs_buf_str(&resp->body);
     cJSON *doc;
     int code;
 

@@ -28,7 +28,7 @@ static void show_status(cli_transfer *st, CURLcode rc, FILE *out, int *shown)
 
     if (cli_transfer_finish(st, rc, &r, NULL) != 0)
         return; /* a missed poll is no reason to stop waiting */
-    doc = r.status == 200 ? cJSON_Parse(cli_buf_str(&r.body)) : NULL;
+    doc = r.status == 200 ? cJSON_Parse(fs_buf_str(&r.body)) : NULL;
     if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "data"))) {
         cli_progress_line(cJSON_GetObjectItemCaseSensitive(doc, "data"), line, sizeof line);
         fprintf(out, "\r%s\033[K", line);

@@ -160,13 +160,13 @@ size_t cli_text_width(const char *s)
     return w;
 }
 
-size_t cli_text_fit(cli_buf *out, const char *s, size_t max)
+size_t cli_text_fit(fs_buf *out, const char *s, size_t max)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t w = 0;
 
     if (max == 0 || cli_text_width(s) <= max) {
-        cli_buf_adds(out, s);
+        fs_buf_adds(out, s);
         return cli_text_width(s);
     }
     /* Keep what fits in max - 1 columns, marks included, then "…". */
@@ -180,11 +180,11 @@ size_t cli_text_fit(cli_buf *out, const char *s, size_t max)
         cw = cp_width(c);
         if (w + (size_t)cw > max - 1)
             break;
-        cli_buf_add(out, p, n);
+        fs_buf_add(out, p, n);
         w += (size_t)cw;
         p += n;
     }
-    cli_buf_adds(out, "\xE2\x80\xA6");
+    fs_buf_adds(out, "\xE2\x80\xA6");
     return w + 1;
 }
 
@@ -195,36 +195,36 @@ static size_t shown_width(const char *cell, const cli_column *col)
     return col->max > 0 && w > (size_t)col->max ? (size_t)col->max : w;
 }
 
-static void put_spaces(cli_buf *b, size_t n)
+static void put_spaces(fs_buf *b, size_t n)
 {
     while (n--)
-        cli_buf_add(b, " ", 1);
+        fs_buf_add(b, " ", 1);
 }
 
 /* One line of the table into b; cells is ncols strings, cut at each
  * column's max unless this is the header line. */
-static void table_line(cli_buf *b, const cli_column *cols, size_t ncols, const size_t *widths,
+static void table_line(fs_buf *b, const cli_column *cols, size_t ncols, const size_t *widths,
                        const char *const *cells, int header)
 {
     for (size_t c = 0; c < ncols; c++) {
-        cli_buf cell;
+        fs_buf cell;
         size_t w;
 
-        cli_buf_init(&cell, SIZE_MAX);
+        fs_buf_init(&cell, SIZE_MAX);
         w = cli_text_fit(&cell, cells[c], header ? 0 : (size_t)cols[c].max);
         if (c)
-            cli_buf_adds(b, "  ");
+            fs_buf_adds(b, "  ");
         if (cols[c].right)
             put_spaces(b, widths[c] - w);
-        cli_buf_adds(b, cli_buf_str(&cell));
+        fs_buf_adds(b, fs_buf_str(&cell));
         if (!cols[c].right && c + 1 < ncols)
             put_spaces(b, widths[c] - w);
-        cli_buf_release(&cell);
+        fs_buf_release(&cell);
     }
     /* Trailing blanks of empty last cells are not data. */
     while (b->len && b->data[b->len - 1] == ' ')
         b->data[--b->len] = '\0';
-    cli_buf_add(b, "\n", 1);
+    fs_buf_add(b, "\n", 1);
 }
 
 int cli_table_print(FILE *fp, const cli_column *cols, size_t ncols, char *const *cells,
@@ -232,7 +232,7 @@ int cli_table_print(FILE *fp, const cli_column *cols, size_t ncols, char *const 
 {
     size_t widths[MAX_COLUMNS];
     const char *heads[MAX_COLUMNS];
-    cli_buf b;
+    fs_buf b;
     int rc = 0;
 
     if (ncols == 0 || ncols > MAX_COLUMNS)
@@ -246,7 +246,7 @@ int cli_table_print(FILE *fp, const cli_column *cols, size_t ncols, char *const 
                 widths[c] = w;
         }
     }
-    cli_buf_init(&b, SIZE_MAX);
+    fs_buf_init(&b, SIZE_MAX);
     table_line(&b, cols, ncols, widths, heads, 1);
     for (size_t r = 0; r < nrows; r++) {
         table_line(&b, cols, ncols, widths, (const char *const *)&cells[r * ncols], 0);
@@ -255,10 +255,10 @@ int cli_table_print(FILE *fp, const cli_column *cols, size_t ncols, char *const 
             b.len = 0;
         }
     }
-    if (cli_buf_failed(&b) || !b.data)
+    if (fs_buf_error(&b) || !b.data)
         rc = -1;
     else
         fwrite(b.data, 1, b.len, fp);
-    cli_buf_release(&b);
+    fs_buf_release(&b);
     return rc;
 }

@@ -79,7 +79,7 @@ int cli_watch(const char *socket, const char *path, const cli_output *o, FILE *o
     } else if (rc > 0) {
         rc = CLI_EXIT_OK; /* interrupted, or nobody reads our output any more */
     } else if (resp.status != 200) {
-        cli_daemon_error(resp.status, cli_buf_str(&resp.body), NULL, NULL, err);
+        cli_daemon_error(resp.status, fs_buf_str(&resp.body), NULL, NULL, err);
         rc = CLI_EXIT_DAEMON;
     } else {
         cli_fail(err, CLI_EXIT_UNREACHABLE, "fieldsyncd at %s closed the event stream", socket);

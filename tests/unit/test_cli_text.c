@@ -35,32 +35,13 @@ static void test_url_escape(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cli_buf b;
+        fs_buf b;
 
-        cli_buf_init(&b, 1024);
+        fs_buf_init(&b, 1024);
         assert_int_equal(cli_url_escape(&b, cases[i][0]), 0);
-        assert_string_equal(cli_buf_str(&b), cases[i][1]);
-        cli_buf_release(&b);
+        assert_string_equal(fs_buf_str(&b), cases[i][1]);
+        fs_buf_release(&b);
     }
-}
-
-static void test_buf_limit(void **state)
-{
-    cli_buf b;
-
-    (void)state;
-    cli_buf_init(&b, 8);
-    assert_int_equal(cli_buf_adds(&b, "12345678"), 0);
-    assert_int_equal(cli_buf_adds(&b, "9"), -1);
-    assert_true(b.overflow);
-    assert_true(cli_buf_failed(&b));
-    assert_int_equal(cli_buf_adds(&b, ""), -1); /* stays failed */
-    assert_string_equal(cli_buf_str(&b), "12345678");
-    cli_buf_release(&b);
-    cli_buf_init(&b, 1 << 20);
-    assert_int_equal(cli_buf_addf(&b, "%s-%d", "x", 42), 0);
-    assert_string_equal(cli_buf_str(&b), "x-42");
-    cli_buf_release(&b);
 }
 
 /* --set FIELD=VALUE gives body[FIELD] == the JSON `expect`. */
@@ -166,13 +147,13 @@ static void test_clean(void **state)
 
 static void check_fit(const char *in, size_t max, const char *out, size_t width)
 {
-    cli_buf b;
+    fs_buf b;
 
-    cli_buf_init(&b, 1024);
+    fs_buf_init(&b, 1024);
     assert_int_equal(cli_text_fit(&b, in, max), width);
-    assert_string_equal(cli_buf_str(&b), out);
-    assert_int_equal(cli_text_width(cli_buf_str(&b)), width);
-    cli_buf_release(&b);
+    assert_string_equal(fs_buf_str(&b), out);
+    assert_int_equal(cli_text_width(fs_buf_str(&b)), width);
+    fs_buf_release(&b);
 }
 
 static void test_fit(void **state)
@@ -366,7 +347,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_escape),
-        cmocka_unit_test(test_buf_limit),
         cmocka_unit_test(test_set_values),
         cmocka_unit_test(test_json_path),
         cmocka_unit_test(test_width),
