@@ -3,9 +3,10 @@
  * the daemon answers with an error or a sync ends badly.
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "agent/cli/cli.h"
+#include "agent/cli/output.h"
 
 int cli_exit_for_http(long status)
 {
@@ -63,6 +64,17 @@ int cli_daemon_error(long status, const char *body, const char *subject, const c
     add_details(&b, cJSON_GetObjectItemCaseSensitive(e, "details"));
     /* Cut at the line's bound rather than lose the whole message. */
     cli_fail(err, CLI_EXIT_DAEMON, "%s", b.data ? b.data : msg->valuestring);
+    if (err) { /* for --json: the daemon's error object, as it sent it */
+        cJSON *whole = cJSON_CreateObject();
+        char *js = NULL;
+
+        if (whole && cJSON_AddItemReferenceToObject(whole, "error", (cJSON *)e))
+            js = cJSON_PrintUnformatted(whole);
+        if (js && strlen(js) < sizeof err->json)
+            memcpy(err->json, js, strlen(js) + 1);
+        free(js);
+        cJSON_Delete(whole);
+    }
     fs_buf_release(&b);
     cJSON_Delete(doc);
     return -1;
@@ -106,4 +118,73 @@ int cli_sync_outcome(const cJSON *s, cli_error *err)
     cli_fail(err, CLI_EXIT_SYNC, "%s", fs_buf_str(&b));
     fs_buf_release(&b);
     return CLI_EXIT_SYNC;
+}
+
+static const cJSON *member(const cJSON *o, const char *path)
+{
+    return cli_json_path(o, path);
+}
+
+int cli_status_attention(const cJSON *st, int64_t now_ms, fs_buf *why)
+{
+    const cJSON *max_age = member(st, "max_age_s");
+    double rejected = count(member(st, "outbox"), "rejected");
+    double lost = count(member(st, "conflicts"), "unacknowledged");
+    const cJSON *ok = member(st, "last_success_at");
+    double age_limit = cJSON_IsNumber(max_age) ? max_age->valuedouble
+                                               : (double)cli_config_max_age();
+    int64_t ok_ms;
+    int n = 0;
+
+#define REASON(...)                                        \
+    do {                                                   \
+        if (why)                                           \
+            fs_buf_addf(why, "%s", n ? "; " : "");         \
+        if (why)                                           \
+            fs_buf_addf(why, __VA_ARGS__);                 \
+        n++;                                               \
+    } while (0)
+    if (cJSON_IsTrue(member(st, "auth_error")))
+        REASON("the remote refused the API key (auth error): edits stay queued");
+    if (lost > 0)
+        REASON("%.0f lost edit%s not acknowledged (see 'fieldsync conflicts')", lost,
+               lost == 1 ? "" : "s");
+    if (rejected > 0)
+        REASON("%.0f edit%s rejected by the remote (see 'fieldsync outbox')", rejected,
+               rejected == 1 ? "" : "s");
+    /* A daemon that never succeeded yet has nothing to measure against. */
+    if (cJSON_IsString(ok) && fs_time_parse(ok->valuestring, &ok_ms) == 0 &&
+        (double)(now_ms - ok_ms) > age_limit * 1000) {
+        char rel[48];
+        cli_relative(ok_ms - now_ms, rel, sizeof rel);
+        REASON("no successful sync since %s (max_age %.0f s)", rel, age_limit);
+    }
+#undef REASON
+    return n;
+}
+
+int cli_status_outcome(const cJSON *status)
+{
+    return cli_status_attention(status, fs_wall_ms(), NULL) ? CLI_EXIT_SYNC : CLI_EXIT_OK;
+}
+
+char *cli_error_json(const cli_error *err)
+{
+    const char *code = err->code == CLI_EXIT_USAGE         ? "usage"
+                       : err->code == CLI_EXIT_UNREACHABLE ? "unreachable"
+                       : err->code == CLI_EXIT_SYNC        ? "needs_attention"
+                       : err->code > 128                   ? "interrupted"
+                                                           : "daemon_error";
+    cJSON *o, *e;
+    char *js = NULL;
+
+    if (err->json[0])
+        return strdup(err->json);
+    o = cJSON_CreateObject();
+    if (o && (e = cJSON_AddObjectToObject(o, "error")) &&
+        cJSON_AddStringToObject(e, "code", code) &&
+        cJSON_AddStringToObject(e, "message", err->msg))
+        js = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return js;
 }

@@ -27,6 +27,29 @@ struct cli_transfer {
     int stopped;                /* fn asked to stop */
 };
 
+volatile sig_atomic_t cli_signal_caught;
+
+static void on_signal(int sig)
+{
+    cli_signal_caught = sig;
+}
+
+void cli_signals_catch(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_exit_for_signal(void)
+{
+    return 128 + (int)cli_signal_caught;
+}
+
 void cli_response_release(cli_response *r)
 {
     fs_buf_release(&r->body);
@@ -197,6 +220,11 @@ static int transport_error(cli_transfer *t, CURLcode rc, cli_error *err)
     if (rc == CURLE_COULDNT_CONNECT)
         return cli_fail(err, CLI_EXIT_UNREACHABLE, "cannot reach fieldsyncd at %s: %s (is the "
                         "daemon running?)", t->socket, why);
+    /* The daemon went away after it took the request (stopped, crashed):
+     * one line that says so, not libcurl's wording. */
+    if (rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR || rc == CURLE_PARTIAL_FILE ||
+        rc == CURLE_SEND_ERROR)
+        return cli_fail(err, CLI_EXIT_UNREACHABLE, "fieldsyncd stopped (connection closed)");
     if (rc == CURLE_OPERATION_TIMEDOUT)
         return cli_fail(err, CLI_EXIT_UNREACHABLE, "fieldsyncd at %s did not answer in time: %s",
                         t->socket, why);

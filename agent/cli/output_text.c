@@ -119,8 +119,13 @@ static char *column_cell(const cJSON *row, const cli_column *col)
     const cJSON *v, *m;
     fs_buf b;
 
-    if (col->key[0] != '@')
-        return cli_cell_text(cli_json_path(row, col->key));
+    if (col->key[0] != '@') {
+        char local[64];
+        v = cli_json_path(row, col->key);
+        if (cJSON_IsString(v) && cli_time_human(v->valuestring, 0, 0, local, sizeof local) == 0)
+            return strdup(local);
+        return cli_cell_text(v);
+    }
     v = cli_json_path(row, col->key + 1);
     if (!cJSON_IsObject(v))
         v = NULL;
@@ -153,10 +158,60 @@ static void page_footer(FILE *fp, const cli_view *v, const cJSON *meta)
     fputs(cur->valuedouble < pages->valuedouble ? "; next: --page N\n" : "\n", fp);
 }
 
+/* Orders rows by a member: times as times, other text as text, rows
+ * without it last, ties in the daemon's order. */
+typedef struct {
+    const cJSON *row;
+    size_t pos;
+} sort_row;
+
+static const char *sort_key_of;
+
+static int cmp_rows(const void *a, const void *b)
+{
+    const sort_row *ra = a, *rb = b;
+    const cJSON *x = cli_json_path(ra->row, sort_key_of);
+    const cJSON *y = cli_json_path(rb->row, sort_key_of);
+    int64_t tx, ty;
+    int c;
+
+    if (!cJSON_IsString(x) || !cJSON_IsString(y))
+        c = cJSON_IsString(y) - cJSON_IsString(x);
+    else if (fs_time_parse(x->valuestring, &tx) == 0 && fs_time_parse(y->valuestring, &ty) == 0)
+        c = (tx > ty) - (tx < ty);
+    else
+        c = strcmp(x->valuestring, y->valuestring);
+    return c ? c : (ra->pos > rb->pos) - (ra->pos < rb->pos);
+}
+
+/* The rows of data in the view's order; caller frees; NULL on ENOMEM. */
+static sort_row *sorted_rows(const cli_view *v, const cJSON *data, size_t nrows)
+{
+    sort_row *rows = calloc(nrows ? nrows : 1, sizeof *rows);
+    const cJSON *row;
+    size_t i = 0;
+
+    if (!rows)
+        return NULL;
+    cJSON_ArrayForEach(row, data) {
+        rows[i].row = row;
+        rows[i].pos = i;
+        i++;
+    }
+    for (const cli_column *c = v->columns; c->header; c++) {
+        if ((c->flags & CLI_COL_SORT) && c->key[0] != '@') {
+            sort_key_of = c->key;
+            qsort(rows, nrows, sizeof *rows, cmp_rows);
+            break;
+        }
+    }
+    return rows;
+}
+
 static void text_list(FILE *fp, const cli_view *v, const cJSON *data, const cJSON *meta)
 {
     size_t ncols = 0, nrows = (size_t)cJSON_GetArraySize(data), i = 0;
-    const cJSON *row;
+    sort_row *rows;
     char **cells;
 
     while (v->columns[ncols].header)
@@ -167,14 +222,17 @@ static void text_list(FILE *fp, const cli_view *v, const cJSON *data, const cJSO
         return;
     }
     cells = calloc(nrows * ncols, sizeof *cells);
-    if (!cells) {
+    rows = sorted_rows(v, data, nrows);
+    if (!cells || !rows) {
+        free(cells);
+        free(rows);
         print_cell_error(fp);
         return;
     }
-    cJSON_ArrayForEach(row, data) {
+    for (size_t r = 0; r < nrows; r++)
         for (size_t c = 0; c < ncols; c++, i++)
-            cells[i] = column_cell(row, &v->columns[c]);
-    }
+            cells[i] = column_cell(rows[r].row, &v->columns[c]);
+    free(rows);
     for (i = 0; i < nrows * ncols && cells[i]; i++)
         ;
     if (i < nrows * ncols)
@@ -255,19 +313,24 @@ static void text_record(FILE *fp, const cJSON *data)
     print_members(fp, data, 0);
 }
 
-/* A time as the daemon gave it: ISO text as is, epoch numbers as ISO. */
-static void time_into(fs_buf *b, const cJSON *v)
+/* A time as people read it: local time and how long ago or ahead. */
+static void time_into(fs_buf *b, const cJSON *v, int64_t now_ms)
 {
-    if (cJSON_IsNumber(v) && v->valuedouble > 0) {
-        double secs = v->valuedouble > 1e11 ? v->valuedouble / 1000 : v->valuedouble;
-        time_t t = (time_t)secs;
-        struct tm tm;
-        char buf[32];
+    char text[96];
 
-        if (gmtime_r(&t, &tm) && strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
-            fs_buf_adds(b, buf);
+    if (cJSON_IsNumber(v) && v->valuedouble > 0) {
+        int64_t ms = (int64_t)(v->valuedouble > 1e11 ? v->valuedouble : v->valuedouble * 1000);
+        char rel[48];
+
+        if (cli_time_local(ms, text, sizeof text) == 0) {
+            cli_relative(ms - now_ms, rel, sizeof rel);
+            fs_buf_addf(b, "%s (%s)", text, rel);
             return;
         }
+    }
+    if (cJSON_IsString(v) && cli_time_human(v->valuestring, now_ms, 1, text, sizeof text) == 0) {
+        fs_buf_adds(b, text);
+        return;
     }
     cell_into(b, cJSON_IsNull(v) || !v ? NULL : v, 0);
 }
@@ -296,18 +359,41 @@ static void counts_into(fs_buf *b, const cJSON *obj, const char *const *pairs)
         fs_buf_adds(b, "-");
 }
 
-static void status_line(FILE *fp, const char *label, fs_buf *b)
+/* "label         value", the value coloured when style >= 0. */
+static void status_line_styled(FILE *fp, const char *label, fs_buf *b, int style)
 {
     char *value = finish_cell(b, 0);
+    const char *on = style >= 0 ? cli_term_sgr((cli_term_style)style) : "";
 
-    fprintf(fp, "%-13s %s\n", label, value ? value : "?");
+    fprintf(fp, "%-13s %s%s%s\n", label, on, value ? value : "?",
+            on[0] ? cli_term_sgr(CLI_STYLE_RESET) : "");
     free(value);
     fs_buf_init(b, CLI_MAX_BODY);
+}
+
+static void status_line(FILE *fp, const char *label, fs_buf *b)
+{
+    status_line_styled(fp, label, b, -1);
 }
 
 static void yes_no_into(fs_buf *b, const cJSON *v)
 {
     fs_buf_adds(b, !v ? "-" : cJSON_IsTrue(v) ? "yes" : "no");
+}
+
+/* When the next sync is: never in the past ("now (running)"). */
+static void next_sync_into(fs_buf *b, const cJSON *d, int64_t now_ms)
+{
+    const cJSON *next = member(d, "next_sync_at");
+    int64_t ms;
+
+    if (cJSON_IsTrue(member(d, "syncing")))
+        fs_buf_adds(b, "now (running)");
+    else if (cJSON_IsString(next) && fs_time_parse(next->valuestring, &ms) == 0 &&
+             ms <= now_ms + 1000)
+        fs_buf_adds(b, "now");
+    else
+        time_into(b, next, now_ms);
 }
 
 static void text_status(FILE *fp, const cJSON *d)
@@ -317,31 +403,39 @@ static void text_status(FILE *fp, const cJSON *d)
     static const char *const replica[] = {"customers", "customers", "contacts", "contacts",
                                           "assets", "assets", "work_orders", "work orders",
                                           NULL};
-    static const char *const conflicts[] = {"open", "open", NULL};
+    static const char *const conflicts[] = {"open", "open", "unacknowledged", "unacknowledged",
+                                            NULL};
+    int64_t now = fs_wall_ms();
     const cJSON *v;
     fs_buf b;
     char line[256];
 
     fs_buf_init(&b, CLI_MAX_BODY);
+    /* What needs a person comes first: monitoring reads the exit status
+     * (4), a person this line. */
+    if (cli_status_attention(d, now, &b))
+        status_line_styled(fp, "ATTENTION", &b, CLI_STYLE_BAD);
+    fs_buf_reset(&b);
     cell_into(&b, member(d, "version"), 0);
     status_line(fp, "version", &b);
     yes_no_into(&b, member(d, "online"));
-    status_line(fp, "online", &b);
+    status_line_styled(fp, "online", &b, cJSON_IsFalse(member(d, "online")) ? CLI_STYLE_WARN : -1);
     yes_no_into(&b, member(d, "syncing"));
     if (cJSON_IsTrue(member(d, "syncing")) && member(d, "progress")) {
-        cli_progress_line(d, line, sizeof line);
+        cli_progress_line(d, NULL, 0, line, sizeof line);
         fs_buf_addf(&b, " (%s)", line);
     }
     status_line(fp, "syncing", &b);
     yes_no_into(&b, member(d, "auth_error"));
     if (cJSON_IsTrue(member(d, "auth_error")))
         fs_buf_adds(&b, " (the remote refused the API key; pushing is paused)");
-    status_line(fp, "auth error", &b);
-    time_into(&b, member(d, "last_sync_at"));
+    status_line_styled(fp, "auth error", &b,
+                       cJSON_IsTrue(member(d, "auth_error")) ? CLI_STYLE_BAD : -1);
+    time_into(&b, member(d, "last_sync_at"), now);
     status_line(fp, "last sync", &b);
-    time_into(&b, member(d, "last_success_at"));
+    time_into(&b, member(d, "last_success_at"), now);
     status_line(fp, "last success", &b);
-    time_into(&b, member(d, "next_sync_at"));
+    next_sync_into(&b, d, now);
     status_line(fp, "next sync", &b);
     counts_into(&b, member(d, "outbox"), outbox);
     status_line(fp, "outbox", &b);
@@ -358,20 +452,67 @@ static void text_status(FILE *fp, const cJSON *d)
     fs_buf_release(&b);
 }
 
-void cli_progress_line(const cJSON *status, char *buf, size_t len)
+static double num(const cJSON *o, const char *key)
 {
-    const cJSON *p = member(status, "progress");
-    const cJSON *phase = member(p, "phase");
-    double v[4] = {0, 0, 0, 0};
-    static const char *const keys[] = {"records_done", "records_total", "ops_done", "ops_total"};
+    const cJSON *n = member(o, key);
 
-    for (int i = 0; i < 4; i++) {
-        const cJSON *n = member(p, keys[i]);
-        v[i] = cJSON_IsNumber(n) ? n->valuedouble : 0;
+    return cJSON_IsNumber(n) ? n->valuedouble : 0;
+}
+
+/* "12 s", "4 min", "2 h" for an estimate. */
+static void duration_into(char *buf, size_t len, double secs)
+{
+    if (secs < 90)
+        snprintf(buf, len, "%.0f s", secs);
+    else if (secs < 90 * 60)
+        snprintf(buf, len, "%.0f min", secs / 60);
+    else
+        snprintf(buf, len, "%.1f h", secs / 3600);
+}
+
+void cli_progress_line(const cJSON *status, cli_progress *p, int64_t mono_ms, char *buf,
+                       size_t len)
+{
+    const cJSON *pr = member(status, "progress");
+    const cJSON *phase = member(pr, "phase");
+    double rd = num(pr, "records_done"), rt = num(pr, "records_total");
+    double od = num(pr, "ops_done"), ot = num(pr, "ops_total");
+    double done = rd + od, total = rt + ot, frac = total > 0 ? done / total : 0;
+    char rate[64] = "", eta[64] = "";
+    int n;
+
+    /* The total grows while the daemon learns the scope: the fraction
+     * shown never goes back, and never reads 100 % before the end. */
+    if (frac > 0.99)
+        frac = 0.99;
+    if (p) {
+        if (!p->t0_ms) {
+            p->t0_ms = mono_ms;
+            p->done0 = done;
+        }
+        if (frac < p->best)
+            frac = p->best;
+        p->best = frac;
+        if (mono_ms - p->t0_ms >= 1000 && done > p->done0) {
+            double r = (done - p->done0) * 1000 / (double)(mono_ms - p->t0_ms);
+            snprintf(rate, sizeof rate, ", %.0f/s", r);
+            if (total > done) {
+                char d[32];
+                duration_into(d, sizeof d, (total - done) / r);
+                snprintf(eta, sizeof eta, ", about %s left", d);
+            }
+        }
     }
-    snprintf(buf, len, "%s: pulled %.0f of %.0f records, pushed %.0f of %.0f ops",
-             cJSON_IsString(phase) && phase->valuestring[0] ? phase->valuestring : "syncing",
-             v[0], v[1], v[2], v[3]);
+    n = snprintf(buf, len, "%s: ",
+                 cJSON_IsString(phase) && phase->valuestring[0] ? phase->valuestring : "syncing");
+    if (n < 0 || (size_t)n >= len)
+        return;
+    if (total <= 0)
+        snprintf(buf + n, len - (size_t)n, "starting");
+    else
+        snprintf(buf + n, len - (size_t)n,
+                 "%.0f%% (pulled %.0f of %.0f records, pushed %.0f of %.0f ops)%s%s",
+                 floor(frac * 100), rd, rt, od, ot, rate, eta);
     /* The phase came from the daemon: keep the line printable. */
     for (char *c = buf; *c; c++)
         if ((unsigned char)*c < 0x20 || *c == 0x7f)

@@ -18,6 +18,7 @@ int cli_fail(cli_error *err, int code, const char *fmt, ...)
 
     if (err) {
         err->code = code;
+        err->json[0] = '\0';
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
@@ -59,7 +60,8 @@ int cli_json_put(cJSON *obj, const char *key, cJSON *val)
 }
 
 /* The JSON number grammar (RFC 8259): -?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?,
- * surrounded by optional blanks. */
+ * surrounded by optional blanks.  cJSON also reads "007" and "+1" as
+ * numbers; JSON does not. */
 static int json_number_text(const char *s)
 {
     s += strspn(s, " \t\r\n");
@@ -90,25 +92,35 @@ static int json_number_text(const char *s)
 
 int cli_set_parse(cJSON *body, const char *arg, cli_error *err)
 {
-    const char *eq = strchr(arg, '='), *end = NULL;
+    size_t n = strcspn(arg, ":=");
+    int typed = arg[n] == ':' && arg[n + 1] == '=';
+    const char *value = arg + n + (typed ? 2 : 1), *end = NULL;
     char *field;
     cJSON *val;
     int rc;
 
-    if (!eq || eq == arg)
-        return cli_fail(err, CLI_EXIT_USAGE, "--set wants FIELD=VALUE, not '%s'", arg);
-    field = strndup(arg, (size_t)(eq - arg));
-    if (!field)
-        return cli_fail(err, CLI_EXIT_DAEMON, "out of memory");
-    val = cJSON_ParseWithOpts(eq + 1, &end, 1);
-    /* cJSON reads "007" and "+1555" as numbers; JSON does not, and a zip
-     * code or phone number must stay a string. */
-    if (cJSON_IsNumber(val) && !json_number_text(eq + 1)) {
-        cJSON_Delete(val);
-        val = NULL;
+    if (n == 0 || !(typed || arg[n] == '='))
+        return cli_fail(err, CLI_EXIT_USAGE, "--set wants FIELD=VALUE or FIELD:=JSON, not '%s'",
+                        arg);
+    if (typed) {
+        val = cJSON_ParseWithOpts(value, &end, 1);
+        if (cJSON_IsNumber(val) && !json_number_text(value)) {
+            cJSON_Delete(val);
+            val = NULL;
+        }
+        if (!val)
+            return cli_fail(err, CLI_EXIT_USAGE,
+                            "--set %.*s:= wants a JSON value (90, true, null, \"text\", "
+                            "{...}), not '%s'", (int)n, arg, value);
+    } else {
+        val = cJSON_CreateString(value);
     }
-    if (!val)
-        val = cJSON_CreateString(eq + 1);
+    field = strndup(arg, n);
+    if (!field || !val) {
+        free(field);
+        cJSON_Delete(val);
+        return cli_fail(err, CLI_EXIT_DAEMON, "out of memory");
+    }
     rc = cli_json_put(body, field, val);
     free(field);
     if (rc < 0)
