@@ -41,40 +41,44 @@ static void add_details(fs_buf *b, const cJSON *details)
     }
 }
 
+/* Keeps the daemon's {"error": e} in err->json for --json, if it fits. */
+static void keep_error_json(const cJSON *e, cli_error *err)
+{
+    cJSON *whole;
+    char *js = NULL;
+
+    if (!err || !cJSON_IsObject(e) || !(whole = cJSON_CreateObject()))
+        return;
+    if (cJSON_AddItemReferenceToObject(whole, "error", (cJSON *)e))
+        js = cJSON_PrintUnformatted(whole);
+    if (js && strlen(js) < sizeof err->json)
+        memcpy(err->json, js, strlen(js) + 1);
+    free(js);
+    cJSON_Delete(whole);
+}
+
 int cli_daemon_error(long status, const char *body, const char *subject, const char *id,
                      cli_error *err)
 {
-    cJSON *doc;
-    const cJSON *e, *msg;
+    cJSON *doc = cJSON_Parse(body ? body : "");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
     fs_buf b;
 
-    if (status == 404 && subject && id)
-        return cli_fail(err, CLI_EXIT_DAEMON, "%s %s not found", subject, id);
-    doc = cJSON_Parse(body ? body : "");
-    e = cJSON_GetObjectItemCaseSensitive(doc, "error");
-    msg = cJSON_GetObjectItemCaseSensitive(e, "message");
-    if (!cJSON_IsString(msg) || !msg->valuestring[0]) {
-        cJSON_Delete(doc);
-        return cli_fail(err, CLI_EXIT_DAEMON, "fieldsyncd answered HTTP %ld", status);
-    }
     fs_buf_init(&b, 64 * 1024);
-    fs_buf_adds(&b, msg->valuestring);
-    if (b.data)
-        lower_first(b.data);
-    add_details(&b, cJSON_GetObjectItemCaseSensitive(e, "details"));
-    /* Cut at the line's bound rather than lose the whole message. */
-    cli_fail(err, CLI_EXIT_DAEMON, "%s", b.data ? b.data : msg->valuestring);
-    if (err) { /* for --json: the daemon's error object, as it sent it */
-        cJSON *whole = cJSON_CreateObject();
-        char *js = NULL;
-
-        if (whole && cJSON_AddItemReferenceToObject(whole, "error", (cJSON *)e))
-            js = cJSON_PrintUnformatted(whole);
-        if (js && strlen(js) < sizeof err->json)
-            memcpy(err->json, js, strlen(js) + 1);
-        free(js);
-        cJSON_Delete(whole);
+    if (status == 404 && subject && id) {
+        cli_fail(err, CLI_EXIT_DAEMON, "%s %s not found", subject, id);
+    } else if (!cJSON_IsString(msg) || !msg->valuestring[0]) {
+        cli_fail(err, CLI_EXIT_DAEMON, "fieldsyncd answered HTTP %ld", status);
+    } else {
+        fs_buf_adds(&b, msg->valuestring);
+        if (b.data)
+            lower_first(b.data);
+        add_details(&b, cJSON_GetObjectItemCaseSensitive(e, "details"));
+        /* Cut at the line's bound rather than lose the whole message. */
+        cli_fail(err, CLI_EXIT_DAEMON, "%s", b.data ? b.data : msg->valuestring);
     }
+    keep_error_json(e, err); /* for --json: the daemon's error object, as it sent it */
     fs_buf_release(&b);
     cJSON_Delete(doc);
     return -1;

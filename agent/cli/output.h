@@ -96,6 +96,9 @@ int cli_time_local(int64_t ms, char *buf, size_t len);
  * iso is not a time with a clock part (a plain date stays as it is).
  */
 int cli_time_human(const char *iso, int64_t now_ms, int relative, char *buf, size_t len);
+/* The same for Unix milliseconds.  The relative form is left out beyond
+ * 30 days, where the date says more. */
+int cli_time_human_ms(int64_t ms, int64_t now_ms, int relative, char *buf, size_t len);
 
 /* Progress of a running sync as `sync --wait` and `status` show it. */
 typedef struct cli_progress {

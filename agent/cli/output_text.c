@@ -245,6 +245,8 @@ static void text_list(FILE *fp, const cli_view *v, const cJSON *data, const cJSO
     page_footer(fp, v, meta);
 }
 
+static void time_into(fs_buf *b, const cJSON *v, int64_t now_ms);
+
 /* "label    value", continuation lines of a multi-line value aligned. */
 static void label_line(FILE *fp, int indent, size_t width, const char *label, const char *value)
 {
@@ -298,6 +300,8 @@ static void print_members(FILE *fp, const cJSON *obj, int indent)
             fs_buf_init(&b, CLI_MAX_BODY);
             if (cJSON_IsObject(m) && is_named(m)) /* customer: "Acme (cust-001)" */
                 summary_into(&b, m, 0);
+            else if (cJSON_IsString(m) && strchr(m->valuestring, 'T'))
+                time_into(&b, m, fs_wall_ms()); /* a time: local, and how far */
             else
                 cell_into(&b, m, 0);
             value = finish_cell(&b, 1);
@@ -320,11 +324,9 @@ static void time_into(fs_buf *b, const cJSON *v, int64_t now_ms)
 
     if (cJSON_IsNumber(v) && v->valuedouble > 0) {
         int64_t ms = (int64_t)(v->valuedouble > 1e11 ? v->valuedouble : v->valuedouble * 1000);
-        char rel[48];
 
-        if (cli_time_local(ms, text, sizeof text) == 0) {
-            cli_relative(ms - now_ms, rel, sizeof rel);
-            fs_buf_addf(b, "%s (%s)", text, rel);
+        if (cli_time_human_ms(ms, now_ms, 1, text, sizeof text) == 0) {
+            fs_buf_adds(b, text);
             return;
         }
     }

@@ -15,6 +15,7 @@
 #define MIN_MS ((int64_t)60 * 1000)
 #define HOUR_MS (60 * MIN_MS)
 #define DAY_MS (24 * HOUR_MS)
+#define RELATIVE_MAX_MS (30 * DAY_MS)
 
 void cli_relative(int64_t delta_ms, char *buf, size_t len)
 {
@@ -45,22 +46,31 @@ int cli_time_local(int64_t ms, char *buf, size_t len)
     return 0;
 }
 
-int cli_time_human(const char *iso, int64_t now_ms, int relative, char *buf, size_t len)
+int cli_time_human_ms(int64_t ms, int64_t now_ms, int relative, char *buf, size_t len)
 {
-    int64_t ms;
     char local[32], rel[48];
+    int64_t d = ms - now_ms;
 
-    /* A plain date is a day, not a time: shown as it is. */
-    if (!iso || !strchr(iso, 'T') || fs_time_parse(iso, &ms) < 0 ||
-        cli_time_local(ms, local, sizeof local) < 0)
+    if (cli_time_local(ms, local, sizeof local) < 0)
         return -1;
-    if (!relative) {
+    /* "3 h ago" helps; "1044 d ago" does not: the date says it better. */
+    if (!relative || d > RELATIVE_MAX_MS || d < -RELATIVE_MAX_MS) {
         snprintf(buf, len, "%s", local);
         return 0;
     }
-    cli_relative(ms - now_ms, rel, sizeof rel);
+    cli_relative(d, rel, sizeof rel);
     snprintf(buf, len, "%s (%s)", local, rel);
     return 0;
+}
+
+int cli_time_human(const char *iso, int64_t now_ms, int relative, char *buf, size_t len)
+{
+    int64_t ms;
+
+    /* A plain date is a day, not a time: shown as it is. */
+    if (!iso || !strchr(iso, 'T') || fs_time_parse(iso, &ms) < 0)
+        return -1;
+    return cli_time_human_ms(ms, now_ms, relative, buf, len);
 }
 
 /* The local calendar date `days` days from now, as YYYY-MM-DD. */
