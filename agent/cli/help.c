@@ -99,7 +99,9 @@ char *cli_help_top(void)
                "$XDG_CONFIG_HOME/fieldsync/config (~/.config/fieldsync/config), else "
                "$XDG_RUNTIME_DIR/fieldsync.sock, else /tmp/fieldsync-UID/fieldsync.sock");
     add_option(&b, "--json", NULL,
-               "print the daemon's JSON (the \"data\" of its answer) instead of tables");
+               "print the daemon's JSON (the \"data\" of its answer; for a list \"data\" and "
+               "\"meta\") instead of tables, times in ISO 8601 UTC; errors go to stderr as "
+               "one JSON object {\"error\": {...}}");
     add_option(&b, "-h, --help", NULL, "show help; 'fieldsync COMMAND --help' for a command");
     add_option(&b, "-V, --version", NULL, "print the version");
     fs_buf_adds(&b,
@@ -109,7 +111,14 @@ char *cli_help_top(void)
         "  2  usage error\n"
         "  3  cannot reach the daemon\n"
         "  4  'sync --wait' finished, but the remote was unreachable, refused the API\n"
-        "     key (auth error), or rejected queued edits; the message says which\n");
+        "     key (auth error), or rejected queued edits, or the daemon stopped and\n"
+        "     cancelled it; 'status': the agent needs attention (auth error, rejected\n"
+        "     edits, unacknowledged lost edits, no successful sync within max_age)\n"
+        "  130, 143  interrupted (Ctrl-C, SIGTERM)\n"
+        "\n"
+        "On a terminal, times are local (TZ) with \"5 min ago\" / \"in 2 h\", tables fit\n"
+        "its width (COLUMNS), and what needs attention is in colour (not under\n"
+        "NO_COLOR).  Into a pipe, nothing is cut and there are no escape codes.\n");
     return finish(&b);
 }
 
@@ -184,10 +193,16 @@ char *cli_help_sub(const cli_group *g, const cli_sub *s)
         fs_buf_addf(&b, "\n%s\n", s->notes);
     fs_buf_adds(&b, "\nExit status: 0 success, 1 the daemon answered an error, 2 usage error,\n"
                      "3 cannot reach the daemon");
-    fs_buf_adds(&b, s->action == CLI_ACT_REQUEST && s->view &&
-                             s->view->kind == CLI_VIEW_SYNC_STARTED
-                         ? ", 4 'sync --wait' finished but the remote\nwas unreachable, "
-                           "refused the API key or rejected queued edits.\n"
-                         : ".\n");
+    if (s->action == CLI_ACT_REQUEST && s->view && s->view->kind == CLI_VIEW_SYNC_STARTED)
+        fs_buf_adds(&b, ", 4 'sync --wait' finished but the remote\nwas unreachable, refused "
+                        "the API key or rejected queued edits, or it was\ncancelled; 130/143 "
+                        "the wait was interrupted.\n");
+    else if (s->view && s->view->kind == CLI_VIEW_STATUS)
+        fs_buf_adds(&b, ", 4 the agent needs attention (auth error,\nrejected edits, "
+                        "unacknowledged lost edits, no successful sync within max_age).\n");
+    else if (s->action == CLI_ACT_WATCH)
+        fs_buf_adds(&b, ", 130/143 interrupted (Ctrl-C, SIGTERM).\n");
+    else
+        fs_buf_adds(&b, ".\n");
     return finish(&b);
 }
