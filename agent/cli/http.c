@@ -19,7 +19,7 @@ struct cli_transfer {
     struct curl_slist *headers;
     char *url;
     char *socket;               /* for messages */
-    fs_buf body;               /* the answer, bounded */
+    fs_buf body;                /* the answer, bounded */
     char errbuf[CURL_ERROR_SIZE];
     cli_stream_fn fn;           /* streaming: where a 200 body goes */
     void *ctx;

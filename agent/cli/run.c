@@ -124,6 +124,13 @@ static int show_answer(const cli_plan *plan, const cli_output *o, FILE *out,
 
 #define MAX_PAGES 100000 /* --all: a bound on the walk, far above any replica */
 
+/* --all holds every page at once: as bounded as one answer. */
+static int all_too_big(cli_error *err)
+{
+    return cli_fail(err, CLI_EXIT_DAEMON, "--all: the pages together are larger than %zu MiB; "
+                    "ask for them with --page", CLI_MAX_BODY >> 20);
+}
+
 /*
  * --all: asks for page 1, 2, ... until the daemon's meta says there are no
  * more, and answers one document {"data": every row, "meta": {...}} as
@@ -136,6 +143,7 @@ static int fetch_all(const cli_plan *plan, const char *socket, cli_response *res
     cJSON *all = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(all, "data");
     cJSON *meta = NULL;
     char sep = strchr(plan->path, '?') ? '&' : '?';
+    size_t bytes = 0; /* every page's answer together, held at once */
     int rc = 0;
 
     if (!all || !rows) {
@@ -156,6 +164,11 @@ static int fetch_all(const cli_plan *plan, const char *socket, cli_response *res
         fs_buf_release(&path);
         if (rc != 0 || cli_exit_for_http(resp->status) != CLI_EXIT_OK)
             break;
+        bytes += fs_buf_len(&resp->body);
+        if (bytes > CLI_MAX_BODY) {
+            rc = all_too_big(err);
+            break;
+        }
         doc = cJSON_Parse(fs_buf_str(&resp->body));
         data = cJSON_GetObjectItemCaseSensitive(doc, "data");
         if (!cJSON_IsArray(data)) {
@@ -177,8 +190,10 @@ static int fetch_all(const cli_plan *plan, const char *socket, cli_response *res
             cli_response_release(resp);
             fs_buf_init(&resp->body, CLI_MAX_BODY);
             resp->status = 200;
-            if (!js || fs_buf_adds(&resp->body, js) != 0)
+            if (!js || fs_buf_adds(&resp->body, js) == FS_BUF_NOMEM)
                 rc = cli_fail(err, CLI_EXIT_DAEMON, "out of memory");
+            else if (fs_buf_error(&resp->body))
+                rc = all_too_big(err);
             free(js);
             break;
         }
