@@ -236,10 +236,11 @@ static void table_line(fs_buf *b, const cli_column *cols, size_t ncols, const si
 }
 
 /*
- * Fits the columns into `room` terminal columns: the widest free-text
- * column gives way first (down to a floor that keeps its header and a few
- * characters), then the widest of any other.  What still does not fit is
- * cut at the line's end by table_line.
+ * Fits the columns into `room` terminal columns.  Free-text columns give
+ * way first, the widest first, down to their header's width; then down to
+ * a few characters (the header cut too); only then the other columns, down
+ * to their header's width.  What still does not fit is cut at the line's
+ * end by table_line.
  */
 static void fit_widths(const cli_column *cols, size_t ncols, size_t *widths, size_t room)
 {
@@ -247,15 +248,19 @@ static void fit_widths(const cli_column *cols, size_t ncols, size_t *widths, siz
 
     for (size_t c = 0; c < ncols; c++)
         total += widths[c];
-    for (int pass = 0; pass < 2 && total > room; pass++) {
+    for (int pass = 0; pass < 3 && total > room; pass++) {
         while (total > room) {
             size_t best = ncols;
 
             for (size_t c = 0; c < ncols; c++) {
                 size_t floor = cli_text_width(cols[c].header);
+                int text = (cols[c].flags & CLI_COL_TEXT) != 0;
+
                 if (floor < 6)
                     floor = 6;
-                if ((pass == 0 && !(cols[c].flags & CLI_COL_TEXT)) || widths[c] <= floor)
+                if (pass == 1)
+                    floor = 4; /* the header is cut too */
+                if ((pass < 2) != text || widths[c] <= floor)
                     continue;
                 if (best == ncols || widths[c] > widths[best])
                     best = c;
