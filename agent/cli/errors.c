@@ -3,6 +3,7 @@
  * the daemon answers with an error or a sync ends badly.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +130,21 @@ static const cJSON *member(const cJSON *o, const char *path)
     return cli_json_path(o, path);
 }
 
+/* Adds one reason to why ("; " between them) and counts it. */
+static void __attribute__((format(printf, 3, 4)))
+reason(fs_buf *why, int *n, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (why) {
+        fs_buf_adds(why, *n ? "; " : "");
+        va_start(ap, fmt);
+        fs_buf_vaddf(why, fmt, ap);
+        va_end(ap);
+    }
+    (*n)++;
+}
+
 int cli_status_attention(const cJSON *st, int64_t now_ms, fs_buf *why)
 {
     const cJSON *max_age = member(st, "max_age_s");
@@ -140,30 +156,22 @@ int cli_status_attention(const cJSON *st, int64_t now_ms, fs_buf *why)
     int64_t ok_ms;
     int n = 0;
 
-#define REASON(...)                                        \
-    do {                                                   \
-        if (why)                                           \
-            fs_buf_addf(why, "%s", n ? "; " : "");         \
-        if (why)                                           \
-            fs_buf_addf(why, __VA_ARGS__);                 \
-        n++;                                               \
-    } while (0)
     if (cJSON_IsTrue(member(st, "auth_error")))
-        REASON("the remote refused the API key (auth error): edits stay queued");
+        reason(why, &n, "the remote refused the API key (auth error): edits stay queued");
     if (lost > 0)
-        REASON("%.0f lost edit%s not acknowledged (see 'fieldsync conflicts')", lost,
+        reason(why, &n, "%.0f lost edit%s not acknowledged (see 'fieldsync conflicts')", lost,
                lost == 1 ? "" : "s");
     if (rejected > 0)
-        REASON("%.0f edit%s rejected by the remote (see 'fieldsync outbox')", rejected,
+        reason(why, &n, "%.0f edit%s rejected by the remote (see 'fieldsync outbox')", rejected,
                rejected == 1 ? "" : "s");
     /* A daemon that never succeeded yet has nothing to measure against. */
     if (cJSON_IsString(ok) && fs_time_parse(ok->valuestring, &ok_ms) == 0 &&
         (double)(now_ms - ok_ms) > age_limit * 1000) {
-        char rel[48];
-        cli_relative(ok_ms - now_ms, rel, sizeof rel);
-        REASON("no successful sync since %s (max_age %.0f s)", rel, age_limit);
+        char when[64];
+        if (cli_time_human_ms(ok_ms, now_ms, 1, when, sizeof when) < 0)
+            snprintf(when, sizeof when, "%s", ok->valuestring);
+        reason(why, &n, "no successful sync since %s (max_age %.0f s)", when, age_limit);
     }
-#undef REASON
     return n;
 }
 
