@@ -19,9 +19,6 @@ import unittest
 import urllib.parse
 from http.server import BaseHTTPRequestHandler
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ptyutil import run_in_pty  # noqa: E402
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.environ.get("FIELDSYNC_BUILD", os.path.join(TOP, "build"))
@@ -163,20 +160,13 @@ class CliCase(unittest.TestCase):
         self.env.update(HOME=os.path.join(self.dir, "home"),
                         XDG_CONFIG_HOME=os.path.join(self.dir, "config"),
                         XDG_RUNTIME_DIR=os.path.join(self.dir, "runtime"),
-                        LANG="C", LC_ALL="C", TZ="UTC")
-        self.env.pop("NO_COLOR", None)
-        self.env.pop("COLUMNS", None)
+                        LANG="C", LC_ALL="C")
 
     def cli(self, *args, socket=True, env=None, timeout=20):
         argv = [FIELDSYNC] + (["--socket", self.fake.path] if socket else []) + list(args)
         p = subprocess.run(argv, capture_output=True, timeout=timeout,
                            env=env if env is not None else self.env)
         return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
-
-    def tty(self, *args, columns=80, env=None):
-        """The command with stdout on a terminal `columns` wide."""
-        argv = [FIELDSYNC, "--socket", self.fake.path] + list(args)
-        return run_in_pty(argv, env if env is not None else self.env, columns=columns)
 
     def assertError(self, result, code, message=None):
         rc, out, err = result
@@ -341,6 +331,22 @@ class Reachability(CliCase):
         rc, out, err = self.cli("status", socket=False, env=env)
         self.assertEqual(rc, 3)
         self.assertIn("cannot reach fieldsyncd at %s:" % path, err)
+
+
+# What a person sees depends on where and when.  CliCase copies this
+# process's environment: times read in UTC here, and no NO_COLOR or
+# COLUMNS of the caller's leaks into a test.
+os.environ["TZ"] = "UTC"
+for _name in ("NO_COLOR", "COLUMNS"):
+    os.environ.pop(_name, None)
+
+from ptyutil import run_in_pty  # noqa: E402  (this file's folder is on sys.path)
+
+
+def tty(case, *args, columns=80, env=None):
+    """case's command with stdout on a terminal `columns` wide."""
+    argv = [FIELDSYNC, "--socket", case.fake.path] + list(args)
+    return run_in_pty(argv, env if env is not None else case.env, columns=columns)
 
 
 class WorkOrders(CliCase):
@@ -509,7 +515,7 @@ class Customers(CliCase):
         self.fake.route("GET", "/api/v1/customers", body=self.LIST)
         # On a terminal (wide enough for every column at its max) the long
         # name is cut to 30 columns with an ellipsis, on a character boundary.
-        rc, out, err = self.tty("customers", "list", columns=200,
+        rc, out, err = tty(self, "customers", "list", columns=200,
                                 env=dict(self.env, NO_COLOR="1"))
         self.assertEqual(rc, 0, err)
         lines = out.splitlines()
@@ -728,7 +734,7 @@ class OutboxAndConflicts(CliCase):
     def test_outbox_list(self):
         self.fake.route("GET", "/agent/outbox", body=OUTBOX)
         for argv in (["outbox"], ["outbox", "list"]):
-            rc, out, err = self.tty(*argv, columns=200, env=dict(self.env, NO_COLOR="1"))
+            rc, out, err = tty(self, *argv, columns=200, env=dict(self.env, NO_COLOR="1"))
             self.assertEqual(rc, 0, err)
             lines = out.splitlines()
             self.assertRegex(lines[0], r"^OP +ENTITY +RECORD +KIND +STATE +ATTEMPTS "
