@@ -12,6 +12,13 @@ import termios
 import time
 
 ESC = "\x1b"
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def fieldsync_binary():
+    """The CLI under test: $FIELDSYNC_BUILD/fieldsync, else build/fieldsync."""
+    return os.path.join(os.environ.get("FIELDSYNC_BUILD") or os.path.join(TOP, "build"),
+                        "fieldsync")
 
 
 def _winsize(fd, columns, rows):

@@ -340,12 +340,12 @@ os.environ["TZ"] = "UTC"
 for _name in ("NO_COLOR", "COLUMNS"):
     os.environ.pop(_name, None)
 
-from ptyutil import run_in_pty  # noqa: E402  (this file's folder is on sys.path)
+from ptyutil import fieldsync_binary, run_in_pty  # noqa: E402  (this folder is on sys.path)
 
 
 def tty(case, *args, columns=80, env=None):
     """case's command with stdout on a terminal `columns` wide."""
-    argv = [FIELDSYNC, "--socket", case.fake.path] + list(args)
+    argv = [fieldsync_binary(), "--socket", case.fake.path] + list(args)
     return run_in_pty(argv, env if env is not None else case.env, columns=columns)
 
 

@@ -15,10 +15,11 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agentutil import AgentEnv, write_key  # noqa: E402
-from ptyutil import ESC, PtyProcess, run_in_pty  # noqa: E402
+from ptyutil import ESC, PtyProcess, fieldsync_binary, run_in_pty  # noqa: E402
 from simutil import wait_for  # noqa: E402
 from test_cli_daemon import CliWithDaemon, missing_programs  # noqa: E402
-from test_cli_commands import FIELDSYNC  # noqa: E402
+
+FIELDSYNC = fieldsync_binary()
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
