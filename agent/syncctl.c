@@ -238,7 +238,9 @@ static void cycle_done(syncctl *c, int rc, const sync_summary *sum)
         syncctl_waiter *w = *pp;
         if (w->target <= c->done_seq) {
             *pp = w->next;
-            w->done(w, sum);
+            /* A cycle cut short because the daemon is stopping did not
+             * "finish incomplete": its waiters hear that the daemon stops. */
+            w->done(w, c->stop ? NULL : sum);
         } else {
             pp = &w->next;
         }
@@ -294,9 +296,14 @@ static void *thread_main(void *arg)
             malloc_trim(0);
             if (!sum.finished_ms)
                 sum.finished_ms = fs_wall_ms();
-            fs_log_info("sync: %s: pulled %lld, unchanged %lld, evicted %lld, pushed %lld, "
+            /* An API key the remote refused needs a person: warn, so
+             * `journalctl -p warning` shows it. */
+            FS_LOG_AT(sum.auth_error ? FS_LOG_WARN : FS_LOG_INFO, "sync: %s: pulled %lld, unchanged %lld, evicted %lld, pushed %lld, "
                      "conflicts %lld, rejected %lld, retried %lld, errors %lld%s%s",
-                     rc < 0 ? "failed" : sum.online ? "done" : "remote unreachable",
+                     rc < 0                ? "failed"
+                     : sum.auth_error      ? "the remote refused the API key (401)"
+                     : sum.online          ? "done"
+                                           : "remote unreachable",
                      (long long)sum.pulled, (long long)sum.unchanged, (long long)sum.evicted,
                      (long long)sum.pushed,
                      (long long)sum.conflicts, (long long)sum.rejected, (long long)sum.retried,
@@ -479,6 +486,14 @@ void syncctl_status_get(syncctl *c, syncctl_status *out)
         out->next_sync_ms = fs_wall_ms() + (due - fs_mono_ms() > 0 ? due - fs_mono_ms() : 0);
     pthread_mutex_unlock(&c->mu);
     sync_progress_get(c->se, &out->progress);
+    /* Online means the remote answered recently.  During a long cycle
+     * (the first sync of a large scope takes minutes) the last finished
+     * cycle is old news: a list page counted or an op pushed in the
+     * running cycle means the remote is answering now. */
+    if (out->syncing && !out->online &&
+        (out->progress.records_total > 0 || out->progress.records_done > 0 ||
+         out->progress.ops_done > 0))
+        out->online = 1;
 }
 
 void syncctl_stop(syncctl *c)

@@ -19,16 +19,16 @@ _fieldsync_options()
 {
     case $1 in
         sync) echo --wait ;;
-        "work-orders list") echo --status --customer --technician --from --to --page --per-page ;;
-        "work-orders create") echo --customer --description --priority --scheduled --technician --contact --set ;;
-        "work-orders update") echo --status --description --priority --scheduled --technician --set ;;
-        "customers list") echo --search --status --branch --created-after --page --per-page ;;
+        "work-orders list") echo --status --customer --technician --from --to --page --per-page --all ;;
+        "work-orders create") echo --customer --description --notes --priority --scheduled --technician --contact --set ;;
+        "work-orders update") echo --status --description --notes --priority --scheduled --technician --set ;;
+        "customers list") echo --search --status --branch --created-after --page --per-page --all ;;
         "customers create") echo --name --email --phone --branch --set ;;
         "customers update") echo --name --status --email --phone --set ;;
-        "contacts list") echo --page --per-page ;;
+        "contacts list") echo --page --per-page --all ;;
         "contacts create") echo --name --title --email --phone --set ;;
         "contacts update") echo --name --title --email --phone --set ;;
-        "assets list") echo --page --per-page ;;
+        "assets list") echo --page --per-page --all ;;
         conflicts | "conflicts list") echo --open ;;
         "conflicts resolve") echo --keep ;;
         "conflicts ack") echo --all ;;
