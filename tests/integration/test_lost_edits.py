@@ -129,7 +129,7 @@ class LostEdit(unittest.TestCase):
                          "1 local edit was overwritten \u2014 see 'fieldsync conflicts'")
         self.assertIn("conflicts     0 open, 1 unacknowledged\n", out)
 
-        conflicts = json.loads(self.ok("conflicts", "--json"))
+        conflicts = json.loads(self.ok("conflicts", "--json"))["data"]
         self.assertEqual(len(conflicts), 1, conflicts)
         c = conflicts[0]
         self.assertEqual((c["record_id"], c["rule"], c["outcome"], c["lost_local"]),
@@ -173,7 +173,7 @@ class LostEdit(unittest.TestCase):
         rc, out, err = self.cli("status")
         self.assertEqual((rc, err), (0, ""))
         self.assertTrue(out.startswith("version"), out)
-        acked = json.loads(self.ok("conflicts", "--json"))[0]
+        acked = json.loads(self.ok("conflicts", "--json"))["data"][0]
         self.assertIsNotNone(acked["acknowledged_at"])
 
     def test_rejected_edit_runs_notify_command(self):
