@@ -58,6 +58,7 @@ static int apply_config(sync_engine *se, const sync_config *cfg, char *err,
     rc.api_url = tmp.api_url;
     rc.api_key = tmp.api_key;
     rc.ca_file = tmp.ca_file;
+    rc.proxy = cfg->proxy; /* sync_remote_new keeps its own copy */
     rc.max_connections = cfg->max_connections > 0 ? cfg->max_connections : 8;
     rc.connect_timeout_ms = cfg->connect_timeout_ms;
     rc.request_timeout_ms = cfg->request_timeout_ms;

@@ -33,6 +33,7 @@ struct sync_remote_client {
     char *api_url;         /* without trailing '/' */
     char *auth_header;     /* "Authorization: Bearer …" */
     char *ca_file;
+    char *proxy;           /* NULL: libcurl's *_proxy environment variables */
     long connect_timeout_ms, request_timeout_ms;
     atomic_int *cancel;
     const sync_logger *log;
@@ -76,6 +77,7 @@ void sync_remote_free(sync_remote_client *r)
         free(r->auth_header);
     }
     free(r->ca_file);
+    free(r->proxy);
     free(r);
 }
 
@@ -122,6 +124,8 @@ int sync_remote_new(const sync_remote_config *cfg, sync_remote_client **out, cha
     while (len > 0 && r->api_url[len - 1] == '/')
         r->api_url[--len] = '\0';
     if (cfg->ca_file && !(r->ca_file = strdup(cfg->ca_file)))
+        goto nomem;
+    if (cfg->proxy && !(r->proxy = strdup(cfg->proxy)))
         goto nomem;
     r->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
     r->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 60000;
@@ -428,6 +432,8 @@ static int setup(sync_remote_client *r, int i, sync_remote_req *req)
         curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)req))
         goto out;
     if (r->ca_file && curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file))
+        goto out;
+    if (r->proxy && curl_easy_setopt(e, CURLOPT_PROXY, r->proxy))
         goto out;
     if (strcmp(req->method, "GET") != 0) {
         if (curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method))
