@@ -284,7 +284,9 @@ static void *thread_main(void *arg)
             int rc, full = c->full_req;
 
             c->running = 1;
-            c->running_full = full;
+            /* A scheduled cycle that walks the scope (the first) brings
+             * everything too: a sync asked for meanwhile may join it. */
+            c->running_full = full || sync_cycle_walks(c->se);
             c->full_req = 0;
             c->dirty = 0;
             c->started_seq++;

@@ -319,6 +319,11 @@ static int walk_needed(sync_engine *se)
     return need;
 }
 
+int sync_cycle_walks(sync_engine *se)
+{
+    return walk_needed(se);
+}
+
 static int run_cycle(sync_engine *se, int64_t now_ms, int scheduled, sync_summary *out)
 {
     int rc = 0, cancelled;

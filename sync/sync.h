@@ -144,6 +144,13 @@ int sync_cycle_run(sync_engine *se, int64_t now_ms, sync_summary *out);
  */
 int sync_cycle_run_scheduled(sync_engine *se, int64_t now_ms, sync_summary *out);
 
+/*
+ * 1 if the next scheduled cycle will walk the whole scope (no walk of this
+ * scope has finished yet, or one was interrupted): it then brings
+ * everything, as sync_cycle_run() does.  On the cycles' thread.
+ */
+int sync_cycle_walks(sync_engine *se);
+
 /* Age since the last check (seconds) over a set of records; -1 if empty. */
 typedef struct {
     int64_t p50_s, p95_s, max_s;
