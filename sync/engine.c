@@ -90,8 +90,10 @@ static int apply_config(sync_engine *se, const sync_config *cfg, char *err,
     se->interval_s = cfg->interval_s > 0 ? cfg->interval_s : 60;
     se->request_budget = cfg->request_budget > 0 ? cfg->request_budget : 300;
     se->max_age_s = cfg->max_age_s > 0 ? cfg->max_age_s : 86400;
+    pthread_mutex_lock(&se->mu);   /* status reads the pace from other threads */
     sync_pace_configure(&se->pace, se->interval_s, se->request_budget, se->max_age_s,
                         se->backoff_scale);
+    pthread_mutex_unlock(&se->mu);
     {
         sync_remote_pacer hooks;
         sync_pace_hooks(&se->pace, &hooks);

@@ -5,9 +5,10 @@
  *     under a full-jitter backoff, so a fleet told "1 s" does not return in
  *     step), and halves the budget, which then recovers linearly over
  *     60 intervals; when the rate-limit headers say the quota runs low
- *     (under half left), requests are spaced so the rest lasts until the
- *     quota resets, and never faster than the quota's own rate — so the
- *     429s are avoided rather than answered, the initial sync included;
+ *     (under half left), requests are spaced just under the quota's own
+ *     rate (or, without a window, so the rest lasts until the reset) — so
+ *     the 429s are avoided rather than answered, the initial sync
+ *     included;
  *
  *   - our own request budget: a token bucket filled at request_budget per
  *     hour (times the 429 factor) and emptied by every request started.
@@ -154,28 +155,29 @@ int sync_pace_limited(const sync_pace *p, int64_t now)
 }
 
 /*
- * Spacing while the quota runs low: the rest spread evenly until it
- * resets, never faster than the quota's own rate, and a wait for the
- * reset once it is spent.  Plenty left (half or more): no spacing.
+ * Spacing while the quota runs low (under half left).  When the policy
+ * names its window, requests go just under the quota's own rate (limit
+ * per window, times 0.9), which neither a fixed window nor a token bucket
+ * refuses; once the quota is spent, the wait is for its reset (at most a
+ * window).  Without a window, the rest is spread evenly until the reset.
+ * Plenty left: no spacing.
  */
 static void space(sync_pace *p, int64_t now)
 {
-    int64_t until_reset, gap, floor_gap;
+    int64_t until_reset, gap;
 
-    if (!quota_known(p, now))
+    if (!quota_known(p, now) || p->rl_remaining * 2 >= p->rl_limit)
         return;
     until_reset = p->rl_reset_at > now ? p->rl_reset_at - now : 0;
-    floor_gap = p->rl_window_ms > 0 ? p->rl_window_ms / p->rl_limit : 0;
-    if (p->rl_remaining * 2 >= p->rl_limit)
-        return;
-    if (p->rl_remaining <= 0)
-        gap = until_reset > floor_gap ? until_reset : floor_gap;
-    else
-        gap = until_reset / p->rl_remaining;
-    if (gap < floor_gap)
-        gap = floor_gap;
+    if (p->rl_window_ms > 0) {
+        gap = p->rl_window_ms * 10 / (p->rl_limit * 9);
+        if (p->rl_remaining <= 0 && until_reset > gap)
+            gap = until_reset < p->rl_window_ms ? until_reset : p->rl_window_ms;
+    } else {
+        gap = p->rl_remaining > 0 ? until_reset / p->rl_remaining : until_reset;
+    }
     if (gap <= 0)
-        gap = 1000 / (p->rl_limit > 0 ? p->rl_limit : 1);
+        gap = 1000 / p->rl_limit;
     if (now + gap > p->next_start)
         p->next_start = now + gap;
 }
