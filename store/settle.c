@@ -152,20 +152,16 @@ static int create_done(store *s, const char *op_id, const char *server_id,
             pulled.remote_body = pulled.updated_at = NULL;
         }
     }
-    if (etag) {
-        free(r.etag);
-        r.etag = strdup(etag);
-    }
     r.seen_gen = pulled.seen_gen > r.seen_gen ? pulled.seen_gen : r.seen_gen;
-    if (!r.remote_body || (etag && !r.etag)) {
+    if (!r.remote_body) {
         rc = si_fail(s, STORE_NOMEM, "out of memory");
         goto out;
     }
-    rc = si_recompute(s, &r);
+    rc = si_rec_take_etag(s, &r, etag);
     if (rc == STORE_OK)
-        rc = si_rec_save(s, &r);
+        rc = si_recompute(s, &r);
     if (rc == STORE_OK)
-        rc = si_changed(s, r.e, r.id, "changed");
+        rc = si_rec_save_changed(s, &r);
 out:
     cJSON_Delete(answer);
     cJSON_Delete(fields);
@@ -274,14 +270,12 @@ static int op_done(store *s, const char *op_id, const char *remote_json, const c
             free(r.updated_at);
             r.remote_body = si_json_print(answer);
             r.updated_at = si_strdup(nu);
-            if (etag) {
-                free(r.etag);
-                r.etag = strdup(etag);
-            }
-            if (!r.remote_body || (nu && !r.updated_at) || (etag && !r.etag)) {
+            if (!r.remote_body || (nu && !r.updated_at)) {
                 rc = si_fail(s, STORE_NOMEM, "out of memory");
                 goto out;
             }
+            if ((rc = si_rec_take_etag(s, &r, etag)) != STORE_OK)
+                goto out;
         }
     } else if (r.remote_body) {
         remote = cJSON_Parse(r.remote_body);
@@ -433,9 +427,7 @@ static int reject(store *s, const char *op_id, const char *error_json)
         rc = si_step_done(s, st, "reject");
     }
     if (rc == STORE_OK)
-        rc = si_refresh(s, op.entity, op.record_id);
-    if (rc == STORE_OK)   /* the state changed even when the view did not */
-        rc = si_changed(s, op.entity, op.record_id, "changed");
+        rc = si_op_refresh(s, &op);
     store_op_release(&op);
     return rc;
 }
@@ -526,9 +518,7 @@ static int user_retry(store *s, const char *op_id)
         rc = si_step_done(s, st, "retry");
     }
     if (rc == STORE_OK)
-        rc = si_refresh(s, op.entity, op.record_id);
-    if (rc == STORE_OK)
-        rc = si_changed(s, op.entity, op.record_id, "changed");
+        rc = si_op_refresh(s, &op);
     store_op_release(&op);
     return rc;
 }
@@ -620,9 +610,7 @@ static int user_discard(store *s, const char *op_id)
         if (rc == STORE_OK)
             rc = si_op_delete(s, op.op_id);
         if (rc == STORE_OK)
-            rc = si_refresh(s, op.entity, op.record_id);
-        if (rc == STORE_OK)
-            rc = si_changed(s, op.entity, op.record_id, "changed");
+            rc = si_op_refresh(s, &op);
     }
     store_op_release(&op);
     return rc;
