@@ -324,15 +324,23 @@ int store_mark_children_seen(store *s, const char *customer_id, int64_t generati
     return si_step_done(s, st, "mark children seen");
 }
 
+int si_rec_drop(store *s, store_entity e, const char *id)
+{
+    int rc = si_rec_delete(s, e, id);
+
+    if (rc == STORE_OK)
+        rc = si_changed(s, e, id, "deleted");
+    if (rc == STORE_OK && e == ENT_CUSTOMER)
+        rc = si_drop_children(s, id);
+    return rc;
+}
+
 static int delete_all(store *s, const si_ref *refs, int nrefs)
 {
     int rc = STORE_OK;
 
-    for (int i = 0; i < nrefs && rc == STORE_OK; i++) {
-        rc = si_rec_delete(s, refs[i].e, refs[i].id);
-        if (rc == STORE_OK)
-            rc = si_changed(s, refs[i].e, refs[i].id, "deleted");
-    }
+    for (int i = 0; i < nrefs && rc == STORE_OK; i++)
+        rc = si_rec_drop(s, refs[i].e, refs[i].id);
     return rc;
 }
 
@@ -369,12 +377,7 @@ static int gone(store *s, store_entity e, const char *id)
     if (rc != STORE_OK)
         return rc;
     si_rec_release(&r);
-    rc = si_rec_delete(s, e, id);
-    if (rc == STORE_OK)
-        rc = si_changed(s, e, id, "deleted");
-    if (rc == STORE_OK && e == ENT_CUSTOMER)
-        rc = si_drop_children(s, id);
-    return rc;
+    return si_rec_drop(s, e, id);
 }
 
 int store_remote_gone(store *s, store_entity e, const char *id)

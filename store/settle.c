@@ -10,6 +10,16 @@
 
 /* ---- settling ------------------------------------------------------------ */
 
+/* Runs body(s, op_id) as one transaction: all of it commits or none. */
+static int in_tx(store *s, const char *op_id, int (*body)(store *, const char *))
+{
+    int rc = si_tx_begin(s);
+
+    if (rc != STORE_OK)
+        return rc;
+    return si_tx_end(s, body(s, op_id));
+}
+
 /* Loads op_id and checks it is being pushed (in flight, or pending for a
  * caller that settles without claiming). */
 static int load_unsettled(store *s, const char *op_id, store_op *op)
@@ -54,13 +64,7 @@ static int drop_record(store *s, store_entity e, const char *id)
     sqlite3_bind_int(st, 1, (int)e);
     si_bind_text(st, 2, id);
     rc = si_step_done(s, st, "drop ops");
-    if (rc == STORE_OK)
-        rc = si_rec_delete(s, e, id);
-    if (rc == STORE_OK)
-        rc = si_changed(s, e, id, "deleted");
-    if (rc == STORE_OK && e == ENT_CUSTOMER)
-        rc = si_drop_children(s, id);
-    return rc;
+    return rc == STORE_OK ? si_rec_drop(s, e, id) : rc;
 }
 
 /*
@@ -390,11 +394,7 @@ static int unclaim(store *s, const char *op_id)
 
 int store_op_unclaim(store *s, const char *op_id)
 {
-    int rc = si_tx_begin(s);
-
-    if (rc != STORE_OK)
-        return rc;
-    return si_tx_end(s, unclaim(s, op_id));
+    return in_tx(s, op_id, unclaim);
 }
 
 int store_op_retry_later(store *s, const char *op_id, int64_t next_ms, const char *error_text)
@@ -525,11 +525,7 @@ static int user_retry(store *s, const char *op_id)
 
 int store_op_user_retry(store *s, const char *op_id)
 {
-    int rc = si_tx_begin(s);
-
-    if (rc != STORE_OK)
-        return rc;
-    return si_tx_end(s, user_retry(s, op_id));
+    return in_tx(s, op_id, user_retry);
 }
 
 /* A discarded create takes its record (and the record's other ops) with
@@ -618,9 +614,5 @@ static int user_discard(store *s, const char *op_id)
 
 int store_op_user_discard(store *s, const char *op_id)
 {
-    int rc = si_tx_begin(s);
-
-    if (rc != STORE_OK)
-        return rc;
-    return si_tx_end(s, user_discard(s, op_id));
+    return in_tx(s, op_id, user_discard);
 }

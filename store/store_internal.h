@@ -338,5 +338,8 @@ int si_op_refresh(store *s, const store_op *op);
 /* Replaces r's etag by a copy of etag; a NULL etag keeps the one held (an
  * answer without an ETag says nothing of it). */
 int si_rec_take_etag(store *s, si_rec *r, const char *etag);
+/* Deletes a record from the replica and announces it; a customer takes
+ * its contacts and assets that have no pending edits with it (apply.c). */
+int si_rec_drop(store *s, store_entity e, const char *id);
 
 #endif /* FIELDSYNC_STORE_INTERNAL_H */
