@@ -339,8 +339,11 @@ static int delete_all(store *s, const si_ref *refs, int nrefs)
 {
     int rc = STORE_OK;
 
-    for (int i = 0; i < nrefs && rc == STORE_OK; i++)
-        rc = si_rec_drop(s, refs[i].e, refs[i].id);
+    for (int i = 0; i < nrefs && rc == STORE_OK; i++) {
+        rc = si_rec_delete(s, refs[i].e, refs[i].id);
+        if (rc == STORE_OK)
+            rc = si_changed(s, refs[i].e, refs[i].id, "deleted");
+    }
     return rc;
 }
 
