@@ -457,6 +457,18 @@ void rec_respond(struct sim_response *rs, sqlite3 *db, rec_detail_fn fn,
     resp_set_etag(rs, id, updated);
 }
 
+void rec_answer_write(struct sim_response *rs, sqlite3 *db, cJSON *body, int failed,
+                      rec_detail_fn fn, const char *id, int status, const char *missing_message)
+{
+    cJSON_Delete(body);
+    if (failed) {
+        resp_internal(rs);
+        return;
+    }
+    rs->applied = 1;
+    rec_respond(rs, db, fn, id, status, missing_message);
+}
+
 /* runs a cached "UPDATE … SET …, updated_at = ?1 WHERE id = ?2" */
 static int stamp(sqlite3 *db, const char *sql, int64_t ms, const char *id)
 {
