@@ -285,3 +285,12 @@ def notify_listener(env, timeout=30):
         yield ns
     finally:
         ns.close()
+
+
+def agent_env_for(test, **kw):
+    """An AgentEnv (AgentEnv(**kw)) entered for a unittest test case and
+    closed by its cleanup, so setUp needs no tearDown."""
+    env = AgentEnv(**kw)
+    env.__enter__()
+    test.addCleanup(env.close)
+    return env

@@ -14,7 +14,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentutil import AgentEnv, daemon_binary  # noqa: E402
+from agentutil import agent_env_for, daemon_binary  # noqa: E402
 from simutil import sim_binary, wait_for  # noqa: E402
 
 from cliutil import FIELDSYNC  # noqa: E402
@@ -33,9 +33,7 @@ def missing_programs():
 @unittest.skipIf(missing_programs(), "not built: %s" % missing_programs())
 class LostEdit(unittest.TestCase):
     def setUp(self):
-        self.env = AgentEnv(start_agent=False)
-        self.env.__enter__()
-        self.addCleanup(self.env.close)
+        self.env = agent_env_for(self, start_agent=False)
         self.notified = os.path.join(self.env.root, "notified.txt")
         script = os.path.join(self.env.root, "notify.sh")
         with open(script, "w") as f:
