@@ -40,7 +40,8 @@ static const cli_sub sync_sub[] = {
 
 static const cli_sub watch_sub[] = {
     {.summary = "print the daemon's events as they happen, one line each, until interrupted",
-     .route = ROUTE_AGENT_EVENTS, .method = ROUTE_GET, .opts = cli_opts_none, .action = CLI_ACT_WATCH,
+     .route = ROUTE_AGENT_EVENTS, .method = ROUTE_GET, .opts = cli_opts_none,
+     .action = CLI_ACT_WATCH,
      .notes = "Events: record_changed, sync_started, sync_finished, conflict.\n"
               "Each line: TIME TYPE field=value ...; with --json, one JSON object per line:\n"
               "  {\"event\":\"record_changed\",\"data\":{...}}"},

@@ -512,7 +512,8 @@ int cli_doctor(const char *socket, int json, FILE *out, cli_error *err)
 static const cli_sub doctor_sub[] = {
     {.summary = "check this laptop's set-up: config files, key file, socket, remote, API key, "
                 "clock, TLS, rate limit, free disk, encryption of the replica",
-     .route = ROUTE_AGENT_STATUS, .method = ROUTE_GET, .opts = cli_opts_none, .action = CLI_ACT_DOCTOR,
+     .route = ROUTE_AGENT_STATUS, .method = ROUTE_GET, .opts = cli_opts_none,
+     .action = CLI_ACT_DOCTOR,
      .notes = "One line per check: OK, WARN or FAIL, the check, and what to do.  Exit\n"
               "status 0 when every check is OK, 4 when any is WARN or FAIL; with --json,\n"
               "{\"status\": WORST, \"checks\": [{\"check\",\"status\",\"message\"}...]}."},

@@ -9,8 +9,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentutil import (Agent, AgentEnv, notify_listener, private_env, run_daemon, wait_for,  # noqa: E402
-                       write_key)
+from agentutil import (Agent, AgentEnv, notify_listener, private_env, run_daemon,  # noqa: E402
+                       wait_for, write_key)
 
 
 class ConfigTest(unittest.TestCase):
