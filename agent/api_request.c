@@ -31,23 +31,17 @@ store_entity api_route_entity(routes_id id)
 
 void api_query_set(api_query *q, const char *key, const char *value)
 {
+    /* Each parameter is named as its field is. */
+#define KNOWN(field) {#field, offsetof(api_query, field)}
     static const struct {
         const char *name;
         size_t off;
     } known[] = {
-        { "page", offsetof(api_query, page) },
-        { "per_page", offsetof(api_query, per_page) },
-        { "search", offsetof(api_query, search) },
-        { "status", offsetof(api_query, status) },
-        { "branch_id", offsetof(api_query, branch_id) },
-        { "created_after", offsetof(api_query, created_after) },
-        { "customer_id", offsetof(api_query, customer_id) },
-        { "technician_id", offsetof(api_query, technician_id) },
-        { "from_date", offsetof(api_query, from_date) },
-        { "to_date", offsetof(api_query, to_date) },
-        { "wait", offsetof(api_query, wait) },
-        { "state", offsetof(api_query, state) },
+        KNOWN(page), KNOWN(per_page), KNOWN(search), KNOWN(status), KNOWN(branch_id),
+        KNOWN(created_after), KNOWN(customer_id), KNOWN(technician_id), KNOWN(from_date),
+        KNOWN(to_date), KNOWN(wait), KNOWN(state),
     };
+#undef KNOWN
     if (!key)
         return;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {

@@ -4,12 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A collection's list and create, and one record's read, update and
+ * delete: the same three words for every kind of record. */
+#define ROUTES_COLLECTION(id, path, plural, noun) \
+    {id, ROUTE_GET, path, "list " plural}, {id, ROUTE_POST, path, "create a " noun}
+#define ROUTES_RECORD(id, path, noun)                                      \
+    {id, ROUTE_GET, path, "one " noun}, {id, ROUTE_PUT, path, "update a " noun}, \
+        {id, ROUTE_DELETE, path, "delete a " noun}
+
 const routes_endpoint routes_table[] = {
-    {ROUTE_CUSTOMERS, ROUTE_GET, "/api/v1/customers", "list customers"},
-    {ROUTE_CUSTOMERS, ROUTE_POST, "/api/v1/customers", "create a customer"},
-    {ROUTE_CUSTOMER, ROUTE_GET, "/api/v1/customers/{}", "one customer"},
-    {ROUTE_CUSTOMER, ROUTE_PUT, "/api/v1/customers/{}", "update a customer"},
-    {ROUTE_CUSTOMER, ROUTE_DELETE, "/api/v1/customers/{}", "delete a customer"},
+    ROUTES_COLLECTION(ROUTE_CUSTOMERS, "/api/v1/customers", "customers", "customer"),
+    ROUTES_RECORD(ROUTE_CUSTOMER, "/api/v1/customers/{}", "customer"),
     {ROUTE_CUSTOMER_CONTACTS, ROUTE_GET, "/api/v1/customers/{}/contacts",
      "list a customer's contacts"},
     {ROUTE_CUSTOMER_CONTACTS, ROUTE_POST, "/api/v1/customers/{}/contacts",
@@ -17,14 +22,9 @@ const routes_endpoint routes_table[] = {
     {ROUTE_CUSTOMER_ASSETS, ROUTE_GET, "/api/v1/customers/{}/assets", "list a customer's assets"},
     {ROUTE_CUSTOMER_WORK_ORDERS, ROUTE_GET, "/api/v1/customers/{}/work-orders",
      "list a customer's work orders"},
-    {ROUTE_CONTACT, ROUTE_GET, "/api/v1/contacts/{}", "one contact"},
-    {ROUTE_CONTACT, ROUTE_PUT, "/api/v1/contacts/{}", "update a contact"},
-    {ROUTE_CONTACT, ROUTE_DELETE, "/api/v1/contacts/{}", "delete a contact"},
-    {ROUTE_WORK_ORDERS, ROUTE_GET, "/api/v1/work-orders", "list work orders"},
-    {ROUTE_WORK_ORDERS, ROUTE_POST, "/api/v1/work-orders", "create a work order"},
-    {ROUTE_WORK_ORDER, ROUTE_GET, "/api/v1/work-orders/{}", "one work order"},
-    {ROUTE_WORK_ORDER, ROUTE_PUT, "/api/v1/work-orders/{}", "update a work order"},
-    {ROUTE_WORK_ORDER, ROUTE_DELETE, "/api/v1/work-orders/{}", "delete a work order"},
+    ROUTES_RECORD(ROUTE_CONTACT, "/api/v1/contacts/{}", "contact"),
+    ROUTES_COLLECTION(ROUTE_WORK_ORDERS, "/api/v1/work-orders", "work orders", "work order"),
+    ROUTES_RECORD(ROUTE_WORK_ORDER, "/api/v1/work-orders/{}", "work order"),
     {ROUTE_AGENT_STATUS, ROUTE_GET, "/agent/status", "the daemon's sync state"},
     {ROUTE_AGENT_SYNC, ROUTE_POST, "/agent/sync", "sync now (?wait=true: until done)"},
     {ROUTE_AGENT_OUTBOX, ROUTE_GET, "/agent/outbox", "list queued edits"},

@@ -160,9 +160,7 @@ static int upsert(store *s, store_entity e, const char *json, const cJSON *item,
             goto out;
         }
         *res = UPSERT_APPLIED;
-        rc = si_rec_save(s, &r);
-        if (rc == STORE_OK)
-            rc = si_changed(s, e, r.id, "changed");
+        rc = si_rec_save_changed(s, &r);
         goto out;
     }
     if (rc != STORE_OK)
@@ -188,15 +186,9 @@ static int upsert(store *s, store_entity e, const char *json, const cJSON *item,
         (new_ms < old_ms ||
          (new_ms == old_ms && (!r.remote_body || strcmp(r.remote_body, norm) == 0)))) {
         *res = new_ms < old_ms ? UPSERT_STALE : UPSERT_UNCHANGED;
-        if (*res == UPSERT_UNCHANGED && etag) {
-            free(r.etag);
-            r.etag = strdup(etag);
-            if (!r.etag) {
-                rc = si_fail(s, STORE_NOMEM, "out of memory");
-                goto out;
-            }
-        }
-        rc = si_rec_save(s, &r);
+        rc = *res == UPSERT_UNCHANGED ? si_rec_take_etag(s, &r, etag) : STORE_OK;
+        if (rc == STORE_OK)
+            rc = si_rec_save(s, &r);
         goto out;
     }
     if (!has_ms && r.remote_body && strcmp(r.remote_body, norm) == 0) {
@@ -332,6 +324,17 @@ int store_mark_children_seen(store *s, const char *customer_id, int64_t generati
     return si_step_done(s, st, "mark children seen");
 }
 
+int si_rec_drop(store *s, store_entity e, const char *id)
+{
+    int rc = si_rec_delete(s, e, id);
+
+    if (rc == STORE_OK)
+        rc = si_changed(s, e, id, "deleted");
+    if (rc == STORE_OK && e == ENT_CUSTOMER)
+        rc = si_drop_children(s, id);
+    return rc;
+}
+
 static int delete_all(store *s, const si_ref *refs, int nrefs)
 {
     int rc = STORE_OK;
@@ -377,12 +380,7 @@ static int gone(store *s, store_entity e, const char *id)
     if (rc != STORE_OK)
         return rc;
     si_rec_release(&r);
-    rc = si_rec_delete(s, e, id);
-    if (rc == STORE_OK)
-        rc = si_changed(s, e, id, "deleted");
-    if (rc == STORE_OK && e == ENT_CUSTOMER)
-        rc = si_drop_children(s, id);
-    return rc;
+    return si_rec_drop(s, e, id);
 }
 
 int store_remote_gone(store *s, store_entity e, const char *id)

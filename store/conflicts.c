@@ -365,9 +365,7 @@ static int resolve_held(store *s, const conflict_row *c, int keep_local)
         rc = si_step_done(s, st, "resolve");
     }
     if (rc == STORE_OK)
-        rc = si_refresh(s, op.entity, op.record_id);
-    if (rc == STORE_OK)
-        rc = si_changed(s, op.entity, op.record_id, "changed");
+        rc = si_op_refresh(s, &op);
 out:
     cJSON_Delete(fields);
     cJSON_Delete(base);

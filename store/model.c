@@ -198,17 +198,6 @@ static cJSON *address_line(const cJSON *addr)
     return out;
 }
 
-static int add_copy(cJSON *obj, const char *key, const cJSON *from)
-{
-    cJSON *v = from ? cJSON_Duplicate(from, 1) : cJSON_CreateNull();
-
-    if (!v || !cJSON_AddItemToObject(obj, key, v)) {
-        cJSON_Delete(v);
-        return -1;
-    }
-    return 0;
-}
-
 static cJSON *dup_or_null(const cJSON *v)
 {
     return v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull();
@@ -226,6 +215,17 @@ static int attach(cJSON *obj, const char *key, cJSON *item)
     return 0;
 }
 
+static int add_copy(cJSON *obj, const char *key, const cJSON *from)
+{
+    return attach(obj, key, dup_or_null(from));
+}
+
+/* The name another record of entity ent shows for the object obj
+ * ("branch") whose id is ?1: the replica's only source for it. */
+#define SHOWN_NAME_SQL(ent, obj)                                                       \
+    "SELECT json_extract(body, '$." obj ".name') FROM records WHERE entity = " ent     \
+    " AND " obj "_id = ?1 AND json_extract(body, '$." obj ".name') IS NOT NULL LIMIT 1"
+
 /* The read-shape object for a reference field set to id, with the names
  * the replica knows (null when it knows none). */
 static cJSON *ref_object(store *s, store_entity e, const refmap *r, const char *id, int *err)
@@ -237,17 +237,9 @@ static cJSON *ref_object(store *s, store_entity e, const refmap *r, const char *
     if (!o || !cJSON_AddStringToObject(o, "id", id))
         goto out;
     if (e == ENT_CUSTOMER) {   /* branch */
-        name = lookup_text(s,
-                           "SELECT json_extract(body, '$.branch.name') FROM records "
-                           "WHERE entity = " SI_SQL_ENT_CUSTOMER " AND branch_id = ?1 "
-                           "AND json_extract(body, '$.branch.name') IS NOT NULL LIMIT 1",
-                           id, err);
+        name = lookup_text(s, SHOWN_NAME_SQL(SI_SQL_ENT_CUSTOMER, "branch"), id, err);
     } else if (strcmp(r->field, "technician_id") == 0) {
-        name = lookup_text(s,
-                           "SELECT json_extract(body, '$.technician.name') FROM records "
-                           "WHERE entity = " SI_SQL_ENT_WORK_ORDER " AND technician_id = ?1 "
-                           "AND json_extract(body, '$.technician.name') IS NOT NULL LIMIT 1",
-                           id, err);
+        name = lookup_text(s, SHOWN_NAME_SQL(SI_SQL_ENT_WORK_ORDER, "technician"), id, err);
     } else if (strcmp(r->field, "customer_id") == 0) {
         other = lookup_body(s, ENT_CUSTOMER, id, err);
         name = dup_or_null(cJSON_GetObjectItemCaseSensitive(other, "name"));

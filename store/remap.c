@@ -89,9 +89,7 @@ int si_remap(store *s, store_entity e, const char *from, const char *to)
                 rc = si_fail(s, STORE_NOMEM, "out of memory");
         }
         if (rc == STORE_OK)
-            rc = si_rec_save(s, &r);
-        if (rc == STORE_OK)
-            rc = si_changed(s, r.e, r.id, "changed");
+            rc = si_rec_save_changed(s, &r);
         si_rec_release(&r);
     }
 

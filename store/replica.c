@@ -299,6 +299,34 @@ int si_refresh(store *s, store_entity e, const char *id)
     return rc;
 }
 
+int si_rec_save_changed(store *s, const si_rec *r)
+{
+    int rc = si_rec_save(s, r);
+
+    return rc == STORE_OK ? si_changed(s, r->e, r->id, "changed") : rc;
+}
+
+int si_op_refresh(store *s, const store_op *op)
+{
+    int rc = si_refresh(s, op->entity, op->record_id);
+
+    return rc == STORE_OK ? si_changed(s, op->entity, op->record_id, "changed") : rc;
+}
+
+int si_rec_take_etag(store *s, si_rec *r, const char *etag)
+{
+    char *copy;
+
+    if (!etag)
+        return STORE_OK;
+    copy = strdup(etag);
+    if (!copy)
+        return si_fail(s, STORE_NOMEM, "out of memory");
+    free(r->etag);
+    r->etag = copy;
+    return STORE_OK;
+}
+
 /* 1 if the record has unsettled ops, 0 if not, <0 on error. */
 int si_has_ops(store *s, store_entity e, const char *id)
 {

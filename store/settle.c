@@ -10,6 +10,16 @@
 
 /* ---- settling ------------------------------------------------------------ */
 
+/* Runs body(s, op_id) as one transaction: all of it commits or none. */
+static int in_tx(store *s, const char *op_id, int (*body)(store *, const char *))
+{
+    int rc = si_tx_begin(s);
+
+    if (rc != STORE_OK)
+        return rc;
+    return si_tx_end(s, body(s, op_id));
+}
+
 /* Loads op_id and checks it is being pushed (in flight, or pending for a
  * caller that settles without claiming). */
 static int load_unsettled(store *s, const char *op_id, store_op *op)
@@ -54,13 +64,7 @@ static int drop_record(store *s, store_entity e, const char *id)
     sqlite3_bind_int(st, 1, (int)e);
     si_bind_text(st, 2, id);
     rc = si_step_done(s, st, "drop ops");
-    if (rc == STORE_OK)
-        rc = si_rec_delete(s, e, id);
-    if (rc == STORE_OK)
-        rc = si_changed(s, e, id, "deleted");
-    if (rc == STORE_OK && e == ENT_CUSTOMER)
-        rc = si_drop_children(s, id);
-    return rc;
+    return rc == STORE_OK ? si_rec_drop(s, e, id) : rc;
 }
 
 /*
@@ -152,20 +156,16 @@ static int create_done(store *s, const char *op_id, const char *server_id,
             pulled.remote_body = pulled.updated_at = NULL;
         }
     }
-    if (etag) {
-        free(r.etag);
-        r.etag = strdup(etag);
-    }
     r.seen_gen = pulled.seen_gen > r.seen_gen ? pulled.seen_gen : r.seen_gen;
-    if (!r.remote_body || (etag && !r.etag)) {
+    if (!r.remote_body) {
         rc = si_fail(s, STORE_NOMEM, "out of memory");
         goto out;
     }
-    rc = si_recompute(s, &r);
+    rc = si_rec_take_etag(s, &r, etag);
     if (rc == STORE_OK)
-        rc = si_rec_save(s, &r);
+        rc = si_recompute(s, &r);
     if (rc == STORE_OK)
-        rc = si_changed(s, r.e, r.id, "changed");
+        rc = si_rec_save_changed(s, &r);
 out:
     cJSON_Delete(answer);
     cJSON_Delete(fields);
@@ -274,14 +274,12 @@ static int op_done(store *s, const char *op_id, const char *remote_json, const c
             free(r.updated_at);
             r.remote_body = si_json_print(answer);
             r.updated_at = si_strdup(nu);
-            if (etag) {
-                free(r.etag);
-                r.etag = strdup(etag);
-            }
-            if (!r.remote_body || (nu && !r.updated_at) || (etag && !r.etag)) {
+            if (!r.remote_body || (nu && !r.updated_at)) {
                 rc = si_fail(s, STORE_NOMEM, "out of memory");
                 goto out;
             }
+            if ((rc = si_rec_take_etag(s, &r, etag)) != STORE_OK)
+                goto out;
         }
     } else if (r.remote_body) {
         remote = cJSON_Parse(r.remote_body);
@@ -396,11 +394,7 @@ static int unclaim(store *s, const char *op_id)
 
 int store_op_unclaim(store *s, const char *op_id)
 {
-    int rc = si_tx_begin(s);
-
-    if (rc != STORE_OK)
-        return rc;
-    return si_tx_end(s, unclaim(s, op_id));
+    return in_tx(s, op_id, unclaim);
 }
 
 int store_op_retry_later(store *s, const char *op_id, int64_t next_ms, const char *error_text)
@@ -433,9 +427,7 @@ static int reject(store *s, const char *op_id, const char *error_json)
         rc = si_step_done(s, st, "reject");
     }
     if (rc == STORE_OK)
-        rc = si_refresh(s, op.entity, op.record_id);
-    if (rc == STORE_OK)   /* the state changed even when the view did not */
-        rc = si_changed(s, op.entity, op.record_id, "changed");
+        rc = si_op_refresh(s, &op);
     store_op_release(&op);
     return rc;
 }
@@ -526,20 +518,14 @@ static int user_retry(store *s, const char *op_id)
         rc = si_step_done(s, st, "retry");
     }
     if (rc == STORE_OK)
-        rc = si_refresh(s, op.entity, op.record_id);
-    if (rc == STORE_OK)
-        rc = si_changed(s, op.entity, op.record_id, "changed");
+        rc = si_op_refresh(s, &op);
     store_op_release(&op);
     return rc;
 }
 
 int store_op_user_retry(store *s, const char *op_id)
 {
-    int rc = si_tx_begin(s);
-
-    if (rc != STORE_OK)
-        return rc;
-    return si_tx_end(s, user_retry(s, op_id));
+    return in_tx(s, op_id, user_retry);
 }
 
 /* A discarded create takes its record (and the record's other ops) with
@@ -620,9 +606,7 @@ static int user_discard(store *s, const char *op_id)
         if (rc == STORE_OK)
             rc = si_op_delete(s, op.op_id);
         if (rc == STORE_OK)
-            rc = si_refresh(s, op.entity, op.record_id);
-        if (rc == STORE_OK)
-            rc = si_changed(s, op.entity, op.record_id, "changed");
+            rc = si_op_refresh(s, &op);
     }
     store_op_release(&op);
     return rc;
@@ -630,9 +614,5 @@ static int user_discard(store *s, const char *op_id)
 
 int store_op_user_discard(store *s, const char *op_id)
 {
-    int rc = si_tx_begin(s);
-
-    if (rc != STORE_OK)
-        return rc;
-    return si_tx_end(s, user_discard(s, op_id));
+    return in_tx(s, op_id, user_discard);
 }

@@ -342,4 +342,18 @@ int si_conflict_log(store *s, const store_op *op, const store_conflict_in *c,
  */
 int si_check_consistency(store *s);
 
+/* ---- replica.c: steps several writers and settlers share ---------------- */
+
+/* Saves r and announces it changed, for a write that always changes it. */
+int si_rec_save_changed(store *s, const si_rec *r);
+/* Rebuilds the view of op's record and announces it changed: the op's
+ * state (shown in _sync) changed even when the view did not. */
+int si_op_refresh(store *s, const store_op *op);
+/* Replaces r's etag by a copy of etag; a NULL etag keeps the one held (an
+ * answer without an ETag says nothing of it). */
+int si_rec_take_etag(store *s, si_rec *r, const char *etag);
+/* Deletes a record from the replica and announces it; a customer takes
+ * its contacts and assets that have no pending edits with it (apply.c). */
+int si_rec_drop(store *s, store_entity e, const char *id);
+
 #endif /* FIELDSYNC_STORE_INTERNAL_H */

@@ -317,9 +317,7 @@ static int create(store *s, store_entity e, const char *parent_id, const cJSON *
         rc = si_fail(s, STORE_NOMEM, "out of memory");
         goto out;
     }
-    rc = si_rec_save(s, &r);
-    if (rc == STORE_OK)
-        rc = si_changed(s, e, r.id, "changed");
+    rc = si_rec_save_changed(s, &r);
     if (rc != STORE_OK)
         goto out;
     si_crash_point("local_write:replica_applied");
@@ -560,9 +558,7 @@ static int update(store *s, store_entity e, const char *id, const cJSON *fields,
         goto out;   /* nothing changes: no op */
     rc = store_apply_fields(s, e, r.body, changed);
     if (rc == STORE_OK)
-        rc = si_rec_save(s, &r);
-    if (rc == STORE_OK)
-        rc = si_changed(s, e, r.id, "changed");
+        rc = si_rec_save_changed(s, &r);
     if (rc != STORE_OK)
         goto out;
     si_crash_point("local_write:replica_applied");

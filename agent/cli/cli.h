@@ -182,6 +182,15 @@ typedef struct cli_opt {
      .help = "set any field to the string VALUE; FIELD:=JSON sets a typed JSON value " \
              "(estimated_duration:=90, tags:='[\"a\"]', fax:=null); repeatable"}
 #define CLI_OPT_END {.name = NULL}
+/* Fields several groups' edits share, so their help reads the same. */
+#define CLI_F_EMAIL CLI_F("email", "EMAIL", "email", "e-mail address")
+#define CLI_F_PHONE CLI_F("phone", "PHONE", "phone", "phone number")
+/* An edit's table ends with --set, for the fields without an option. */
+#define CLI_OPT_EDIT_END CLI_OPT_SETTER, CLI_OPT_END
+
+/* Option tables several commands share (defined in cmd_agent.c). */
+extern const cli_opt cli_opts_none[];   /* no options */
+extern const cli_opt cli_opts_paging[]; /* --page, --per-page, --all */
 
 /*
  * One command: `fieldsync GROUP NAME [POS] [options]`.  Tables name their
@@ -203,6 +212,9 @@ typedef struct cli_sub {
     const cli_view *view;
     const char *notes;     /* extra help paragraph or NULL */
 } cli_sub;
+
+/* A group's .subs and .nsubs, from one array, so the count cannot drift. */
+#define CLI_SUBS(array) .subs = (array), .nsubs = sizeof(array) / sizeof((array)[0])
 
 typedef struct cli_group {
     const char *name;        /* "work-orders" */

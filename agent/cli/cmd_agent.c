@@ -10,7 +10,8 @@ const cli_view cli_view_sync_summary = {CLI_VIEW_SYNC_SUMMARY, NULL, NULL, NULL}
 static const cli_view status_view = {CLI_VIEW_STATUS, NULL, NULL, NULL};
 static const cli_view started_view = {CLI_VIEW_SYNC_STARTED, NULL, NULL, NULL};
 
-static const cli_opt no_opts[] = {CLI_OPT_END};
+const cli_opt cli_opts_none[] = {CLI_OPT_END};
+const cli_opt cli_opts_paging[] = {CLI_OPT_PAGING, CLI_OPT_END};
 
 static const cli_opt sync_opts[] = {
     {.name = "wait", .kind = CLI_OPT_WAIT,
@@ -21,7 +22,7 @@ static const cli_opt sync_opts[] = {
 static const cli_sub status_sub[] = {
     {.summary = "show the daemon's state: online or not, last sync, queued edits, open "
               "conflicts, last error, what the local copy holds",
-     .route = ROUTE_AGENT_STATUS, .method = ROUTE_GET, .opts = no_opts, .view = &status_view,
+     .route = ROUTE_AGENT_STATUS, .method = ROUTE_GET, .opts = cli_opts_none, .view = &status_view,
      .notes = "What needs a person comes first (ATTENTION ...), and the exit status is 4:\n"
               "the remote refused the API key, it rejected queued edits, an edit of yours\n"
               "lost a conflict and is not acknowledged yet, or no sync succeeded within\n"
@@ -39,7 +40,8 @@ static const cli_sub sync_sub[] = {
 
 static const cli_sub watch_sub[] = {
     {.summary = "print the daemon's events as they happen, one line each, until interrupted",
-     .route = ROUTE_AGENT_EVENTS, .method = ROUTE_GET, .opts = no_opts, .action = CLI_ACT_WATCH,
+     .route = ROUTE_AGENT_EVENTS, .method = ROUTE_GET, .opts = cli_opts_none,
+     .action = CLI_ACT_WATCH,
      .notes = "Events: record_changed, sync_started, sync_finished, conflict.\n"
               "Each line: TIME TYPE field=value ...; with --json, one JSON object per line:\n"
               "  {\"event\":\"record_changed\",\"data\":{...}}"},
@@ -48,18 +50,15 @@ static const cli_sub watch_sub[] = {
 const cli_group cli_group_status = {
     .name = "status",
     .summary = "show the daemon's sync state",
-    .subs = status_sub,
-    .nsubs = 1,
+    CLI_SUBS(status_sub),
 };
 const cli_group cli_group_sync = {
     .name = "sync",
     .summary = "sync now (--wait: until done, with a summary)",
-    .subs = sync_sub,
-    .nsubs = 1,
+    CLI_SUBS(sync_sub),
 };
 const cli_group cli_group_watch = {
     .name = "watch",
     .summary = "follow the daemon's events",
-    .subs = watch_sub,
-    .nsubs = 1,
+    CLI_SUBS(watch_sub),
 };

@@ -17,17 +17,14 @@ static const cli_column asset_columns[] = {
 
 static const cli_view assets_view = {CLI_VIEW_LIST, "assets", asset_columns, NULL};
 
-static const cli_opt list_opts[] = {CLI_OPT_PAGING, CLI_OPT_END};
-
 static const cli_sub asset_subs[] = {
     {.name = "list", .summary = "list a customer's assets (read-only here)",
      .route = ROUTE_CUSTOMER_ASSETS, .method = ROUTE_GET, .pos = "CUSTOMER_ID",
-     .subject = "customer", .opts = list_opts, .view = &assets_view},
+     .subject = "customer", .opts = cli_opts_paging, .view = &assets_view},
 };
 
 const cli_group cli_group_assets = {
     .name = "assets",
     .summary = "list a customer's assets",
-    .subs = asset_subs,
-    .nsubs = sizeof asset_subs / sizeof asset_subs[0],
+    CLI_SUBS(asset_subs),
 };

@@ -21,8 +21,6 @@ static const cli_view conflict_view = {CLI_VIEW_CONFLICT, NULL, NULL, NULL};
 static const cli_view resolved_view = {CLI_VIEW_DONE, NULL, NULL, "resolved conflict"};
 static const cli_view acked_view = {CLI_VIEW_DONE, NULL, NULL, "acknowledged conflict"};
 
-static const cli_opt no_opts[] = {CLI_OPT_END};
-
 static const char *const keep_choices[] = {"local", "remote", NULL};
 
 static const cli_opt list_opts[] = {
@@ -51,7 +49,7 @@ static const cli_sub conflict_subs[] = {
     {.name = "show",
      .summary = "show one conflict's base, local and remote values side by side",
      .route = ROUTE_AGENT_CONFLICTS, .method = ROUTE_GET, .pos = "ID", .subject = "conflict",
-     .opts = no_opts, .view = &conflict_view},
+     .opts = cli_opts_none, .view = &conflict_view},
     {.name = "resolve", .summary = "settle an open conflict",
      .route = ROUTE_AGENT_CONFLICT_RESOLVE, .method = ROUTE_POST, .pos = "ID",
      .subject = "conflict", .opts = resolve_opts, .body = 1, .view = &resolved_view},
@@ -67,7 +65,6 @@ static const cli_sub conflict_subs[] = {
 const cli_group cli_group_conflicts = {
     .name = "conflicts",
     .summary = "conflicts between your edits and the remote's: list, show, resolve, ack",
-    .subs = conflict_subs,
-    .nsubs = sizeof conflict_subs / sizeof conflict_subs[0],
+    CLI_SUBS(conflict_subs),
     .default_sub = "list",
 };

@@ -28,24 +28,20 @@ static const cli_opt list_opts[] = {
     CLI_OPT_END,
 };
 
-static const cli_opt no_opts[] = {CLI_OPT_END};
-
 static const cli_opt create_opts[] = {
     CLI_F_REQUIRED("name", "NAME", "name", "the customer's name (required)"),
-    CLI_F("email", "EMAIL", "email", "e-mail address"),
-    CLI_F("phone", "PHONE", "phone", "phone number"),
+    CLI_F_EMAIL,
+    CLI_F_PHONE,
     CLI_F("branch", "ID", "branch_id", "the branch"),
-    CLI_OPT_SETTER,
-    CLI_OPT_END,
+    CLI_OPT_EDIT_END,
 };
 
 static const cli_opt update_opts[] = {
     CLI_F("name", "NAME", "name", "the customer's name"),
     CLI_F("status", "S", "status", "new status"),
-    CLI_F("email", "EMAIL", "email", "e-mail address"),
-    CLI_F("phone", "PHONE", "phone", "phone number"),
-    CLI_OPT_SETTER,
-    CLI_OPT_END,
+    CLI_F_EMAIL,
+    CLI_F_PHONE,
+    CLI_OPT_EDIT_END,
 };
 
 static const char edit_notes[] =
@@ -59,7 +55,7 @@ static const cli_sub subs[] = {
     {.name = "list", .summary = "list customers, filtered and paged", .route = ROUTE_CUSTOMERS,
      .method = ROUTE_GET, .opts = list_opts, .view = &list_view},
     {.name = "show", .summary = "show one customer", .route = ROUTE_CUSTOMER,
-     .method = ROUTE_GET, .pos = "ID", .subject = "customer", .opts = no_opts,
+     .method = ROUTE_GET, .pos = "ID", .subject = "customer", .opts = cli_opts_none,
      .view = &cli_view_record},
     {.name = "create", .summary = "create a customer", .route = ROUTE_CUSTOMERS,
      .method = ROUTE_POST, .opts = create_opts, .body = 1, .view = &cli_view_record,
@@ -69,12 +65,11 @@ static const cli_sub subs[] = {
      .needs_fields = 1, .view = &cli_view_record, .notes = edit_notes},
     {.name = "delete", .summary = "delete a customer (refused while it has active work orders)",
      .route = ROUTE_CUSTOMER, .method = ROUTE_DELETE, .pos = "ID", .subject = "customer",
-     .opts = no_opts, .view = &deleted_view},
+     .opts = cli_opts_none, .view = &deleted_view},
 };
 
 const cli_group cli_group_customers = {
     .name = "customers",
     .summary = "list, show, create, update or delete customers",
-    .subs = subs,
-    .nsubs = sizeof subs / sizeof subs[0],
+    CLI_SUBS(subs),
 };

@@ -509,12 +509,11 @@ int cli_doctor(const char *socket, int json, FILE *out, cli_error *err)
     return CLI_EXIT_SYNC;
 }
 
-static const cli_opt no_opts[] = {CLI_OPT_END};
-
 static const cli_sub doctor_sub[] = {
     {.summary = "check this laptop's set-up: config files, key file, socket, remote, API key, "
                 "clock, TLS, rate limit, free disk, encryption of the replica",
-     .route = ROUTE_AGENT_STATUS, .method = ROUTE_GET, .opts = no_opts, .action = CLI_ACT_DOCTOR,
+     .route = ROUTE_AGENT_STATUS, .method = ROUTE_GET, .opts = cli_opts_none,
+     .action = CLI_ACT_DOCTOR,
      .notes = "One line per check: OK, WARN or FAIL, the check, and what to do.  Exit\n"
               "status 0 when every check is OK, 4 when any is WARN or FAIL; with --json,\n"
               "{\"status\": WORST, \"checks\": [{\"check\",\"status\",\"message\"}...]}."},
@@ -523,6 +522,5 @@ static const cli_sub doctor_sub[] = {
 const cli_group cli_group_doctor = {
     .name = "doctor",
     .summary = "check the set-up, one line per check (exit 4 on any WARN or FAIL)",
-    .subs = doctor_sub,
-    .nsubs = 1,
+    CLI_SUBS(doctor_sub),
 };

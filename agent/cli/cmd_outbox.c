@@ -20,24 +20,21 @@ static const cli_view outbox_view = {CLI_VIEW_LIST, "queued edits", outbox_colum
 static const cli_view retry_view = {CLI_VIEW_DONE, NULL, NULL, "retrying outbox op"};
 static const cli_view discard_view = {CLI_VIEW_DONE, NULL, NULL, "discarded outbox op"};
 
-static const cli_opt no_opts[] = {CLI_OPT_END};
-
 static const cli_sub outbox_subs[] = {
     {.name = "list", .summary = "list queued edits with their state, attempts and last error",
-     .route = ROUTE_AGENT_OUTBOX, .method = ROUTE_GET, .opts = no_opts, .view = &outbox_view},
+     .route = ROUTE_AGENT_OUTBOX, .method = ROUTE_GET, .opts = cli_opts_none, .view = &outbox_view},
     {.name = "retry",
      .summary = "send a rejected edit again (after fixing what the remote refused)",
      .route = ROUTE_AGENT_OUTBOX_RETRY, .method = ROUTE_POST, .pos = "OP",
-     .subject = "outbox op", .opts = no_opts, .view = &retry_view},
+     .subject = "outbox op", .opts = cli_opts_none, .view = &retry_view},
     {.name = "discard", .summary = "drop a queued edit for good",
      .route = ROUTE_AGENT_OUTBOX_OP, .method = ROUTE_DELETE, .pos = "OP",
-     .subject = "outbox op", .opts = no_opts, .view = &discard_view},
+     .subject = "outbox op", .opts = cli_opts_none, .view = &discard_view},
 };
 
 const cli_group cli_group_outbox = {
     .name = "outbox",
     .summary = "queued edits: list, retry or discard",
-    .subs = outbox_subs,
-    .nsubs = sizeof outbox_subs / sizeof outbox_subs[0],
+    CLI_SUBS(outbox_subs),
     .default_sub = "list",
 };

@@ -31,33 +31,29 @@ static const cli_opt list_opts[] = {
     CLI_OPT_END,
 };
 
-static const cli_opt no_opts[] = {CLI_OPT_END};
-
 #define SCHEDULED_HELP                                                              \
     "when: 2024-02-01T10:00:00Z, or local time as '2024-02-01 10:00' or 'tomorrow " \
     "09:30' (a date as for --from, then HH:MM)"
 
+/* What create and update both set. */
+#define WORK_ORDER_FIELDS                                                            \
+    CLI_F("description", "TEXT", "description", "what is to be done"),              \
+    CLI_F("notes", "TEXT", "notes", "notes for the technician (a gate code, ...)"),  \
+    CLI_F("priority", "P", "priority", "low, medium, high, ..."),                    \
+    CLI_T("scheduled", "scheduled_date", SCHEDULED_HELP),                            \
+    CLI_F("technician", "ID", "technician_id", "assign to this technician")
+
 static const cli_opt create_opts[] = {
     CLI_F_REQUIRED("customer", "ID", "customer_id", "the customer (required)"),
-    CLI_F("description", "TEXT", "description", "what is to be done"),
-    CLI_F("notes", "TEXT", "notes", "notes for the technician (a gate code, ...)"),
-    CLI_F("priority", "P", "priority", "low, medium, high, ..."),
-    CLI_T("scheduled", "scheduled_date", SCHEDULED_HELP),
-    CLI_F("technician", "ID", "technician_id", "assign to this technician"),
+    WORK_ORDER_FIELDS,
     CLI_F("contact", "ID", "contact_id", "the customer's contact"),
-    CLI_OPT_SETTER,
-    CLI_OPT_END,
+    CLI_OPT_EDIT_END,
 };
 
 static const cli_opt update_opts[] = {
     CLI_F("status", "S", "status", "new status (open, assigned, in_progress, on_hold, completed, ...)"),
-    CLI_F("description", "TEXT", "description", "what is to be done"),
-    CLI_F("notes", "TEXT", "notes", "notes for the technician (a gate code, ...)"),
-    CLI_F("priority", "P", "priority", "low, medium, high, ..."),
-    CLI_T("scheduled", "scheduled_date", SCHEDULED_HELP),
-    CLI_F("technician", "ID", "technician_id", "assign to this technician"),
-    CLI_OPT_SETTER,
-    CLI_OPT_END,
+    WORK_ORDER_FIELDS,
+    CLI_OPT_EDIT_END,
 };
 
 static const char create_notes[] =
@@ -81,7 +77,7 @@ static const cli_sub subs[] = {
     {.name = "list", .summary = "list work orders, filtered and paged",
      .route = ROUTE_WORK_ORDERS, .method = ROUTE_GET, .opts = list_opts, .view = &list_view},
     {.name = "show", .summary = "show one work order", .route = ROUTE_WORK_ORDER,
-     .method = ROUTE_GET, .pos = "ID", .subject = "work order", .opts = no_opts,
+     .method = ROUTE_GET, .pos = "ID", .subject = "work order", .opts = cli_opts_none,
      .view = &cli_view_record},
     {.name = "create", .summary = "create a work order", .route = ROUTE_WORK_ORDERS,
      .method = ROUTE_POST, .opts = create_opts, .body = 1, .view = &cli_view_record,
@@ -90,13 +86,12 @@ static const cli_sub subs[] = {
      .method = ROUTE_PUT, .pos = "ID", .subject = "work order", .opts = update_opts, .body = 1,
      .needs_fields = 1, .view = &cli_view_record, .notes = update_notes},
     {.name = "delete", .summary = "delete a work order", .route = ROUTE_WORK_ORDER,
-     .method = ROUTE_DELETE, .pos = "ID", .subject = "work order", .opts = no_opts,
+     .method = ROUTE_DELETE, .pos = "ID", .subject = "work order", .opts = cli_opts_none,
      .view = &deleted_view},
 };
 
 const cli_group cli_group_work_orders = {
     .name = "work-orders",
     .summary = "list, show, create, update or delete work orders",
-    .subs = subs,
-    .nsubs = sizeof subs / sizeof subs[0],
+    CLI_SUBS(subs),
 };

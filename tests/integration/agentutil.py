@@ -12,6 +12,7 @@ Every daemon gets its own HOME and XDG directories, database, socket and
 key file (mode 0600) under one temporary directory.  Waits are on
 conditions with timeouts, never bare sleeps.  Standard library only.
 """
+import contextlib
 import http.client
 import json
 import os
@@ -269,3 +270,27 @@ class AgentEnv:
 
     def __exit__(self, *exc):
         self.close()
+
+
+@contextlib.contextmanager
+def notify_listener(env, timeout=30):
+    """Yields a datagram socket standing in for systemd's NOTIFY_SOCKET;
+    the daemons env starts from now on report to it (READY=1, ...)."""
+    path = os.path.join(env.root, "notify.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        ns.bind(path)
+        ns.settimeout(timeout)
+        env.env["NOTIFY_SOCKET"] = path
+        yield ns
+    finally:
+        ns.close()
+
+
+def agent_env_for(test, **kw):
+    """An AgentEnv (AgentEnv(**kw)) entered for a unittest test case and
+    closed by its cleanup, so setUp needs no tearDown."""
+    env = AgentEnv(**kw)
+    env.__enter__()
+    test.addCleanup(env.close)
+    return env

@@ -139,6 +139,17 @@ def scope_query(sim):
         TECH, today - timedelta(days=DAYS_BACK), today + timedelta(days=DAYS_AHEAD))
 
 
+def synced_ids(have, want, what, diffs):
+    """The ids of the synced records among have (the replica's list); a
+    line in diffs when they are not the wanted ids less the unsynced ones."""
+    unsynced = {r["id"] for r in have if r.get("_sync", {}).get("state") != "synced"}
+    synced = {r["id"] for r in have} - unsynced
+    if want - unsynced != synced:
+        diffs.append("%s: missing %s, extra %s"
+                     % (what, sorted(want - unsynced - synced), sorted(synced - want)))
+    return synced
+
+
 def compare_replica(env, ledger_note=""):
     """Differences between the replica (socket) and the sim for the
     technician's scope; [] when they agree.  Records whose _sync state is
@@ -148,12 +159,7 @@ def compare_replica(env, ledger_note=""):
     ag = lambda p: agent_get(agent, p)  # noqa: E731
     sg = lambda p: sim_get(sim, p)  # noqa: E731
     want_wo = {w["id"] for w in all_pages(sg, scope_query(sim))}
-    have = all_pages(ag, "/api/v1/work-orders")
-    unsynced = {w["id"] for w in have if w.get("_sync", {}).get("state") != "synced"}
-    have_wo = {w["id"] for w in have} - unsynced
-    if want_wo - unsynced != have_wo:
-        diffs.append("work orders: missing %s, extra %s"
-                     % (sorted(want_wo - unsynced - have_wo), sorted(have_wo - want_wo)))
+    have_wo = synced_ids(all_pages(ag, "/api/v1/work-orders"), want_wo, "work orders", diffs)
     custs = set()
     for wid in sorted(want_wo & have_wo):
         a, s = ag("/api/v1/work-orders/" + wid), sg("/api/v1/work-orders/" + wid)
@@ -161,12 +167,7 @@ def compare_replica(env, ledger_note=""):
             diffs.append("work order %s: replica %r\n    sim %r" % (wid, a, s))
         if s[0] == 200 and s[1]["data"].get("customer"):
             custs.add(s[1]["data"]["customer"]["id"])
-    have_c = all_pages(ag, "/api/v1/customers")
-    unsynced_c = {c["id"] for c in have_c if c.get("_sync", {}).get("state") != "synced"}
-    have_cust = {c["id"] for c in have_c} - unsynced_c
-    if custs - unsynced_c != have_cust:
-        diffs.append("customers: missing %s, extra %s"
-                     % (sorted(custs - unsynced_c - have_cust), sorted(have_cust - custs)))
+    have_cust = synced_ids(all_pages(ag, "/api/v1/customers"), custs, "customers", diffs)
     for cid in sorted(custs & have_cust):
         for sub in ("", "/contacts", "/assets"):
             p = "/api/v1/customers/" + cid + sub
@@ -434,6 +435,33 @@ def remote_update(env, ledger, rng, entity, rid):
     return r.status
 
 
+def await_requests(logtail, k, timeout, interval):
+    """Waits until k more requests reached the sim, or timeout seconds went
+    by; returns the log position it counted from."""
+    start = logtail.poll()
+    try:
+        wait_for(lambda: logtail.poll() - start >= k, timeout, interval, "requests")
+    except TimeoutError:
+        pass
+    return start
+
+
+def unexpected_failure(env, seed, e, hint):
+    """The ReliabilityError for an exception no check raised: the seed, the
+    replay command and the daemon's last words."""
+    return ReliabilityError("seed %d: %s: %s\nreplay: %s\ndaemon stderr tail:\n%s"
+                            % (seed, type(e).__name__, e, hint,
+                               env.agent.stderr()[-3000:] if env.agent else ""))
+
+
+def fail_on_problems(env, name, ledger, seed, problems, hint):
+    """Keeps the evidence under name and raises when the run found problems."""
+    if problems:
+        keep_evidence(env, name, ledger)
+        raise ReliabilityError("seed %d: %d problems:\n  %s\nreplay: %s"
+                               % (seed, len(problems), "\n  ".join(problems), hint))
+
+
 def keep_evidence(env, name, ledger=None):
     """With FIELDSYNC_KEEP=DIR, copies the run's directory (logs, databases)
     there before it is removed."""
@@ -492,13 +520,7 @@ def crash_loop(seed, kills, latency_ms=25, log=None):
                 env.agent.request("POST", "/agent/sync")
                 # Kill once a random number of further requests reached the
                 # sim (0: at once), or when the cycle went quiet.
-                start = logtail.poll()
-                k = rng.randint(0, 12)
-                try:
-                    wait_for(lambda: logtail.poll() - start >= k, 3.0, 0.005,
-                             "requests to kill in")
-                except TimeoutError:
-                    pass
+                start = await_requests(logtail, rng.randint(0, 12), 3.0, 0.005)
                 st = env.sim.control("GET", "stats")
                 if st.get("delayed"):
                     inflight += 1      # requests were waiting out the latency
@@ -524,13 +546,8 @@ def crash_loop(seed, kills, latency_ms=25, log=None):
         except ReliabilityError as e:
             raise ReliabilityError("seed %d: %s\nreplay: %s" % (seed, e, hint))
         except Exception as e:
-            raise ReliabilityError("seed %d: %s: %s\nreplay: %s\ndaemon stderr tail:\n%s"
-                                   % (seed, type(e).__name__, e, hint,
-                                      env.agent.stderr()[-3000:] if env.agent else ""))
-        if problems:
-            keep_evidence(env, "crash-%d" % seed, ledger)
-            raise ReliabilityError("seed %d: %d problems:\n  %s\nreplay: %s"
-                                   % (seed, len(problems), "\n  ".join(problems), hint))
+            raise unexpected_failure(env, seed, e, hint)
+        fail_on_problems(env, "crash-%d" % seed, ledger, seed, problems, hint)
         figures["kills"] = survived
         figures["kills_in_flight"] = inflight
         figures["kills_in_flight_pushing"] = inflight_push
@@ -661,12 +678,7 @@ def run_history(seed, steps):
                     restart_sim(env, logtail, skew, kill=rng.random() < 0.5)
                     figures_extra["sim_restarts"] += 1
                 # Let the daemon get a few requests in, at most a moment.
-                start = logtail.poll()
-                k = rng.randint(0, 6)
-                try:
-                    wait_for(lambda: logtail.poll() - start >= k, 0.3, 0.01, "requests")
-                except TimeoutError:
-                    pass
+                await_requests(logtail, rng.randint(0, 6), 0.3, 0.01)
             env.sim.clear_faults()
             ledger.outbox_before_heal = outbox_of(env.agent)
             settle(env)
@@ -678,13 +690,8 @@ def run_history(seed, steps):
             raise ReliabilityError("seed %d: %s\nreplay: %s" % (seed, e, hint))
         except Exception as e:
             keep_evidence(env, "history-%d" % seed, ledger)
-            raise ReliabilityError("seed %d: %s: %s\nreplay: %s\ndaemon stderr tail:\n%s"
-                                   % (seed, type(e).__name__, e, hint,
-                                      env.agent.stderr()[-3000:] if env.agent else ""))
-        if problems:
-            keep_evidence(env, "history-%d" % seed, ledger)
-            raise ReliabilityError("seed %d: %d problems:\n  %s\nreplay: %s"
-                                   % (seed, len(problems), "\n  ".join(problems), hint))
+            raise unexpected_failure(env, seed, e, hint)
+        fail_on_problems(env, "history-%d" % seed, ledger, seed, problems, hint)
     figures.update(ledger.counts)
     figures.update(figures_extra)
     figures["local_ops"] = (ledger.counts["creates"] + ledger.counts["updates"]

@@ -270,12 +270,17 @@ class WritesTest(unittest.TestCase):
         r = self.sim.api("GET", "/api/v1/%s/%s" % (kind, rid))
         return r.json()["data"] if r.status == 200 else None
 
-    def test_offline_edit_then_push(self):
+    def edit_offline(self, body):
+        """Takes the sim offline and edits the first work order with body
+        (accepted locally); returns the work order as it was."""
         wo = self.agent.get("/api/v1/work-orders?per_page=1")["data"][0]
         self.sim.set_faults(offline=True)
-        r = self.agent.request("PUT", "/api/v1/work-orders/" + wo["id"],
-                               body={"description": "fixed while offline"})
+        r = self.agent.request("PUT", "/api/v1/work-orders/" + wo["id"], body=body)
         self.assertEqual(r.status, 200, r)
+        return wo, r
+
+    def test_offline_edit_then_push(self):
+        wo, r = self.edit_offline({"description": "fixed while offline"})
         self.assertEqual(r.json()["data"]["description"], "fixed while offline")
         d = self.agent.get("/api/v1/work-orders/" + wo["id"])["data"]
         self.assertEqual(d["description"], "fixed while offline")
@@ -306,11 +311,7 @@ class WritesTest(unittest.TestCase):
         self.assertEqual(self.agent.request("GET", "/api/v1/contacts/" + cid).status, 404)
 
     def test_rejected_op_retry_and_discard(self):
-        wo = self.agent.get("/api/v1/work-orders?per_page=1")["data"][0]
-        self.sim.set_faults(offline=True)
-        r = self.agent.request("PUT", "/api/v1/work-orders/" + wo["id"],
-                               body={"technician_id": "tech-999"})
-        self.assertEqual(r.status, 200, r)
+        wo, _ = self.edit_offline({"technician_id": "tech-999"})
         ops = self.agent.get("/agent/outbox")["data"]
         self.assertEqual(len(ops), 1)
         op = ops[0]["op_id"]

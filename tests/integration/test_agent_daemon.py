@@ -9,8 +9,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentutil import (Agent, AgentEnv, private_env, run_daemon, wait_for,  # noqa: E402
-                       write_key)
+from agentutil import (Agent, AgentEnv, notify_listener, private_env, run_daemon,  # noqa: E402
+                       wait_for, write_key)
 
 
 class ConfigTest(unittest.TestCase):
@@ -222,26 +222,18 @@ class ProcessTest(unittest.TestCase):
             self.assertEqual(a.request("GET", "/agent/status").status, 200)
 
     def test_notify_socket(self):
-        with AgentEnv(start_agent=False) as env:
-            path = os.path.join(env.root, "notify.sock")
-            ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            ns.bind(path)
-            ns.settimeout(30)
-            try:
-                env.env["NOTIFY_SOCKET"] = path
-                a = env.new_agent().start(wait=False)
-                env.agent = a
-                msg = ns.recv(4096).decode()
-                self.assertIn("READY=1", msg)
-                # READY comes after the socket listens
-                self.assertEqual(a.request("GET", "/agent/status").status, 200)
-                a.proc.send_signal(signal.SIGTERM)
-                msgs = ""
-                while "STOPPING=1" not in msgs:
-                    msgs += ns.recv(4096).decode()
-                self.assertEqual(a.proc.wait(30), 0)
-            finally:
-                ns.close()
+        with AgentEnv(start_agent=False) as env, notify_listener(env) as ns:
+            a = env.new_agent().start(wait=False)
+            env.agent = a
+            msg = ns.recv(4096).decode()
+            self.assertIn("READY=1", msg)
+            # READY comes after the socket listens
+            self.assertEqual(a.request("GET", "/agent/status").status, 200)
+            a.proc.send_signal(signal.SIGTERM)
+            msgs = ""
+            while "STOPPING=1" not in msgs:
+                msgs += ns.recv(4096).decode()
+            self.assertEqual(a.proc.wait(30), 0)
 
 
 if __name__ == "__main__":

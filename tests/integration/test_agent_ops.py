@@ -6,7 +6,6 @@ import http.client
 import http.server
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentutil import AgentEnv, daemon_binary, run_daemon, wait_for  # noqa: E402
+from agentutil import AgentEnv, daemon_binary, notify_listener, run_daemon, wait_for  # noqa: E402
 
 
 def write(path, text, mode=0o644):
@@ -223,40 +222,32 @@ class JournalTest(unittest.TestCase):
 class NotifyTest(unittest.TestCase):
 
     def test_reloading_ready_and_watchdog(self):
-        with AgentEnv(start_agent=False) as env:
-            path = os.path.join(env.root, "notify.sock")
-            ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            ns.bind(path)
-            ns.settimeout(30)
-            try:
-                env.env["NOTIFY_SOCKET"] = path
-                env.env["WATCHDOG_USEC"] = "400000"  # WATCHDOG=1 every 200 ms
-                a = env.new_agent().start(wait=False)
-                env.agent = a
-                msgs = []
+        with AgentEnv(start_agent=False) as env, notify_listener(env) as ns:
+            env.env["WATCHDOG_USEC"] = "400000"  # WATCHDOG=1 every 200 ms
+            a = env.new_agent().start(wait=False)
+            env.agent = a
+            msgs = []
 
-                def until(pred):
-                    while True:
-                        m = ns.recv(4096).decode()
-                        msgs.append(m)
-                        if pred(m):
-                            return m
-                until(lambda m: "READY=1" in m)
-                # Fed again and again, not once.
-                until(lambda m: m == "WATCHDOG=1")
-                until(lambda m: m == "WATCHDOG=1")
-                before = time.monotonic()
-                a.proc.send_signal(signal.SIGHUP)
-                rel = until(lambda m: "RELOADING=1" in m)
-                after = time.monotonic()
-                fields = dict(l.split("=", 1) for l in rel.split("\n"))
-                usec = int(fields["MONOTONIC_USEC"])
-                self.assertLessEqual(before * 1e6 - 1e3, usec)
-                self.assertLessEqual(usec, after * 1e6 + 1e3)
-                until(lambda m: m == "READY=1")
-                self.assertEqual(a.request("GET", "/agent/status").status, 200)
-            finally:
-                ns.close()
+            def until(pred):
+                while True:
+                    m = ns.recv(4096).decode()
+                    msgs.append(m)
+                    if pred(m):
+                        return m
+            until(lambda m: "READY=1" in m)
+            # Fed again and again, not once.
+            until(lambda m: m == "WATCHDOG=1")
+            until(lambda m: m == "WATCHDOG=1")
+            before = time.monotonic()
+            a.proc.send_signal(signal.SIGHUP)
+            rel = until(lambda m: "RELOADING=1" in m)
+            after = time.monotonic()
+            fields = dict(l.split("=", 1) for l in rel.split("\n"))
+            usec = int(fields["MONOTONIC_USEC"])
+            self.assertLessEqual(before * 1e6 - 1e3, usec)
+            self.assertLessEqual(usec, after * 1e6 + 1e3)
+            until(lambda m: m == "READY=1")
+            self.assertEqual(a.request("GET", "/agent/status").status, 200)
 
     def test_watchdog_for_another_pid_is_ignored(self):
         with AgentEnv(start_agent=False) as env:

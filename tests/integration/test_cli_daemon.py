@@ -11,7 +11,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentutil import AgentEnv, daemon_binary, run_daemon  # noqa: E402
+from agentutil import agent_env_for, daemon_binary, run_daemon  # noqa: E402
 from simutil import sim_binary, wait_for  # noqa: E402
 
 from cliutil import FIELDSYNC  # noqa: E402
@@ -26,9 +26,7 @@ class CliWithDaemon(unittest.TestCase):
     CONFIG = None
 
     def setUp(self):
-        self.env = AgentEnv(config=self.CONFIG)
-        self.env.__enter__()
-        self.addCleanup(self.env.close)
+        self.env = agent_env_for(self, config=self.CONFIG)
         self.agent, self.sim = self.env.agent, self.env.sim
 
     def cli(self, *args, timeout=60):
@@ -120,9 +118,7 @@ class SocketFromConfig(unittest.TestCase):
 
     @unittest.skipIf(missing_programs(), "not built: %s" % missing_programs())
     def test_tilde_socket_reached_without_flags(self):
-        env = AgentEnv(config="socket = ~/fs.sock\n", start_agent=False)
-        env.__enter__()
-        self.addCleanup(env.close)
+        env = agent_env_for(self, config="socket = ~/fs.sock\n", start_agent=False)
         expected = os.path.join(env.env["HOME"], "fs.sock")
         rc, out, err = run_daemon(env.agent_args() + ["--check-config"], env.env)
         self.assertEqual(rc, 0, err)

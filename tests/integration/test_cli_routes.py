@@ -12,7 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentutil import TOP, AgentEnv, build_dir, daemon_binary  # noqa: E402
+from agentutil import TOP, agent_env_for, build_dir, daemon_binary  # noqa: E402
 from simutil import sim_binary  # noqa: E402
 
 GEN = os.path.join(build_dir(), "gen-completion")
@@ -70,9 +70,7 @@ class CommandsAgree(unittest.TestCase):
             self.assertEqual(bash('_fieldsync_subcommands "%s"' % g), subs, g)
 
     def test_the_daemon_routes_every_endpoint_the_cli_calls(self):
-        env = AgentEnv()
-        env.__enter__()
-        self.addCleanup(env.close)
+        env = agent_env_for(self)
         for cmd, (method, pattern) in sorted(commands().items(), key=str):
             path = pattern.replace("{}", "no-such-id")
             conn = env.agent.connect(timeout=30)

@@ -12,7 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentutil import AgentEnv, daemon_binary  # noqa: E402
+from agentutil import AgentEnv, agent_env_for, daemon_binary  # noqa: E402
 from simutil import sim_binary, wait_for  # noqa: E402
 
 
@@ -23,9 +23,7 @@ class LocalApiShapes(unittest.TestCase):
         # The whole account in scope, so that records created here stay in
         # the replica after their push (a technician's scope would evict a
         # new customer without work orders of theirs).
-        self.env = AgentEnv(technician=None)
-        self.env.__enter__()
-        self.addCleanup(self.env.close)
+        self.env = agent_env_for(self, technician=None)
         self.agent, self.sim = self.env.agent, self.env.sim
         self.agent.sync()
 

@@ -14,7 +14,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentutil import AgentEnv, daemon_binary  # noqa: E402
+from agentutil import agent_env_for, daemon_binary  # noqa: E402
 from simutil import sim_binary, wait_for  # noqa: E402
 
 from cliutil import FIELDSYNC  # noqa: E402
@@ -33,9 +33,7 @@ def missing_programs():
 @unittest.skipIf(missing_programs(), "not built: %s" % missing_programs())
 class LostEdit(unittest.TestCase):
     def setUp(self):
-        self.env = AgentEnv(start_agent=False)
-        self.env.__enter__()
-        self.addCleanup(self.env.close)
+        self.env = agent_env_for(self, start_agent=False)
         self.notified = os.path.join(self.env.root, "notified.txt")
         script = os.path.join(self.env.root, "notify.sh")
         with open(script, "w") as f:
@@ -100,6 +98,18 @@ class LostEdit(unittest.TestCase):
         wait_for(lambda: b": connected" in b"".join(got), 15, 0.05, "the event stream")
         return lambda: b"".join(got).decode(errors="replace")
 
+    def wait_notified(self, text, what):
+        """Waits until notify_command has been run with text; returns the
+        lines of every run so far."""
+        def notified():
+            if not os.path.exists(self.notified):
+                return False
+            with open(self.notified) as f:
+                return text in f.read()
+        wait_for(notified, 30, 0.1, what)
+        with open(self.notified) as f:
+            return f.read().splitlines()
+
     def conflict_events(self, text):
         """The data of each `conflict` event in an event-stream text."""
         out = []
@@ -153,14 +163,7 @@ class LostEdit(unittest.TestCase):
         self.assertIn("  remote  " + REMOTE_TEXT[:40], shown)
 
         # notify_command ran with the title and a message naming the record.
-        def notified():
-            if not os.path.exists(self.notified):
-                return False
-            with open(self.notified) as f:
-                return "overwritten" in f.read()
-        wait_for(notified, 30, 0.1, "notify_command")
-        with open(self.notified) as f:
-            words = f.read().splitlines()
+        words = self.wait_notified("overwritten", "notify_command")
         self.assertEqual(words[:2], ["--urgency", "critical"])
         self.assertEqual(words[2], "fieldsync: a local edit was lost")
         self.assertIn(wo["id"], words[3])
@@ -183,15 +186,8 @@ class LostEdit(unittest.TestCase):
         self.ok("work-orders", "update", wo["id"], "--description", "refused by the server")
         wait_for(lambda: self.agent.sync() is not None and
                  self.agent.status()["outbox"]["rejected"] >= 1, 60, 0.2, "a rejected edit")
-
-        def notified():
-            if not os.path.exists(self.notified):
-                return False
-            with open(self.notified) as f:
-                return "fieldsync: edits rejected" in f.read()
-        wait_for(notified, 30, 0.1, "notify_command for the rejection")
-        with open(self.notified) as f:
-            words = f.read().splitlines()
+        words = self.wait_notified("fieldsync: edits rejected",
+                                   "notify_command for the rejection")
         at = words.index("fieldsync: edits rejected")
         self.assertIn("rejected 1 of your edits", words[at + 1])
 

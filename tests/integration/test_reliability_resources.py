@@ -12,7 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentutil import AgentEnv, run_daemon  # noqa: E402
+from agentutil import AgentEnv, agent_env_for, run_daemon  # noqa: E402
 from relutil import all_pages, agent_get, settle  # noqa: E402
 
 NOTES = "x" * 9000
@@ -40,9 +40,8 @@ def can_mount():
 
 class DiskFullTest(unittest.TestCase):
     def setUp(self):
-        self.env = AgentEnv(sim_args=("--seed", "9", "--customers", "15", "--work-orders", "80"))
-        self.env.__enter__()
-        self.addCleanup(self.env.close)
+        self.env = agent_env_for(self, sim_args=("--seed", "9", "--customers", "15",
+                                                 "--work-orders", "80"))
         settle(self.env)
         self.wos = [w["id"] for w in all_pages(lambda p: agent_get(self.env.agent, p),
                                                 "/api/v1/work-orders")]
@@ -135,9 +134,7 @@ class DiskFullTest(unittest.TestCase):
 
 class BadDatabaseTest(unittest.TestCase):
     def setUp(self):
-        self.env = AgentEnv(start_agent=False)
-        self.env.__enter__()
-        self.addCleanup(self.env.close)
+        self.env = agent_env_for(self, start_agent=False)
         self.db = os.path.join(self.env.root, "bad.db")
 
     def refused(self, expect):

@@ -21,6 +21,24 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 
+def run_seeds(seeds, run, describe, failures):
+    """Runs run(seed) for each seed, printing describe(seed, figures) or the
+    failure (added to failures); returns the figures summed, with the
+    number of seeds and the seconds taken."""
+    tot = {}
+    t0 = time.monotonic()
+    for seed in seeds:
+        try:
+            f = run(seed)
+            for k, v in f.items():
+                tot[k] = tot.get(k, 0) + v
+            print("soak: " + describe(seed, f), flush=True)
+        except AssertionError as e:
+            failures.append(str(e))
+            print("soak: FAILED %s" % e, flush=True)
+    return dict(tot, seeds=len(seeds), seconds=round(time.monotonic() - t0))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.environ.get("FIELDSYNC_BUILD", "build"))
@@ -44,39 +62,21 @@ def main():
     hist_seeds = ([args.history_seed] if args.history_seed is not None else
                   [] if one else range(args.first_seed, args.first_seed + args.histories))
 
-    tot = {}
-    t0 = time.monotonic()
-    for seed in crash_seeds:
-        try:
-            f = relutil.crash_loop(seed, args.kills)
-            for k, v in f.items():
-                tot[k] = tot.get(k, 0) + v
-            print("soak: crash seed %d: %d kills survived, %r" % (seed, f["kills"], f), flush=True)
-        except AssertionError as e:
-            failures.append(str(e))
-            print("soak: FAILED %s" % e, flush=True)
     if crash_seeds:
-        out["crash"] = dict(tot, seeds=len(crash_seeds), seconds=round(time.monotonic() - t0))
+        tot = run_seeds(crash_seeds, lambda seed: relutil.crash_loop(seed, args.kills),
+                        lambda seed, f: "crash seed %d: %d kills survived, %r"
+                        % (seed, f["kills"], f), failures)
+        out["crash"] = tot
         print("soak: crash: %d seeds, %d kills survived (%d with requests in flight, %d while "
               "pushing), %d creates + %d updates queued, lost %d, duplicates %d, %d s"
               % (len(crash_seeds), tot.get("kills", 0), tot.get("kills_in_flight", 0),
                  tot.get("kills_in_flight_pushing", 0), tot.get("creates", 0),
                  tot.get("updates", 0), tot.get("lost", 0), tot.get("duplicates", 0),
-                 out["crash"]["seconds"]), flush=True)
-
-    tot = {}
-    t0 = time.monotonic()
-    for seed in hist_seeds:
-        try:
-            f = relutil.run_history(seed, args.steps)
-            for k, v in f.items():
-                tot[k] = tot.get(k, 0) + v
-            print("soak: history seed %d: %r" % (seed, f), flush=True)
-        except AssertionError as e:
-            failures.append(str(e))
-            print("soak: FAILED %s" % e, flush=True)
+                 tot["seconds"]), flush=True)
     if hist_seeds:
-        out["histories"] = dict(tot, seeds=len(hist_seeds), seconds=round(time.monotonic() - t0))
+        tot = run_seeds(hist_seeds, lambda seed: relutil.run_history(seed, args.steps),
+                        lambda seed, f: "history seed %d: %r" % (seed, f), failures)
+        out["histories"] = tot
         print("soak: histories: %d seeds checked, %d steps, %d local ops (%d applied, %d kept as "
               "conflict losers, %d kept rejected, %d overwritten later by the dispatcher, %d "
               "deleted), faults %d, daemon restarts %d, sim restarts %d, lost %d, duplicates %d, "
@@ -85,7 +85,7 @@ def main():
                  tot.get("applied", 0), tot.get("conflict_kept", 0), tot.get("rejected_kept", 0),
                  tot.get("overwritten_later", 0), tot.get("deleted", 0), tot.get("faults", 0),
                  tot.get("daemon_restarts", 0), tot.get("sim_restarts", 0), tot.get("lost", 0),
-                 tot.get("duplicates", 0), out["histories"]["seconds"]), flush=True)
+                 tot.get("duplicates", 0), tot["seconds"]), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -38,27 +38,28 @@ int64_t clock_stamp_after(int64_t last_ms)
     return now > last_ms ? now : last_ms + 1;
 }
 
-/* floor division, so times before 1970 still split correctly */
-static void split_ms(int64_t ms, time_t *sec, int *milli)
+/* ms as UTC calendar time and its milliseconds; floor division, so times
+ * before 1970 still split correctly */
+static void utc_of_ms(int64_t ms, struct tm *tm, int *milli)
 {
     int64_t s = ms / 1000, r = ms % 1000;
+    time_t sec;
 
     if (r < 0) {
         r += 1000;
         s -= 1;
     }
-    *sec = (time_t)s;
+    sec = (time_t)s;
     *milli = (int)r;
+    gmtime_r(&sec, tm);
 }
 
 void clock_format_ms(int64_t ms, char out[CLOCK_TEXT_MAX])
 {
     struct tm tm;
-    time_t sec;
     int milli;
 
-    split_ms(ms, &sec, &milli);
-    gmtime_r(&sec, &tm);
+    utc_of_ms(ms, &tm, &milli);
     snprintf(out, CLOCK_TEXT_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
              tm.tm_min, tm.tm_sec, milli);
@@ -94,11 +95,9 @@ void clock_format_http(int64_t ms, char out[CLOCK_TEXT_MAX])
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     struct tm tm;
-    time_t sec;
     int milli;
 
-    split_ms(ms, &sec, &milli);
-    gmtime_r(&sec, &tm);
+    utc_of_ms(ms, &tm, &milli);
     snprintf(out, CLOCK_TEXT_MAX, "%s, %02d %s %04d %02d:%02d:%02d GMT",
              days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
              tm.tm_hour, tm.tm_min, tm.tm_sec);

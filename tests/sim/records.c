@@ -403,25 +403,20 @@ int rec_work_order_shown(sqlite3 *db, const char *id, cJSON **out, int64_t *upda
     return rc;
 }
 
+static int fill_contact(sqlite3 *db, sqlite3_stmt *st, const char *id, cJSON *o)
+{
+    (void)db;
+    (void)id;
+    return ADD_FIELDS(o, st, contact_full);
+}
+
 int rec_contact(sqlite3 *db, const char *id, cJSON **out)
 {
     char sql[256];
-    sqlite3_stmt *st;
-    int rc;
 
     snprintf(sql, sizeof sql, "SELECT %s FROM contacts WHERE id = ? AND deleted = 0",
              REC_CONTACT_COLS);
-    st = db_stmt(db, sql);
-    *out = NULL;
-    if (!st)
-        return -1;
-    rc = step_one(db, st, id);
-    if (rc == 1) {
-        *out = rec_contact_row(st);
-        rc = *out ? 0 : -1;
-    }
-    sqlite3_reset(st);
-    return rc;
+    return detail(db, sql, id, out, NULL, 0, fill_contact);
 }
 
 int rec_updated_at(sqlite3 *db, const char *table, const char *id, int64_t *out)
@@ -460,6 +455,18 @@ void rec_respond(struct sim_response *rs, sqlite3 *db, rec_detail_fn fn,
     }
     resp_data(rs, status, data);
     resp_set_etag(rs, id, updated);
+}
+
+void rec_answer_write(struct sim_response *rs, sqlite3 *db, cJSON *body, int failed,
+                      rec_detail_fn fn, const char *id, int status, const char *missing_message)
+{
+    cJSON_Delete(body);
+    if (failed) {
+        resp_internal(rs);
+        return;
+    }
+    rs->applied = 1;
+    rec_respond(rs, db, fn, id, status, missing_message);
 }
 
 /* runs a cached "UPDATE … SET …, updated_at = ?1 WHERE id = ?2" */

@@ -37,12 +37,26 @@ static int after_contact_write(sqlite3 *db, const char *customer_id, const char 
     return rec_touch(db, "customers", customer_id);
 }
 
+/* Answers a contact's create or update with the contact as it now is
+ * (status), or 500 when the write or the read-back failed (data NULL);
+ * frees body. */
+static void answer_write(struct sim_response *rs, cJSON *body, cJSON *data, int status)
+{
+    cJSON_Delete(body);
+    if (!data) {
+        resp_internal(rs);
+        return;
+    }
+    rs->applied = 1;
+    resp_data(rs, status, data);
+}
+
 void contacts_create(const struct sim_request *rq, struct sim_response *rs)
 {
     sqlite3 *db = rq->sim->db;
     struct field_values fv;
     const char *const extra[] = {"customer_id", rq->id, NULL};
-    cJSON *body, *data;
+    cJSON *body, *data = NULL;
     char id[32];
     int64_t seq;
     int rc = db_exists(db, "SELECT 1 FROM customers WHERE id = ? AND deleted = 0", rq->id);
@@ -57,19 +71,15 @@ void contacts_create(const struct sim_request *rq, struct sim_response *rs)
     body = validate_request(rq, rs, contact_fields, N_CONTACT_FIELDS, 1, &fv);
     if (!body)
         return;
-    if (db_next_id(db, "contacts", "contact", 3, &seq, id, sizeof id) ||
-        validate_apply_insert(db, "contacts", id, seq, clock_now_ms(), &fv, extra) ||
-        after_contact_write(db, rq->id, id, &fv) || rec_contact(db, id, &data) || !data) {
-        cJSON_Delete(body);
-        resp_internal(rs);
-        return;
-    }
-    cJSON_Delete(body);
-    rs->applied = 1;
-    resp_data(rs, 201, data);
+    if (!db_next_id(db, "contacts", "contact", 3, &seq, id, sizeof id) &&
+        !validate_apply_insert(db, "contacts", id, seq, clock_now_ms(), &fv, extra) &&
+        !after_contact_write(db, rq->id, id, &fv))
+        rec_contact(db, id, &data);
+    answer_write(rs, body, data, 201);
 }
 
-/* the customer of a live contact into out; 1 found, 0 answered 404, -1 error */
+/* the customer of a live contact into out; 1 found, 0 answered (404, or
+ * 500 on a database error) */
 static int contact_owner(const struct sim_request *rq, struct sim_response *rs,
                          char *out, size_t outsz, int64_t *updated)
 {
@@ -77,8 +87,10 @@ static int contact_owner(const struct sim_request *rq, struct sim_response *rs,
                                             " WHERE id = ? AND deleted = 0");
     int rc;
 
-    if (!st || db_bind_text(st, 1, rq->id))
-        return -1;
+    if (!st || db_bind_text(st, 1, rq->id)) {
+        resp_internal(rs);
+        return 0;
+    }
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         snprintf(out, outsz, "%s", db_col_text(st, 0));
@@ -87,7 +99,9 @@ static int contact_owner(const struct sim_request *rq, struct sim_response *rs,
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
         resp_error(rs, 404, "not_found", "Contact not found", NULL);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    else if (rc != SQLITE_ROW)
+        resp_internal(rs);
+    return rc == SQLITE_ROW;
 }
 
 void contacts_update(const struct sim_request *rq, struct sim_response *rs)
@@ -96,27 +110,17 @@ void contacts_update(const struct sim_request *rq, struct sim_response *rs)
     struct field_values fv;
     char customer[128];
     int64_t old;
-    cJSON *body, *data;
-    int rc = contact_owner(rq, rs, customer, sizeof customer, &old);
+    cJSON *body, *data = NULL;
 
-    if (rc <= 0) {
-        if (rc < 0)
-            resp_internal(rs);
+    if (!contact_owner(rq, rs, customer, sizeof customer, &old))
         return;
-    }
     body = validate_request(rq, rs, contact_fields, N_CONTACT_FIELDS, 0, &fv);
     if (!body)
         return;
-    if (validate_apply_update(db, "contacts", &fv, clock_stamp_after(old), rq->id) ||
-        after_contact_write(db, customer, rq->id, &fv) || rec_contact(db, rq->id, &data) ||
-        !data) {
-        cJSON_Delete(body);
-        resp_internal(rs);
-        return;
-    }
-    cJSON_Delete(body);
-    rs->applied = 1;
-    resp_data(rs, 200, data);
+    if (!validate_apply_update(db, "contacts", &fv, clock_stamp_after(old), rq->id) &&
+        !after_contact_write(db, customer, rq->id, &fv))
+        rec_contact(db, rq->id, &data);
+    answer_write(rs, body, data, 200);
 }
 
 void contacts_delete(const struct sim_request *rq, struct sim_response *rs)
@@ -124,13 +128,9 @@ void contacts_delete(const struct sim_request *rq, struct sim_response *rs)
     sqlite3 *db = rq->sim->db;
     char customer[128];
     int64_t old;
-    int rc = contact_owner(rq, rs, customer, sizeof customer, &old);
 
-    if (rc <= 0) {
-        if (rc < 0)
-            resp_internal(rs);
+    if (!contact_owner(rq, rs, customer, sizeof customer, &old))
         return;
-    }
     if (rec_trash(db, "contacts", rq->id, old) || rec_touch(db, "customers", customer)) {
         resp_internal(rs);
         return;

@@ -149,16 +149,9 @@ void customers_update(const struct sim_request *rq, struct sim_response *rs)
     body = validate_request(rq, rs, customer_fields, N_CUSTOMER_FIELDS, 0, &fv);
     if (!body)
         return;
-    if (validate_apply_update(db, "customers", &fv, clock_stamp_after(old), rq->id)) {
-        cJSON_Delete(body);
-        goto fail;
-    }
-    cJSON_Delete(body);
-    rs->applied = 1;
-    rec_respond(rs, db, rec_customer_detail, rq->id, 200, "Customer not found");
-    return;
-fail:
-    resp_internal(rs);
+    rec_answer_write(rs, db, body,
+                     validate_apply_update(db, "customers", &fv, clock_stamp_after(old), rq->id),
+                     rec_customer_detail, rq->id, 200, "Customer not found");
 }
 
 void customers_delete(const struct sim_request *rq, struct sim_response *rs)

@@ -205,26 +205,22 @@ void work_orders_update(const struct sim_request *rq, struct sim_response *rs)
     struct field_values fv;
     cJSON *body;
     int64_t old;
+    int failed;
 
     if (!rec_find_live(rs, db, "work_orders", rq->id, "Work order not found", &old))
         return;
     body = checked_body(rq, rs, 0, &fv);
     if (!body)
         return;
-    if (validate_apply_update(db, "work_orders", &fv, clock_stamp_after(old), rq->id) ||
-        /* a new customer without a new contact: the old contact is the
-         * other customer's, so the work order is left without one */
-        db_run(db, "UPDATE work_orders SET contact_id = NULL WHERE id = ?"
-                   " AND contact_id IS NOT NULL AND contact_id NOT IN"
-                   " (SELECT id FROM contacts WHERE customer_id = work_orders.customer_id)",
-               rq->id)) {
-        cJSON_Delete(body);
-        resp_internal(rs);
-        return;
-    }
-    cJSON_Delete(body);
-    rs->applied = 1;
-    rec_respond(rs, db, rec_work_order_shown, rq->id, 200, "Work order not found");
+    failed = validate_apply_update(db, "work_orders", &fv, clock_stamp_after(old), rq->id) ||
+             /* a new customer without a new contact: the old contact is the
+              * other customer's, so the work order is left without one */
+             db_run(db, "UPDATE work_orders SET contact_id = NULL WHERE id = ?"
+                        " AND contact_id IS NOT NULL AND contact_id NOT IN"
+                        " (SELECT id FROM contacts WHERE customer_id = work_orders.customer_id)",
+                    rq->id);
+    rec_answer_write(rs, db, body, failed, rec_work_order_shown, rq->id, 200,
+                     "Work order not found");
 }
 
 void work_orders_delete(const struct sim_request *rq, struct sim_response *rs)

@@ -227,6 +227,10 @@ typedef int (*rec_detail_fn)(sqlite3 *db, const char *id, cJSON **out,
 /* Answers {"data": detail} with its ETag, or 404 with missing_message. */
 void rec_respond(struct sim_response *rs, sqlite3 *db, rec_detail_fn fn,
                  const char *id, int status, const char *missing_message);
+/* Ends a create or update: frees body, then answers 500 when the write
+ * failed, else as rec_respond (the write applied). */
+void rec_answer_write(struct sim_response *rs, sqlite3 *db, cJSON *body, int failed,
+                      rec_detail_fn fn, const char *id, int status, const char *missing_message);
 /* Moves a record to the trash, stamping updated_at; 0 or -1. */
 int rec_trash(sqlite3 *db, const char *table, const char *id, int64_t old_updated_ms);
 /* Stamps a record's updated_at (its embedded parts changed); 0 or -1. */

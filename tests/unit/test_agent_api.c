@@ -88,6 +88,14 @@ static void test_methods(void **state)
     assert_int_equal(api_route_entity(ROUTE_CUSTOMER_WORK_ORDERS), ENT_WORK_ORDER);
 }
 
+/* Makes q hold just the given parameter, value, ... pairs (NULL ends). */
+static void set_query(api_query *q, const char *const *pairs)
+{
+    memset(q, 0, sizeof *q);
+    for (; pairs[0]; pairs += 2)
+        api_query_set(q, pairs[0], pairs[1]);
+}
+
 static void test_query(void **state)
 {
     api_query q;
@@ -96,13 +104,9 @@ static void test_query(void **state)
     char msg[128];
     (void)state;
 
-    memset(&q, 0, sizeof q);
-    api_query_set(&q, "page", "2");
-    api_query_set(&q, "per_page", "500");
-    api_query_set(&q, "search", "' OR 1=1 --");
-    api_query_set(&q, "status", "active");
-    api_query_set(&q, "unknown", "x");
-    api_query_set(&q, "created_after", "2024-01-01");
+    set_query(&q, (const char *const[]){"page", "2", "per_page", "500",
+                                        "search", "' OR 1=1 --", "status", "active",
+                                        "unknown", "x", "created_after", "2024-01-01", NULL});
     assert_int_equal(api_query_to_store(&q, ROUTE_CUSTOMERS, &sq, &field, msg, sizeof msg), 0);
     assert_int_equal(sq.page, 2);
     assert_int_equal(sq.per_page, 100); /* clamped */
@@ -134,12 +138,9 @@ static void test_query(void **state)
     assert_int_equal(api_query_to_store(&q, ROUTE_WORK_ORDERS, &sq, &field, msg, sizeof msg), -1);
     assert_string_equal(field, "from_date");
 
-    memset(&q, 0, sizeof q);
-    api_query_set(&q, "technician_id", "tech-001");
-    api_query_set(&q, "customer_id", "cust-1");
-    api_query_set(&q, "from_date", "2024-01-01");
-    api_query_set(&q, "to_date", "2024-02-01");
-    api_query_set(&q, "search", "ignored for work orders");
+    set_query(&q, (const char *const[]){"technician_id", "tech-001", "customer_id", "cust-1",
+                                        "from_date", "2024-01-01", "to_date", "2024-02-01",
+                                        "search", "ignored for work orders", NULL});
     assert_int_equal(api_query_to_store(&q, ROUTE_WORK_ORDERS, &sq, &field, msg, sizeof msg), 0);
     assert_string_equal(sq.technician_id, "tech-001");
     assert_string_equal(sq.customer_id, "cust-1");

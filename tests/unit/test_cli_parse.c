@@ -289,53 +289,63 @@ static void test_help_and_version(void **state)
     cli_plan_release(&plan);
 }
 
+/* cli_date_arg(arg) at now gives want, or is refused when want is NULL. */
+static void check_date(const char *arg, time_t now, const char *want)
+{
+    char day[11];
+
+    assert_int_equal(cli_date_arg(arg, now, day), want ? 0 : -1);
+    if (want)
+        assert_string_equal(day, want);
+}
+
+/* cli_time_arg(arg) at now gives want, or is refused when want is NULL. */
+static void check_time(const char *arg, time_t now, const char *want)
+{
+    char t[64];
+
+    assert_int_equal(cli_time_arg(arg, now, t, sizeof t), want ? 0 : -1);
+    if (want)
+        assert_string_equal(t, want);
+}
+
+static void set_tz(const char *tz)
+{
+    setenv("TZ", tz, 1);
+    tzset();
+}
+
 /* Dates as people type them, on the local calendar (TZ honoured). */
 static void test_dates(void **state)
 {
-    char day[11], t[64];
     /* 2024-03-30 23:30 UTC: already the 31st in Tokyo; DST starts in
      * Berlin on the 31st. */
     time_t now = 1711841400;
 
     (void)state;
-    setenv("TZ", "UTC", 1);
-    tzset();
-    assert_int_equal(cli_date_arg("today", now, day), 0);
-    assert_string_equal(day, "2024-03-30");
-    assert_int_equal(cli_date_arg("tomorrow", now, day), 0);
-    assert_string_equal(day, "2024-03-31");
-    assert_int_equal(cli_date_arg("yesterday", now, day), 0);
-    assert_string_equal(day, "2024-03-29");
-    assert_int_equal(cli_date_arg("+7d", now, day), 0);
-    assert_string_equal(day, "2024-04-06");
-    assert_int_equal(cli_date_arg("-1d", now, day), 0);
-    assert_string_equal(day, "2024-03-29");
-    assert_int_equal(cli_date_arg("+2w", now, day), 0);
-    assert_string_equal(day, "2024-04-13");
-    assert_int_equal(cli_date_arg("2024-02-29", now, day), 0);
-    assert_string_equal(day, "2024-02-29");
-    assert_int_equal(cli_date_arg("2023-02-29", now, day), -1);
-    assert_int_equal(cli_date_arg("+7", now, day), -1);
-    assert_int_equal(cli_date_arg("7d", now, day), -1);
-    assert_int_equal(cli_date_arg("2024-2-1", now, day), -1);
-    assert_int_equal(cli_date_arg("", now, day), -1);
-    setenv("TZ", "Asia/Tokyo", 1);
-    tzset();
-    assert_int_equal(cli_date_arg("today", now, day), 0);
-    assert_string_equal(day, "2024-03-31");
+    set_tz("UTC");
+    check_date("today", now, "2024-03-30");
+    check_date("tomorrow", now, "2024-03-31");
+    check_date("yesterday", now, "2024-03-29");
+    check_date("+7d", now, "2024-04-06");
+    check_date("-1d", now, "2024-03-29");
+    check_date("+2w", now, "2024-04-13");
+    check_date("2024-02-29", now, "2024-02-29");
+    check_date("2023-02-29", now, NULL);
+    check_date("+7", now, NULL);
+    check_date("7d", now, NULL);
+    check_date("2024-2-1", now, NULL);
+    check_date("", now, NULL);
+    set_tz("Asia/Tokyo");
+    check_date("today", now, "2024-03-31");
     /* Local wall time to UTC; an explicit offset goes as written. */
-    assert_int_equal(cli_time_arg("tomorrow 09:30", now, t, sizeof t), 0);
-    assert_string_equal(t, "2024-04-01T00:30:00Z");
-    assert_int_equal(cli_time_arg("2024-04-02T08:00", now, t, sizeof t), 0);
-    assert_string_equal(t, "2024-04-01T23:00:00Z");
-    assert_int_equal(cli_time_arg("2024-04-02T08:00:00+02:00", now, t, sizeof t), 0);
-    assert_string_equal(t, "2024-04-02T08:00:00+02:00");
-    assert_int_equal(cli_time_arg("tomorrow", now, t, sizeof t), -1);
-    assert_int_equal(cli_time_arg("today 25:00", now, t, sizeof t), -1);
-    setenv("TZ", "Europe/Berlin", 1);
-    tzset();
-    assert_int_equal(cli_time_arg("2024-03-31 12:00", now, t, sizeof t), 0);
-    assert_string_equal(t, "2024-03-31T10:00:00Z"); /* CEST, +02:00 */
+    check_time("tomorrow 09:30", now, "2024-04-01T00:30:00Z");
+    check_time("2024-04-02T08:00", now, "2024-04-01T23:00:00Z");
+    check_time("2024-04-02T08:00:00+02:00", now, "2024-04-02T08:00:00+02:00");
+    check_time("tomorrow", now, NULL);
+    check_time("today 25:00", now, NULL);
+    set_tz("Europe/Berlin");
+    check_time("2024-03-31 12:00", now, "2024-03-31T10:00:00Z"); /* CEST, +02:00 */
     unsetenv("TZ");
     tzset();
 }

@@ -321,32 +321,39 @@ static void test_progress_line(void **state)
     assert_string_equal(line, "syncing: starting");
 }
 
+/* Feeds p a pull's progress (done of total records) seen at mono_ms and
+ * checks the line it makes. */
+static void check_pull_progress(cli_progress *p, int done, int total, int64_t mono_ms,
+                                const char *want)
+{
+    char json[128], line[160];
+    cJSON *s;
+
+    snprintf(json, sizeof json,
+             "{\"progress\":{\"phase\":\"pull\",\"records_done\":%d,\"records_total\":%d}}",
+             done, total);
+    s = cJSON_Parse(json);
+    assert_non_null(s);
+    cli_progress_line(s, p, mono_ms, line, sizeof line);
+    assert_string_equal(line, want);
+    cJSON_Delete(s);
+}
+
 /* The rate and the estimate come from samples over time; the percentage
  * never goes back when the daemon finds more records to fetch. */
 static void test_progress_rate(void **state)
 {
     cli_progress p = {0};
-    char line[160];
-    cJSON *s;
 
     (void)state;
-    s = cJSON_Parse("{\"progress\":{\"phase\":\"pull\",\"records_done\":100,"
-                    "\"records_total\":1000}}");
-    cli_progress_line(s, &p, 1000, line, sizeof line);
-    assert_string_equal(line, "pull: 10% (pulled 100 of 1000 records, pushed 0 of 0 ops)");
-    cJSON_Delete(s);
-    s = cJSON_Parse("{\"progress\":{\"phase\":\"pull\",\"records_done\":300,"
-                    "\"records_total\":1000}}");
-    cli_progress_line(s, &p, 3000, line, sizeof line);
-    assert_string_equal(line, "pull: 30% (pulled 300 of 1000 records, pushed 0 of 0 ops), "
-                              "100/s, about 7 s left");
-    cJSON_Delete(s);
-    s = cJSON_Parse("{\"progress\":{\"phase\":\"pull\",\"records_done\":400,"
-                    "\"records_total\":10000}}");
-    cli_progress_line(s, &p, 4000, line, sizeof line);
-    assert_string_equal(line, "pull: 30% (pulled 400 of 10000 records, pushed 0 of 0 ops), "
-                              "100/s, about 2 min left");
-    cJSON_Delete(s);
+    check_pull_progress(&p, 100, 1000, 1000,
+                        "pull: 10% (pulled 100 of 1000 records, pushed 0 of 0 ops)");
+    check_pull_progress(&p, 300, 1000, 3000,
+                        "pull: 30% (pulled 300 of 1000 records, pushed 0 of 0 ops), "
+                        "100/s, about 7 s left");
+    check_pull_progress(&p, 400, 10000, 4000,
+                        "pull: 30% (pulled 400 of 10000 records, pushed 0 of 0 ops), "
+                        "100/s, about 2 min left");
 }
 
 /* ---- text/event-stream ---- */
