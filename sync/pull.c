@@ -613,7 +613,8 @@ static void list_answered(pull_ctx *pc, page *pg)
         break;
     }
     if (!pg->root && err[0])
-        SLOG(&se->log, sync_remote_classify(req) == SYNC_REMOTE_AUTH ? SYNC_LOG_WARN : SYNC_LOG_INFO,
+        SLOG(&se->log,
+             sync_remote_classify(req) == SYNC_REMOTE_AUTH ? SYNC_LOG_WARN : SYNC_LOG_INFO,
              "pull: list %s page %lld: %s",
              pc->w[pg->phase].ent == ENT_CUSTOMER ? "customers" : "work-orders",
              (long long)pg->number, err);

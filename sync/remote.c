@@ -81,7 +81,8 @@ void sync_remote_free(sync_remote_client *r)
     free(r);
 }
 
-int sync_remote_new(const sync_remote_config *cfg, sync_remote_client **out, char *err, size_t errlen)
+int sync_remote_new(const sync_remote_config *cfg, sync_remote_client **out, char *err,
+                    size_t errlen)
 {
     sync_remote_client *r = NULL;
     size_t len;

@@ -68,7 +68,8 @@ struct sync_remote_req {
     size_t index;
 };
 
-int sync_remote_new(const sync_remote_config *cfg, sync_remote_client **out, char *err, size_t errlen);
+int sync_remote_new(const sync_remote_config *cfg, sync_remote_client **out, char *err,
+                    size_t errlen);
 void sync_remote_free(sync_remote_client *r);
 /* Wakes a sync_remote_run blocked in poll (any thread). */
 void sync_remote_wakeup(sync_remote_client *r);
