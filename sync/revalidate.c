@@ -328,11 +328,11 @@ static double plan(rv_ctx *c, double rate, double lists, int64_t sweep_pages)
         cold += !c->slots[i].hot;
     /*
      * Shares, in this order: the lists; max_age for every record (N /
-     * max_age, a small floor: 300 records a day is 12.5 an hour); the hot
-     * details every 10 intervals, or as often as what is left allows; a
-     * third of the rest for the sweep (no more than a page an interval, no
-     * less than a sweep per max_age); the rest, with the floor, for the
-     * other details.
+     * max_age, a small floor: 300 records a day is 12.5 an hour); a
+     * quarter of the rest for the sweep (no more than a page an interval,
+     * no less than a sweep per max_age); the hot details every 10
+     * intervals, or as often as what is left allows; the rest, with the
+     * floor, for the other details.
      */
     left = rate - lists / interval;
     floor_rate = (double)(c->n + (size_t)(sweep_pages > 0 ? sweep_pages : 0)) / hi;
@@ -341,6 +341,14 @@ static double plan(rv_ctx *c, double rate, double lists, int64_t sweep_pages)
     left -= floor_rate;
     if (left < 0)
         left = 0;
+    /* The sweep before the hot details: one page is a hundred records'
+     * summaries for one request, the cheapest hint there is. */
+    sweep_rate = left / 4;
+    if (sweep_rate > 1.0 / interval)
+        sweep_rate = 1.0 / interval;
+    left -= sweep_rate;
+    if (sweep_pages > 0 && sweep_rate < (double)sweep_pages / hi)
+        sweep_rate = (double)sweep_pages / hi;
     hot_rate = (double)c->nhot / lo;
     if (hot_rate > left)
         hot_rate = left;
@@ -348,12 +356,7 @@ static double plan(rv_ctx *c, double rate, double lists, int64_t sweep_pages)
     hot_ivl = c->nhot == 0 ? lo : hot_rate > 0 ? (double)c->nhot / hot_rate : hi;
     if (hot_ivl > hi)
         hot_ivl = hi;
-    sweep_rate = left / 3;
-    if (sweep_rate > 1.0 / interval)
-        sweep_rate = 1.0 / interval;
-    if (sweep_pages > 0 && sweep_rate < (double)sweep_pages / hi)
-        sweep_rate = (double)sweep_pages / hi;
-    detail_rate = left - sweep_rate + floor_rate * (double)cold / (double)(c->n ? c->n : 1);
+    detail_rate = left + floor_rate * (double)cold / (double)(c->n ? c->n : 1);
     if (detail_rate < 0)
         detail_rate = 0;
 
@@ -1079,7 +1082,7 @@ int sync_revalidate(sync_engine *se)
     double gap;
     int status_lists[2] = {0, 0};
     static const char *const status_name[2] = {"in_progress", "on_hold"};
-    size_t ndue = 0, hot_due = 0;
+    size_t ndue = 0;
     double today_gap, status_gap, rate, interval = (double)se->interval_s * 1000.0;
 
     memset(&c, 0, sizeof c);
@@ -1141,19 +1144,16 @@ int sync_revalidate(sync_engine *se)
                sweep_pages);
     c.tokens = sync_pace_tokens(&se->pace, c.mono);
 
-    /* What is due, most urgent first; the hot details' tokens are set
-     * aside before the sweep may take one. */
+    /* What is due, most urgent first. */
     for (size_t i = 0; i < c.n; i++)
-        if (c.slots[i].overdue >= 1.0) {
+        if (c.slots[i].overdue >= 1.0)
             due[ndue++] = &c.slots[i];
-            hot_due += c.slots[i].hot;
-        }
     qsort(due, ndue, sizeof *due, by_urgency);
 
     /* 1. Lists.  Today's hot list first, every interval while it takes
      * at most half the budget; the in_progress and on_hold lists of other
-     * days at their own gap; the sweep's next page when due and the hot
-     * details have their tokens. */
+     * days at their own gap; the sweep's next page when due (its gap is
+     * its share of the budget). */
     if (se->technician_id && c.mono >= se->today_next && c.tokens >= 1) {
         char q[600];
         snprintf(q, sizeof q, "technician_id=%s&from_date=%s&to_date=%s", tech, c.today,
@@ -1179,7 +1179,7 @@ int sync_revalidate(sync_engine *se)
     }
     if (se->sweep_next < 0)   /* this agent's phase in the sweep's rhythm */
         se->sweep_next = c.mono + (int64_t)(gap * phase_of(se, ENT__COUNT, "sweep"));
-    if (c.mono >= se->sweep_next && c.tokens - (double)hot_due >= 1 && nl < MAX_LISTS) {
+    if (c.mono >= se->sweep_next && c.tokens >= 1 && nl < MAX_LISTS) {
         if (sc.walk >= nwalks) {
             sc.walk = 0;
             sc.page = 1;
