@@ -40,6 +40,13 @@ TECH = "tech-001"
 DAYS_BACK, DAYS_AHEAD = 7, 30
 
 
+# The remote's profile: "sim" (ETags, millisecond updated_at: the sim's
+# conveniences) or "documented" (the API exactly as its pages describe it:
+# no ETag, second-resolution updated_at), which the agent must survive just
+# as well.
+PROFILES = {"sim": (), "documented": ("--etag", "off", "--timestamps", "s")}
+
+
 class ReliabilityError(AssertionError):
     pass
 
@@ -486,15 +493,16 @@ def keep_evidence(env, name, ledger=None):
 
 # ---- the crash loop ----------------------------------------------------------
 
-def crash_loop(seed, kills, latency_ms=25, log=None):
+def crash_loop(seed, kills, latency_ms=25, log=None, profile="sim"):
     """Kills the daemon with SIGKILL `kills` times at random moments of its
     pulls and pushes (the sim adds latency_ms to every request, so a kill
     lands with requests in flight) while the test keeps queuing edits,
     then heals and checks.  Returns the figures; raises ReliabilityError."""
     rng = random.Random(seed)
     ledger = Ledger(seed)
-    hint = replay_hint("crash", seed, kills=kills)
-    sim_args = ("--seed", str(seed), "--customers", "40", "--work-orders", "300")
+    hint = replay_hint("crash", seed, kills=kills, profile=profile)
+    sim_args = ("--seed", str(seed), "--customers", "40", "--work-orders", "300") \
+        + PROFILES[profile]
     agent_args = ["--log-level", os.environ.get("FIELDSYNC_REL_LOG_LEVEL", "info")]
     with AgentEnv(sim_args=sim_args, agent_args=agent_args) as env:
         logtail = LogTail(env.sim)
@@ -592,16 +600,17 @@ def restart_agent(env, kill):
     env.agent = env.new_agent().start()
 
 
-def run_history(seed, steps):
+def run_history(seed, steps, profile="sim"):
     """One random history of `steps` steps from seed, then heal, settle
     and check.  Returns the figures; raises ReliabilityError naming the
     seed and the replay command."""
     rng = random.Random(seed)
     ledger = Ledger(seed)
-    hint = replay_hint("history", seed, steps=steps)
+    hint = replay_hint("history", seed, steps=steps, profile=profile)
     figures_extra = {"steps": steps, "faults": 0, "daemon_restarts": 0, "sim_restarts": 0,
                      "offline_periods": 0}
-    sim_args = ["--seed", str(seed), "--customers", "30", "--work-orders", "200"]
+    sim_args = ["--seed", str(seed), "--customers", "30", "--work-orders", "200"] \
+        + list(PROFILES[profile])
     agent_args = ["--log-level", os.environ.get("FIELDSYNC_REL_LOG_LEVEL", "info")]
     env = AgentEnv(sim_args=sim_args, agent_args=agent_args)
     skew = rng.choice([0, rng.randint(-120, 120)])

@@ -28,6 +28,16 @@ class CrashLoopTest(unittest.TestCase):
                 self.assertGreater(f["applied"], 0)
                 print("crash seed %d: %r" % (seed, f), file=sys.stderr)
 
+    def test_the_same_against_the_api_as_documented(self):
+        """No ETag, second-resolution updated_at: nothing lost or doubled either."""
+        seed = SEEDS[0] + 100
+        f = crash_loop(seed, KILLS, profile="documented")
+        self.assertEqual(f["kills"], KILLS)
+        self.assertEqual(f["lost"], 0)
+        self.assertEqual(f["duplicates"], 0)
+        self.assertGreater(f["applied"], 0)
+        print("crash seed %d, documented profile: %r" % (seed, f), file=sys.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -27,6 +27,15 @@ class HistoriesTest(unittest.TestCase):
                 self.assertEqual(f["duplicates"], 0)
                 print("history seed %d: %r" % (seed, f), file=sys.stderr)
 
+    def test_the_same_against_the_api_as_documented(self):
+        """No ETag, second-resolution updated_at: the histories converge too."""
+        for seed in (SEEDS[0] + 100, SEEDS[-1] + 100):
+            with self.subTest(seed=seed):
+                f = run_history(seed, STEPS, profile="documented")
+                self.assertEqual(f["lost"], 0)
+                self.assertEqual(f["duplicates"], 0)
+                print("history seed %d, documented profile: %r" % (seed, f), file=sys.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

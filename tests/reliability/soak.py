@@ -49,6 +49,8 @@ def main():
     ap.add_argument("--steps", type=int, default=60, help="steps per history")
     ap.add_argument("--history-seed", type=int, help="replay one history")
     ap.add_argument("--first-seed", type=int, default=1000)
+    ap.add_argument("--profile", choices=("sim", "documented"), default="sim",
+                    help="the remote as the sim offers it, or exactly as documented")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
     os.environ["FIELDSYNC_BUILD"] = os.path.abspath(args.build)
@@ -63,7 +65,7 @@ def main():
                   [] if one else range(args.first_seed, args.first_seed + args.histories))
 
     if crash_seeds:
-        tot = run_seeds(crash_seeds, lambda seed: relutil.crash_loop(seed, args.kills),
+        tot = run_seeds(crash_seeds, lambda seed: relutil.crash_loop(seed, args.kills, profile=args.profile),
                         lambda seed, f: "crash seed %d: %d kills survived, %r"
                         % (seed, f["kills"], f), failures)
         out["crash"] = tot
@@ -74,7 +76,7 @@ def main():
                  tot.get("updates", 0), tot.get("lost", 0), tot.get("duplicates", 0),
                  tot["seconds"]), flush=True)
     if hist_seeds:
-        tot = run_seeds(hist_seeds, lambda seed: relutil.run_history(seed, args.steps),
+        tot = run_seeds(hist_seeds, lambda seed: relutil.run_history(seed, args.steps, profile=args.profile),
                         lambda seed, f: "history seed %d: %r" % (seed, f), failures)
         out["histories"] = tot
         print("soak: histories: %d seeds checked, %d steps, %d local ops (%d applied, %d kept as "
