@@ -171,6 +171,7 @@ typedef struct {
     int64_t open_page;
     int64_t total_pages[2];    /* per walk, -1 until a list page says */
     int64_t totals[2];         /* total_count of the walk's first page read */
+    int64_t counted[2];        /* already in the progress total, -1: not yet */
     int open_in[2];            /* pages of the walk open */
     int lists_out[2];          /* of those, lists not yet read */
     int broken;                /* a list page failed for good: open no more */
@@ -636,7 +637,11 @@ static void list_answered(pull_ctx *pc, page *pg)
     pg->list_state = LIST_OK;
     if (pc->totals[pg->phase] < 0) {
         pc->totals[pg->phase] = m.total_count;
-        sync_progress_add(se, 0, m.total_count, 0, 0);
+        /* Counted at the start (count_walks) or now; only a list that
+         * moved since changes the progress total. */
+        sync_progress_add(se, 0, m.total_count - (pc->counted[pg->phase] > 0
+                                                  ? pc->counted[pg->phase] : 0), 0, 0);
+        pc->counted[pg->phase] = m.total_count;
     } else if (pc->totals[pg->phase] != m.total_count) {
         pc->complete = 0;   /* the list moved under the walk */
     }
@@ -977,6 +982,55 @@ static int evict_all(sync_engine *se, pull_ctx *pc)
     return STORE_OK;
 }
 
+/*
+ * Counts every walk's members into the progress total before the walk
+ * starts.  A walk's first list page is read only once the walks before it
+ * are, so with two walks the total would otherwise jump when the second
+ * began (3,000 customers, then 23,000 records).  One request of one item
+ * per walk, and only when there are two.  A failure leaves that walk's
+ * total to be counted when its first page is read, as before.
+ */
+static void count_walks(pull_ctx *pc)
+{
+    sync_engine *se = pc->se;
+    sync_remote_req reqs[2], *ptrs[2];
+    int phases[2];
+    size_t n = 0;
+
+    memset(reqs, 0, sizeof reqs);
+    for (int ph = pc->open_phase; ph < pc->nw && pc->nw > 1; ph++) {
+        const walk *w = &pc->w[ph];
+        char path[800];
+
+        snprintf(path, sizeof path, "/%s?%s%spage=1&per_page=1",
+                 w->ent == ENT_CUSTOMER ? "customers" : "work-orders", w->query,
+                 w->query[0] ? "&" : "");
+        if (sync_remote_req_set(se->rm, &reqs[n], "GET", path))
+            break;
+        phases[n] = ph;
+        ptrs[n] = &reqs[n];
+        n++;
+    }
+    if (n > 0 && sync_run(se, ptrs, n) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            char err[160];
+            sync_list_meta m = {0, 0, 0};
+            cJSON *root = NULL;
+
+            if (reqs[i].status == 200)
+                root = sync_body_parse(reqs[i].resp, reqs[i].resp_len, 1, err, sizeof err);
+            if (root && sync_list_meta_get(root, &m, err, sizeof err) == 0 &&
+                m.total_count >= 0) {
+                pc->counted[phases[i]] = m.total_count;
+                sync_progress_add(se, 0, m.total_count, 0, 0);
+            }
+            cJSON_Delete(root);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        sync_remote_req_clear(&reqs[i]);
+}
+
 int sync_pull(sync_engine *se)
 {
     pull_ctx pc;
@@ -989,6 +1043,7 @@ int sync_pull(sync_engine *se)
     pc.open_page = 1;
     pc.total_pages[0] = pc.total_pages[1] = -1;
     pc.totals[0] = pc.totals[1] = -1;
+    pc.counted[0] = pc.counted[1] = -1;
     pc.stream.next = pull_next;
     pc.stream.done = pull_done;
     pc.stream.ud = &pc;
@@ -1016,6 +1071,7 @@ int sync_pull(sync_engine *se)
     free(cur);
     if (!pc.gen && (rc = store_pull_begin(se->st, &pc.gen)) != STORE_OK)
         goto out;
+    count_walks(&pc);
 
     for (;;) {
         page *pg;

@@ -190,6 +190,35 @@ class LongInitialSync(unittest.TestCase):
             env.agent.stop()
 
 
+class ProgressTotal(unittest.TestCase):
+    """The whole account is two walks, the customers then the work orders:
+    the progress total counts both lists from their meta at the start, so
+    it does not jump when the second walk begins (3,000 -> 23,000)."""
+
+    @unittest.skipIf(missing_programs(), "not built: %s" % missing_programs())
+    def test_total_known_from_the_start(self):
+        with AgentEnv(sim_args=("--seed", "7", "--customers", "120", "--work-orders", "400"),
+                      technician=None, start_agent=False) as env:
+            customers = env.sim.api("GET", "/api/v1/customers?per_page=1")
+            work_orders = env.sim.api("GET", "/api/v1/work-orders?per_page=1")
+            members = (customers.json()["meta"]["total_count"]
+                       + work_orders.json()["meta"]["total_count"])
+            env.sim.set_faults(latency_ms=100)
+            env.agent = env.new_agent().start()
+            totals = []
+
+            def counted():
+                st = env.agent.status()
+                if st["syncing"] and st["progress"]["records_total"] > 0:
+                    totals.append(st["progress"]["records_total"])
+                return len(totals) > 0
+            wait_for(counted, 30, 0.02, "the first list page counted")
+            # Both lists are in the total from the first look on.
+            self.assertEqual(totals[0], members, totals)
+            env.sim.clear_faults()
+            env.agent.stop()
+
+
 class RefusedKey(unittest.TestCase):
     """A 401: status exits 4, and the daemon logs it as a warning."""
 
