@@ -579,7 +579,17 @@ class Bench:
         sys.stdout.flush()
 
 
-PARTS = ("sync", "drain", "reads", "during", "write", "growth")
+    # -- the request budget (issue 12): tests/bench/budget.py ------------------------
+    def part_cost(self):
+        import budget
+        budget.part_cost(self, SEED, SCOPE, TECHS, self.quick)
+
+    def part_fleet(self):
+        import budget
+        budget.part_fleet(self, SEED, self.quick)
+
+
+PARTS = ("sync", "drain", "reads", "during", "write", "growth", "cost", "fleet")
 
 
 def main():
