@@ -52,7 +52,7 @@ CLI_MAIN   := agent/cli/fieldsync.c
 # What both programs must agree on is compiled into both, as bgpctl
 # compiles bgpd's shared files.
 SHARED_SRC := agent/paths.c agent/routes.c
-CLI_SRC    := $(filter-out $(CLI_MAIN),$(wildcard agent/cli/*.c)) $(SHARED_SRC)
+CLI_SRC    := $(filter-out $(CLI_MAIN),$(wildcard agent/cli/*.c)) $(SHARED_SRC) store/util.c
 SIM_SRC    := $(wildcard tests/sim/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 SYSTEM_SRC := $(wildcard tests/system/test_*.c)

@@ -1,5 +1,6 @@
 /* api_request.c — routing, query and body checks, error bodies (see api_request.h). */
 #include "agent/api_request.h"
+#include "store/util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -146,44 +147,6 @@ int api_parse_bool(const char *v)
     return -1;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/*
- * Whether any object in the tree repeats a key.  Sorting each object's
- * names keeps this O(n log n): a body of 1 MiB with 100k keys in one
- * object must not cost 10^10 comparisons.
- */
-static int has_duplicate_keys(const cJSON *node)
-{
-    const cJSON *c;
-    int n = 0, dup = 0;
-    const char **names;
-
-    if (!cJSON_IsObject(node) && !cJSON_IsArray(node))
-        return 0;
-    for (c = node->child; c; c = c->next) {
-        n++;
-        if (has_duplicate_keys(c))
-            return 1;
-    }
-    if (!cJSON_IsObject(node) || n < 2)
-        return 0;
-    names = malloc((size_t)n * sizeof *names);
-    if (!names)
-        return 1; /* cannot check: refuse rather than guess */
-    n = 0;
-    for (c = node->child; c; c = c->next)
-        names[n++] = c->string ? c->string : "";
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
-    for (int i = 1; i < n && !dup; i++)
-        dup = strcmp(names[i - 1], names[i]) == 0;
-    free(names);
-    return dup;
-}
-
 cJSON *api_parse_body(const char *buf, size_t len, char *why, size_t whylen)
 {
     const char *end = NULL;
@@ -213,7 +176,7 @@ cJSON *api_parse_body(const char *buf, size_t len, char *why, size_t whylen)
         snprintf(why, whylen, "the request body must be a JSON object");
         goto bad;
     }
-    if (has_duplicate_keys(root)) {
+    if (fs_json_dup_key(root)) {
         snprintf(why, whylen, "the request body repeats a key in an object");
         goto bad;
     }

@@ -1,6 +1,6 @@
 /* ctlsock.c — the control socket (see ctlsock.h). */
 #include "agent/ctlsock.h"
-#include "agent/log.h"
+#include "store/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@ int ctlsock_prepare_dir(const char *path, int private_dir, char *err, size_t err
     struct stat st;
 
     if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) {
-        log_errfmt(err, errlen, "socket path too long");
+        fs_errfmt(err, errlen, "socket path too long");
         return -1;
     }
     slash = strrchr(dir, '/');
@@ -30,27 +30,27 @@ int ctlsock_prepare_dir(const char *path, int private_dir, char *err, size_t err
         return 0; /* in / */
     *slash = '\0';
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        log_errfmt(err, errlen, "cannot create socket directory %s: %s", dir, strerror(errno));
+        fs_errfmt(err, errlen, "cannot create socket directory %s: %s", dir, strerror(errno));
         return -1;
     }
     if (lstat(dir, &st) < 0) {
-        log_errfmt(err, errlen, "socket directory %s: %s", dir, strerror(errno));
+        fs_errfmt(err, errlen, "socket directory %s: %s", dir, strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
-        log_errfmt(err, errlen, "socket directory %s is not a directory", dir);
+        fs_errfmt(err, errlen, "socket directory %s is not a directory", dir);
         return -1;
     }
     if (private_dir) {
         /* In a world-writable /tmp someone may have made the directory
          * first to watch or spoof our socket: trust only our own. */
         if (st.st_uid != getuid()) {
-            log_errfmt(err, errlen, "socket directory %s is owned by uid %lu, not by us", dir,
+            fs_errfmt(err, errlen, "socket directory %s is owned by uid %lu, not by us", dir,
                     (unsigned long)st.st_uid);
             return -1;
         }
         if ((st.st_mode & 07777) != 0700) {
-            log_errfmt(err, errlen, "socket directory %s has mode %04o, not 0700", dir,
+            fs_errfmt(err, errlen, "socket directory %s has mode %04o, not 0700", dir,
                     (unsigned)(st.st_mode & 07777));
             return -1;
         }
@@ -79,7 +79,7 @@ static int probe(const char *path, char *err, size_t errlen)
     fill_addr(&sa, path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        log_errfmt(err, errlen, "socket: %s", strerror(errno));
+        fs_errfmt(err, errlen, "socket: %s", strerror(errno));
         return -1;
     }
     rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
@@ -88,7 +88,7 @@ static int probe(const char *path, char *err, size_t errlen)
     } else if (errno == ECONNREFUSED || errno == ENOENT) {
         rc = 0;
     } else {
-        log_errfmt(err, errlen, "cannot probe socket %s: %s", path, strerror(errno));
+        fs_errfmt(err, errlen, "cannot probe socket %s: %s", path, strerror(errno));
         rc = -1;
     }
     close(fd);
@@ -103,30 +103,30 @@ int ctlsock_listen(const char *path, gid_t gid, char *err, size_t errlen)
     int fd = -1, rc, live;
 
     if (fill_addr(&sa, path) < 0) {
-        log_errfmt(err, errlen, "socket path %s is longer than %zu bytes", path, sizeof sa.sun_path - 1);
+        fs_errfmt(err, errlen, "socket path %s is longer than %zu bytes", path, sizeof sa.sun_path - 1);
         return -1;
     }
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
-            log_errfmt(err, errlen, "%s exists and is not a socket; not touching it", path);
+            fs_errfmt(err, errlen, "%s exists and is not a socket; not touching it", path);
             return -1;
         }
         live = probe(path, err, errlen);
         if (live < 0)
             return -1;
         if (live) {
-            log_errfmt(err, errlen, "another fieldsyncd is already listening on %s", path);
+            fs_errfmt(err, errlen, "another fieldsyncd is already listening on %s", path);
             return -1;
         }
         /* Stale: its daemon died without unlinking it. */
         if (unlink(path) < 0 && errno != ENOENT) {
-            log_errfmt(err, errlen, "cannot remove stale socket %s: %s", path, strerror(errno));
+            fs_errfmt(err, errlen, "cannot remove stale socket %s: %s", path, strerror(errno));
             return -1;
         }
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
-        log_errfmt(err, errlen, "socket: %s", strerror(errno));
+        fs_errfmt(err, errlen, "socket: %s", strerror(errno));
         return -1;
     }
     /* The mode is set by the umask at bind time: no chmod window. */
@@ -134,19 +134,19 @@ int ctlsock_listen(const char *path, gid_t gid, char *err, size_t errlen)
     rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     umask(old_mask);
     if (rc < 0) {
-        log_errfmt(err, errlen, "cannot bind %s: %s", path, strerror(errno));
+        fs_errfmt(err, errlen, "cannot bind %s: %s", path, strerror(errno));
         goto fail;
     }
     /* Between bind and chown the socket belongs to our primary group; the
      * credential check still refuses anyone who is not us or in gid. */
     if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) {
-        log_errfmt(err, errlen, "cannot give %s to group %lu: %s", path, (unsigned long)gid,
+        fs_errfmt(err, errlen, "cannot give %s to group %lu: %s", path, (unsigned long)gid,
                 strerror(errno));
         unlink(path);
         goto fail;
     }
     if (listen(fd, 64) < 0) {
-        log_errfmt(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+        fs_errfmt(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
         unlink(path);
         goto fail;
     }

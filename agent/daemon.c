@@ -3,7 +3,8 @@
  *
  * Threads.  main: this loop, sleeping in poll(2) on a signalfd, the
  *   netlink socket and (only while event-stream clients exist) a 15 s
- *   keepalive timeout; it never touches the store or the network.
+ *   keepalive timeout and the systemd watchdog's half period; it never
+ *   touches the store or the network.
  * sync: runs the cycles (syncctl.c), its own store handle.
  * http: libmicrohttpd's polling thread (local_api.c), its own store handle.
  * The signals are blocked before any thread starts, so only the signalfd
@@ -36,15 +37,16 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/ctlsock.h"
 #include "agent/events.h"
 #include "agent/local_api.h"
-#include "agent/log.h"
 #include "agent/netlink.h"
 #include "agent/notify.h"
 #include "agent/syncctl.h"
+#include "store/util.h"
 
 #define KEEPALIVE_MS 15000
 #define EVENT_QUEUE_MAX (256 * 1024) /* per event-stream client */
@@ -127,30 +129,105 @@ static void reload(const config_flags *flags, agent_config *cur, syncctl *sc)
     agent_config *nc = malloc(sizeof *nc);
 
     if (!nc) {
-        log_error("reload: out of memory; keeping the current configuration");
+        fs_log_error("reload: out of memory; keeping the current configuration");
         return;
     }
-    if (config_load(flags, nc, err, sizeof err) < 0 || config_require(nc, err, sizeof err) < 0) {
-        log_error("reload failed, keeping the current configuration: %s", err);
+    if (config_load(flags, nc, err, sizeof err) < 0) {
+        fs_log_error("reload failed, keeping the current configuration: %s", err);
         free(nc);
         return;
     }
+    if (config_require(nc, err, sizeof err) < 0) {
+        fs_log_error("reload failed, keeping the current configuration: %s", err);
+        config_release(nc);
+        free(nc);
+        return;
+    }
+    config_log_warnings(nc);
     if (strcmp(nc->db, cur->db) || strcmp(nc->socket, cur->socket) ||
         (nc->socket_group ? !cur->socket_group || strcmp(nc->socket_group, cur->socket_group)
                           : cur->socket_group != NULL))
-        log_warn("reload: db, socket and socket_group change only with a restart");
-    log_set_level(nc->log_level);
+        fs_log_warn("reload: db, socket and socket_group change only with a restart");
+    fs_log_set_level(nc->log_level);
     cur->interval = nc->interval;
-    log_info("reload: configuration read from %s", nc->config_path);
+    fs_log_info("reload: configuration read from %s", nc->config_path);
     syncctl_reconfigure(sc, nc); /* takes nc */
+}
+
+/*
+ * WatchdogSec= of the unit: systemd sets WATCHDOG_USEC (and WATCHDOG_PID,
+ * which must be ours) and restarts the service when WATCHDOG=1 does not
+ * come within that period.  Returns half the period in ms (sd_watchdog_enabled(3)
+ * advises sending at half), or 0 when there is no watchdog.
+ */
+static int64_t watchdog_half_ms(void)
+{
+    const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+    char *end;
+    unsigned long long v;
+
+    if (!usec || !*usec)
+        return 0;
+    if (pid && *pid && strtol(pid, NULL, 10) != (long)getpid())
+        return 0;
+    errno = 0;
+    v = strtoull(usec, &end, 10);
+    if (errno || *end || v == 0)
+        return 0;
+    return (int64_t)(v / 2000) > 0 ? (int64_t)(v / 2000) : 1;
+}
+
+/*
+ * SIGHUP under systemd: RELOADING=1 with the monotonic time (systemd 253
+ * Type=notify-reload needs MONOTONIC_USEC to tell this reload from an
+ * earlier one), then READY=1 once the new configuration is in force or
+ * refused.
+ */
+static void reload_notified(const config_flags *flags, agent_config *cfg, syncctl *sc)
+{
+    char msg[96];
+    struct timespec ts;
+
+    /* Microseconds, as systemd reads them: finer than fs_mono_ms(). */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu",
+             (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL);
+    notify_send(msg);
+    reload(flags, cfg, sc);
+    notify_send("READY=1");
 }
 
 static void main_loop(const config_flags *flags, agent_config *cfg, int sfd, int nlfd,
                       int wakefd, syncctl *sc, events_hub *hub)
 {
+    /* The watchdog is fed from this loop, the one every signal and every
+     * stop goes through: if it stops turning, systemd restarts us. */
+    int64_t wd_half = watchdog_half_ms(), wd_due = wd_half ? fs_mono_ms() : 0;
+    int64_t ka_due = 0; /* next event-stream keepalive; 0: no clients */
+
+    if (wd_half)
+        fs_log_info("watchdog: WATCHDOG=1 every %lld ms", (long long)wd_half);
     for (;;) {
         struct pollfd pfd[3];
-        int n = 0, timeout = events_clients(hub) > 0 ? KEEPALIVE_MS : -1, rc;
+        int n = 0, timeout = -1, rc;
+        int64_t now = fs_mono_ms();
+
+        if (wd_half && now >= wd_due) {
+            notify_send("WATCHDOG=1");
+            wd_due = now + wd_half;
+        }
+        if (events_clients(hub) == 0)
+            ka_due = 0;
+        else if (ka_due == 0)
+            ka_due = now + KEEPALIVE_MS;
+        else if (now >= ka_due) {
+            events_keepalive(hub);
+            ka_due = now + KEEPALIVE_MS;
+        }
+        if (ka_due)
+            timeout = (int)(ka_due - now);
+        if (wd_half && (timeout < 0 || wd_due - now < timeout))
+            timeout = (int)(wd_due - now);
 
         pfd[n].fd = sfd;
         pfd[n++].events = POLLIN;
@@ -164,21 +241,19 @@ static void main_loop(const config_flags *flags, agent_config *cfg, int sfd, int
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
-            log_error("poll: %s", strerror(errno));
+            fs_log_error("poll: %s", strerror(errno));
             return;
         }
-        if (rc == 0) {
-            events_keepalive(hub);
-            continue;
-        }
+        if (rc == 0)
+            continue; /* a deadline: handled at the top */
         if (pfd[0].revents & POLLIN) {
             struct signalfd_siginfo si;
             while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
                 if (si.ssi_signo == SIGHUP) {
-                    log_info("SIGHUP: reloading the configuration");
-                    reload(flags, cfg, sc);
+                    fs_log_info("SIGHUP: reloading the configuration");
+                    reload_notified(flags, cfg, sc);
                 } else {
-                    log_info("%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+                    fs_log_info("%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
                     return;
                 }
             }
@@ -187,20 +262,18 @@ static void main_loop(const config_flags *flags, agent_config *cfg, int sfd, int
             uint64_t v;
             /* A first event-stream client: loop to arm the keepalive. */
             if (read(wakefd, &v, sizeof v) < 0 && errno != EAGAIN)
-                log_warn("eventfd: %s", strerror(errno));
+                fs_log_warn("eventfd: %s", strerror(errno));
         }
         if (n > 2 && (pfd[2].revents & (POLLIN | POLLERR))) {
             int up = netlink_drain(nlfd);
             if (up > 0) {
-                log_info("network change: syncing soon");
+                fs_log_info("network change: syncing soon");
                 syncctl_network_changed(sc);
             } else if (up < 0) {
-                log_warn("netlink: %s; no longer watching the network", strerror(errno));
+                fs_log_warn("netlink: %s; no longer watching the network", strerror(errno));
                 nlfd = -1;
             }
         }
-        /* Other wakeups restart the 15 s wait, so a keepalive may come
-         * later than 15 s only while signals or netlink keep arriving. */
     }
 }
 
@@ -215,7 +288,7 @@ int daemon_run(const config_flags *flags, agent_config *cfg)
     syncctl *sc = NULL;
     local_api *api = NULL;
 
-    log_set_level(cfg->log_level);
+    fs_log_set_level(cfg->log_level);
     signal(SIGPIPE, SIG_IGN);
     sfd = make_signalfd();
     if (sfd < 0) {
@@ -257,9 +330,9 @@ int daemon_run(const config_flags *flags, agent_config *cfg)
     lfd = -1;
     nlfd = netlink_open();
     if (nlfd < 0)
-        log_warn("netlink unavailable (%s): network changes will not trigger a sync",
+        fs_log_warn("netlink unavailable (%s): network changes will not trigger a sync",
                  strerror(errno));
-    log_info("fieldsyncd %s listening on %s (database %s, interval %d s, policy %s)",
+    fs_log_info("fieldsyncd %s listening on %s (database %s, interval %d s, policy %s)",
              FIELDSYNC_VERSION, cfg->socket, cfg->db, cfg->interval,
              sync_policy_name(cfg->policy));
     notify_send("READY=1\nSTATUS=listening");
@@ -293,7 +366,7 @@ out:
     if (lockfd >= 0)
         close(lockfd);
     if (status == 0)
-        log_info("stopped");
+        fs_log_info("stopped");
     config_release(cfg);
     return status;
 }

@@ -9,32 +9,67 @@
  * decisions are taken under the lock, a connection is never resumed that
  * was not suspended (undefined in libmicrohttpd) and an event is never
  * left unread in the queue of a sleeping client.
+ *
+ * Ids and the backlog.  Each published event gets the next id, a number
+ * that only grows: the first of a run is the wall clock in microseconds
+ * at the hub's start, so a restarted daemon never reuses an id a client
+ * may still hold.  The last EVENTS_BACKLOG events (and at most half a
+ * client's queue in bytes) are kept, formatted, so a client that comes
+ * back with Last-Event-ID gets what it missed.  An id outside what is
+ * kept (too old, or from another run) cannot be caught up: that client
+ * gets a "reset" event first, telling it to read the state again.
+ *
+ * Shutdown.  events_hub_close() resumes every client so its reader ends
+ * the stream, and waits (bounded) until each has gone, i.e. until
+ * libmicrohttpd has sent its final chunk and dropped the response; only
+ * then may the caller stop libmicrohttpd, which would cut off a stream
+ * still ending (curl: "exit 18, transfer closed with outstanding read
+ * data remaining").
  */
 #include "agent/events.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "store/util.h"
+
+/* How long events_hub_close() waits for the streams to end. */
+#define CLOSE_WAIT_MS 2000
 
 typedef struct client {
     events_hub *hub;
     struct MHD_Connection *conn;
-    char *buf;              /* queued bytes [off, len) */
-    size_t off, len, cap;
+    fs_buf q;               /* queued bytes [off, q.len), q.max the bound */
+    size_t off;
     int suspended;          /* the reader suspended conn */
     int dropped;            /* queue overflowed: end with error */
     struct client *next;
 } client;
 
+/* One kept event: its id and its formatted bytes. */
+typedef struct {
+    uint64_t id;
+    char *msg;
+    size_t len;
+} kept;
+
 struct events_hub {
     pthread_mutex_t mu;
+    pthread_cond_t gone;    /* signalled as each client goes */
     size_t max_queue;
     int closed;
     int nclients;
     int wake_fd;
     client *clients;
+    uint64_t last_id;       /* the id of the last event published */
+    kept backlog[EVENTS_BACKLOG]; /* a ring: [first, first + nkept) */
+    size_t first, nkept, kept_bytes;
 };
 
 events_hub *events_hub_new(size_t max_queue)
@@ -46,62 +81,106 @@ events_hub *events_hub_new(size_t max_queue)
         free(h);
         return NULL;
     }
+    if (pthread_cond_init(&h->gone, NULL) != 0) {
+        pthread_mutex_destroy(&h->mu);
+        free(h);
+        return NULL;
+    }
     h->max_queue = max_queue;
     h->wake_fd = -1;
+    h->last_id = (uint64_t)fs_wall_ms() * 1000;
     return h;
+}
+
+/* Forgets the oldest kept event (hub lock held). */
+static void forget_oldest(events_hub *h)
+{
+    kept *k = &h->backlog[h->first];
+    h->kept_bytes -= k->len;
+    free(k->msg);
+    k->msg = NULL;
+    h->first = (h->first + 1) % EVENTS_BACKLOG;
+    h->nkept--;
 }
 
 void events_hub_free(events_hub *h)
 {
     if (!h)
         return;
+    while (h->nkept)
+        forget_oldest(h);
+    pthread_cond_destroy(&h->gone);
     pthread_mutex_destroy(&h->mu);
     free(h);
 }
 
-char *events_format(const char *type, const char *data)
+/*
+ * Formats one event into out: "id: ID\n" (id 0: none), "event: TYPE\n",
+ * each line of data on its own "data:" line, and the empty line.  -1 for
+ * a type that is not one token, or when out fails.
+ */
+static int valid_type(const char *type)
 {
-    size_t tl, dl, lines = 1, cap;
-    char *out, *w;
-
-    if (!type || !*type || !data)
-        return NULL;
+    if (!type || !*type)
+        return 0;
     for (const char *p = type; *p; p++)
         if (*p <= ' ' || *p == ':' || *p == 0x7f)
-            return NULL;
-    tl = strlen(type);
-    dl = strlen(data);
-    for (const char *p = data; *p; p++)
-        if (*p == '\n')
-            lines++;
-    cap = 7 + tl + 1 + dl + lines * 7 + 2;
-    out = malloc(cap);
-    if (!out)
-        return NULL;
-    w = out;
-    memcpy(w, "event: ", 7);
-    w += 7;
-    memcpy(w, type, tl);
-    w += tl;
-    *w++ = '\n';
+            return 0;
+    return 1;
+}
+
+static int format_event(fs_buf *out, uint64_t id, const char *type, const char *data)
+{
+    if (!valid_type(type) || !data)
+        return -1;
+    if (id)
+        fs_buf_addf(out, "id: %" PRIu64 "\n", id);
+    fs_buf_addf(out, "event: %s\n", type);
     /* A newline inside the data would end the event early: split it. */
     for (const char *p = data;;) {
         const char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
         if (n && p[n - 1] == '\r')
             n--;
-        memcpy(w, "data: ", 6);
-        w += 6;
-        memcpy(w, p, n);
-        w += n;
-        *w++ = '\n';
+        fs_buf_adds(out, "data: ");
+        fs_buf_add(out, p, n);
+        fs_buf_adds(out, "\n");
         if (!nl)
             break;
         p = nl + 1;
     }
-    *w++ = '\n';
-    *w = '\0';
-    return out;
+    return fs_buf_adds(out, "\n") == FS_BUF_OK ? 0 : -1;
+}
+
+char *events_format(const char *type, const char *data)
+{
+    fs_buf out;
+    fs_buf_init(&out, SIZE_MAX);
+    if (format_event(&out, 0, type, data) < 0) {
+        fs_buf_release(&out);
+        return NULL;
+    }
+    return fs_buf_take(&out);
+}
+
+/* Drops the bytes already sent from the front of c's queue. */
+static void client_compact(client *c)
+{
+    fs_buf *q = &c->q;
+    memmove(q->data, q->data + c->off, q->len - c->off);
+    q->len -= c->off;
+    q->data[q->len] = '\0';
+    c->off = 0;
+}
+
+/* Ends c's stream with an error (hub lock held): it missed an event. */
+static void client_drop(client *c)
+{
+    c->dropped = 1;
+    if (c->suspended) {
+        c->suspended = 0;
+        MHD_resume_connection(c->conn);
+    }
 }
 
 /* Appends to one client (hub lock held); drops it when over the bound. */
@@ -109,67 +188,90 @@ static void client_push(client *c, const char *msg, size_t n)
 {
     if (c->dropped)
         return;
-    if (c->len - c->off + n > c->hub->max_queue) {
-        c->dropped = 1;
-    } else {
-        if (c->off && c->off == c->len)
-            c->off = c->len = 0;
-        if (c->len + n > c->cap) {
-            /* Compact first, then grow. */
-            if (c->off) {
-                memmove(c->buf, c->buf + c->off, c->len - c->off);
-                c->len -= c->off;
-                c->off = 0;
-            }
-            if (c->len + n > c->cap) {
-                size_t ncap = c->cap ? c->cap : 4096;
-                char *nb;
-                while (ncap < c->len + n)
-                    ncap *= 2;
-                nb = realloc(c->buf, ncap);
-                if (!nb) {
-                    c->dropped = 1;
-                    goto wake;
-                }
-                c->buf = nb;
-                c->cap = ncap;
-            }
-        }
-        memcpy(c->buf + c->len, msg, n);
-        c->len += n;
+    if (c->off == fs_buf_len(&c->q)) {
+        fs_buf_reset(&c->q);
+        c->off = 0;
+    } else if (c->off && (c->q.len + n > c->q.cap || c->q.len + n > c->q.max)) {
+        client_compact(c);
     }
-wake:
-    if (c->suspended) {
+    /* Over the bound (it stopped reading) or out of memory: either way
+     * the stream cannot stay whole, so it ends. */
+    if (fs_buf_add(&c->q, msg, n) != FS_BUF_OK) {
+        client_drop(c);
+    } else if (c->suspended) {
         c->suspended = 0;
         MHD_resume_connection(c->conn);
     }
 }
 
-static void broadcast(events_hub *h, const char *msg)
+/* Sends msg to every client (hub lock held). */
+static void broadcast(events_hub *h, const char *msg, size_t n)
 {
-    size_t n = strlen(msg);
-    pthread_mutex_lock(&h->mu);
     for (client *c = h->clients; c; c = c->next)
         client_push(c, msg, n);
-    pthread_mutex_unlock(&h->mu);
+}
+
+/* Keeps a published event (its bytes taken) in the backlog (lock held). */
+static void keep(events_hub *h, uint64_t id, char *msg, size_t len)
+{
+    kept *k;
+    while (h->nkept && (h->nkept == EVENTS_BACKLOG || h->kept_bytes + len > h->max_queue / 2))
+        forget_oldest(h);
+    if (len > h->max_queue / 2) {
+        /* Bigger than the backlog may hold: forget the rest too, so that
+         * nobody is caught up across the hole (they get a reset). */
+        while (h->nkept)
+            forget_oldest(h);
+        free(msg);
+        return;
+    }
+    k = &h->backlog[(h->first + h->nkept) % EVENTS_BACKLOG];
+    k->id = id;
+    k->msg = msg;
+    k->len = len;
+    h->nkept++;
+    h->kept_bytes += len;
 }
 
 void events_publish(events_hub *h, const char *type, const char *json)
 {
+    fs_buf out;
+    size_t len;
     char *msg;
-    if (!h)
+
+    if (!h || !valid_type(type))
         return;
-    msg = events_format(type, json ? json : "{}");
-    if (!msg)
-        return;
-    broadcast(h, msg);
-    free(msg);
+    fs_buf_init(&out, h->max_queue);
+    /* The id is taken and the event sent under one lock, so every client
+     * sees the ids in order. */
+    pthread_mutex_lock(&h->mu);
+    h->last_id++;
+    format_event(&out, h->last_id, type, json ? json : "{}");
+    len = fs_buf_len(&out);
+    msg = fs_buf_take(&out);
+    if (msg) {
+        broadcast(h, msg, len);
+        keep(h, h->last_id, msg, len);
+    } else {
+        /* Too big for any client's queue, or out of memory: the event is
+         * lost, and nobody may go on as if it had not been.  Streams end
+         * (their clients reconnect and get a reset) and the backlog goes. */
+        for (client *c = h->clients; c; c = c->next)
+            client_drop(c);
+        while (h->nkept)
+            forget_oldest(h);
+    }
+    pthread_mutex_unlock(&h->mu);
 }
 
 void events_keepalive(events_hub *h)
 {
-    if (h)
-        broadcast(h, ": keepalive\n\n");
+    static const char ka[] = ": keepalive\n\n";
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    broadcast(h, ka, sizeof ka - 1);
+    pthread_mutex_unlock(&h->mu);
 }
 
 void events_set_wake_fd(events_hub *h, int fd)
@@ -190,6 +292,16 @@ int events_clients(events_hub *h)
 
 void events_hub_close(events_hub *h)
 {
+    struct timespec until;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CLOSE_WAIT_MS / 1000;
+    until.tv_nsec += (long)(CLOSE_WAIT_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&h->mu);
     h->closed = 1;
     for (client *c = h->clients; c; c = c->next) {
@@ -198,6 +310,9 @@ void events_hub_close(events_hub *h)
             MHD_resume_connection(c->conn);
         }
     }
+    /* A client that stopped reading may never finish: the wait is bounded. */
+    while (h->nclients > 0 && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&h->gone, &h->mu, &until);
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -211,11 +326,11 @@ static ssize_t client_read(void *cls, uint64_t pos, char *buf, size_t max)
     pthread_mutex_lock(&h->mu);
     if (c->dropped) {
         rc = MHD_CONTENT_READER_END_WITH_ERROR;
-    } else if (c->len > c->off) {
-        size_t n = c->len - c->off;
+    } else if (fs_buf_len(&c->q) > c->off) {
+        size_t n = fs_buf_len(&c->q) - c->off;
         if (n > max)
             n = max;
-        memcpy(buf, c->buf + c->off, n);
+        memcpy(buf, c->q.data + c->off, n);
         c->off += n;
         rc = (ssize_t)n;
     } else if (h->closed) {
@@ -239,12 +354,48 @@ static void client_free(void *cls)
         if (*pp == c) {
             *pp = c->next;
             h->nclients--;
+            pthread_cond_broadcast(&h->gone);
             break;
         }
     }
     pthread_mutex_unlock(&h->mu);
-    free(c->buf);
+    fs_buf_release(&c->q);
     free(c);
+}
+
+/*
+ * What a client that comes back with Last-Event-ID last missed (hub lock
+ * held): the kept events after it, or, when they are not all kept (or
+ * last is not an id of this run), a "reset" event carrying the newest id.
+ */
+static void catch_up(events_hub *h, client *c, const char *last)
+{
+    static const char gap[] =
+        "{\"reason\":\"gap\",\"message\":\"the events after Last-Event-ID are no "
+        "longer kept: read the state again\"}";
+    uint64_t id, oldest = h->nkept ? h->backlog[h->first].id : h->last_id + 1;
+    char *end;
+    fs_buf out;
+
+    if (!last)
+        return;
+    errno = 0;
+    id = strtoull(last, &end, 10);
+    if (*last >= '0' && *last <= '9' && !*end && errno == 0 && id <= h->last_id &&
+        id + 1 >= oldest) {
+        for (size_t i = 0; i < h->nkept; i++) {
+            const kept *k = &h->backlog[(h->first + i) % EVENTS_BACKLOG];
+            if (k->id > id)
+                client_push(c, k->msg, k->len);
+        }
+        return;
+    }
+    fs_buf_init(&out, sizeof gap + 64);
+    if (format_event(&out, h->last_id, "reset", gap) == 0)
+        client_push(c, fs_buf_str(&out), fs_buf_len(&out));
+    else
+        c->dropped = 1; /* cannot tell it: better no stream than a silent gap */
+    fs_buf_release(&out);
 }
 
 struct MHD_Response *events_response(events_hub *h, struct MHD_Connection *conn)
@@ -257,19 +408,17 @@ struct MHD_Response *events_response(events_hub *h, struct MHD_Connection *conn)
         return NULL;
     c->hub = h;
     c->conn = conn;
+    fs_buf_init(&c->q, h->max_queue);
     /* The first bytes tell the client the stream is live, so it may act
      * (a test: make a change) knowing it will see the event. */
-    c->buf = malloc(sizeof hello);
-    if (!c->buf) {
+    if (fs_buf_adds(&c->q, hello) != FS_BUF_OK) {
+        fs_buf_release(&c->q);
         free(c);
         return NULL;
     }
-    memcpy(c->buf, hello, sizeof hello - 1);
-    c->len = sizeof hello - 1;
-    c->cap = sizeof hello;
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, client_read, c, client_free);
     if (!resp) {
-        free(c->buf);
+        fs_buf_release(&c->q);
         free(c);
         return NULL;
     }
@@ -279,6 +428,7 @@ struct MHD_Response *events_response(events_hub *h, struct MHD_Connection *conn)
         MHD_destroy_response(resp); /* frees c through client_free */
         return NULL;
     }
+    catch_up(h, c, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID"));
     c->next = h->clients;
     h->clients = c;
     if (h->nclients++ == 0 && h->wake_fd >= 0) {

@@ -24,7 +24,9 @@ static void usage(FILE *fp)
           "FIELDSYNC_API_KEY; never from the command line.\n"
           "Environment: FIELDSYNC_API_URL, FIELDSYNC_API_KEY, FIELDSYNC_API_KEY_FILE,\n"
           "FIELDSYNC_TECHNICIAN_ID, FIELDSYNC_DB, FIELDSYNC_SOCKET.\n"
-          "Config: $XDG_CONFIG_HOME/fieldsync/config (key = value lines).\n",
+          "Config: $XDG_CONFIG_DIRS (default /etc/xdg)/fieldsync/config and its\n"
+          "config.d/*.conf, then $XDG_CONFIG_HOME/fieldsync/config (key = value\n"
+          "lines; a later file wins).\n",
           fp);
 }
 
@@ -104,10 +106,13 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Before the first line: under systemd, stderr may be the journal. */
+    fs_log_detect_journal();
     if (config_load(&flags, &cfg, err, sizeof err) < 0) {
         fprintf(stderr, "fieldsyncd: %s\n", err);
         return 1;
     }
+    config_log_warnings(&cfg);
     if (check) {
         config_print(&cfg, stdout);
         config_release(&cfg);

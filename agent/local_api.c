@@ -6,9 +6,10 @@
  * "Connection: close" to a response queued on the first call of the
  * access handler for a request.  So the first call only creates the
  * request's state; answers are queued on a later call, once the body has
- * been received.  The only answers queued on the first call are the ones
- * after which the connection should close anyway (403 to a stranger, 413
- * for a declared oversize body).
+ * been received.  The only answer queued on the first call is one after
+ * which the connection should close anyway (413 for a declared oversize
+ * body).  A stranger's connection, and a first request too malformed for
+ * libmicrohttpd, never get here: http_front.c answers them.
  */
 #include "agent/local_api_int.h"
 
@@ -16,17 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "agent/ctlsock.h"
-#include "agent/log.h"
+#include "agent/http_front.h"
+#include "store/util.h"
 
 int64_t local_api_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return fs_wall_ms();
 }
 
 /* ---- answers ---------------------------------------------------------- */
@@ -131,7 +129,7 @@ enum MHD_Result local_api_reply_store_error(local_api_request *r, int rc, const 
     case STORE_STATE:
         return local_api_reply_error(r, 409, store_errmsg(st), NULL);
     default:
-        log_error("local api: store failure: %s", store_errmsg(st));
+        fs_log_error("local api: store failure: %s", store_errmsg(st));
         snprintf(msg, sizeof msg, "the replica is unavailable: %s", store_errmsg(st));
         return local_api_reply_error(r, 503, msg, NULL);
     }
@@ -198,10 +196,10 @@ static enum MHD_Result do_write(local_api_request *r, const routes_hit *rt, int 
     cJSON *fields = NULL;
     char why[200], *js = NULL;
     enum MHD_Result ret;
-    int rc;
+    int rc, replayed = 0;
 
     if (method != ROUTE_DELETE) {
-        fields = api_parse_body(r->body, r->len, why, sizeof why);
+        fields = api_parse_body(fs_buf_str(&r->body), fs_buf_len(&r->body), why, sizeof why);
         if (!fields)
             return local_api_reply_error(r, 400, why, NULL);
     }
@@ -212,7 +210,10 @@ static enum MHD_Result do_write(local_api_request *r, const routes_hit *rt, int 
                 goto out;
             parent = rt->param;
         }
-        rc = store_local_create(st, e, parent, fields, local_api_now_ms(), &js);
+        rc = store_local_create_keyed(st, e, parent, fields,
+                                      MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                                  "Idempotency-Key"),
+                                      local_api_now_ms(), &js, &replayed);
     } else if (method == ROUTE_PUT) {
         rc = store_local_update(st, e, rt->param, fields, local_api_now_ms(), &js);
     } else {
@@ -222,8 +223,10 @@ static enum MHD_Result do_write(local_api_request *r, const routes_hit *rt, int 
         ret = local_api_reply_store_error(r, rc, entity_title(e));
         goto out;
     }
-    /* Durable now; the push can wait for the debounce. */
-    syncctl_local_write(r->api->sc);
+    /* Durable now; the push can wait for the debounce.  A replayed
+     * Idempotency-Key queued nothing. */
+    if (!replayed)
+        syncctl_local_write(r->api->sc);
     if (method == ROUTE_DELETE)
         ret = local_api_reply_empty(r, 204);
     else
@@ -239,16 +242,12 @@ out:
 static enum MHD_Result key_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                const char *value)
 {
-    char **k = cls, *nk;
+    fs_buf *k = cls;
     (void)kind;
-    if (!*k)
-        return MHD_NO;
-    if (asprintf(&nk, "%s&%zu:%s%zu:%s", *k, strlen(key), key, value ? strlen(value) : 0,
-                 value ? value : "") < 0)
-        nk = NULL;
-    free(*k);
-    *k = nk;
-    return nk ? MHD_YES : MHD_NO;
+    return fs_buf_addf(k, "&%zu:%s%zu:%s", strlen(key), key, value ? strlen(value) : 0,
+                       value ? value : "") == FS_BUF_OK
+               ? MHD_YES
+               : MHD_NO;
 }
 
 /*
@@ -262,11 +261,16 @@ static int cached_get(local_api_request *r, const char *url, enum MHD_Result *re
     const char *body;
     char *key;
     size_t len;
+    fs_buf kb;
 
     if (!api->cache || store_data_version(api->st, &r->cache_version) != STORE_OK)
         return 0;
-    key = strdup(url);
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, key_arg, &key);
+    /* The URL and arguments are bounded by libmicrohttpd's memory per
+     * connection; so is the key. */
+    fs_buf_init(&kb, 2 * LOCAL_API_MEMORY_LIMIT);
+    fs_buf_adds(&kb, url);
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, key_arg, &kb);
+    key = fs_buf_take(&kb);
     if (!key)
         return 0;
     body = read_cache_get(api->cache, key, r->cache_version, &len);
@@ -347,76 +351,16 @@ static enum MHD_Result dispatch(local_api_request *r, const char *url, const cha
     return records_dispatch(r, url, &rt, &q, method);
 }
 
-/* The verdict on a connection's peer, kept as its socket context. */
-static char peer_allowed, peer_refused;
-
-/* Whether the peer may talk to us (SO_PEERCRED on the connection's fd). */
-static int peer_check(local_api *api, int fd)
-{
-    ctlsock_peer peer;
-    if (ctlsock_peer_get(fd, &peer) < 0)
-        return 0;
-    if (ctlsock_peer_allowed(&peer, api->self, api->group))
-        return 1;
-    log_warn("local api: refused a client with uid %lu (pid %ld)", (unsigned long)peer.uid,
-             (long)peer.pid);
-    return 0;
-}
-
-/* A connection's peer cannot change: it is checked once, when it comes,
- * not with a system call for every request on a kept-alive connection. */
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                          enum MHD_ConnectionNotificationCode toe)
-{
-    const union MHD_ConnectionInfo *ci;
-
-    if (toe != MHD_CONNECTION_NOTIFY_STARTED)
-        return;
-    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    *socket_context = ci && peer_check(cls, ci->connect_fd) ? &peer_allowed : &peer_refused;
-}
-
-static int peer_ok(struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci && ci->socket_context == &peer_allowed;
-}
-
-/* Forgets a body too large to keep; the answer will be 413. */
-static void drop_body(local_api_request *r)
-{
-    r->too_large = 1;
-    free(r->body);
-    r->body = NULL;
-    r->len = r->cap = 0;
-}
-
-/* Appends upload data, bounded by API_MAX_BODY. */
+/* Appends upload data; a body past API_MAX_BODY (or one we cannot hold)
+ * is forgotten, and the answer will be 413. */
 static void take_upload(local_api_request *r, const char *data, size_t n)
 {
     if (r->too_large)
         return;
-    if (r->len + n > API_MAX_BODY) {
-        drop_body(r);
-        return;
+    if (fs_buf_add(&r->body, data, n) != FS_BUF_OK) {
+        r->too_large = 1;
+        fs_buf_release(&r->body);
     }
-    if (r->len + n + 1 > r->cap) {
-        size_t ncap = r->cap ? r->cap : 1024;
-        char *nb;
-        while (ncap < r->len + n + 1)
-            ncap *= 2;
-        nb = realloc(r->body, ncap);
-        if (!nb) {
-            drop_body(r); /* cannot hold it: answer 413 rather than crash */
-            return;
-        }
-        r->body = nb;
-        r->cap = ncap;
-    }
-    memcpy(r->body + r->len, data, n);
-    r->len += n;
-    r->body[r->len] = '\0';
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -435,9 +379,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         r->api = api;
         r->conn = conn;
+        fs_buf_init(&r->body, API_MAX_BODY);
         *con_cls = r;
-        if (!peer_ok(conn))
-            return local_api_reply_error(r, 403, "Forbidden: this socket serves its owner only", NULL);
+        /* The peer was checked by the front (http_front.c). */
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY)
             return local_api_reply_error(r, 413, "The request body is larger than 1 MiB", NULL);
@@ -476,7 +420,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (!r)
         return;
-    free(r->body);
+    fs_buf_release(&r->body);
     free(r->cache_key);
     free(r);
     *con_cls = NULL;
@@ -491,7 +435,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    log_debug("local api: %s", line);
+    fs_log_debug("local api: %s", line);
 }
 
 static void on_store_change(void *ud, store_entity e, const char *id, const char *what)
@@ -534,22 +478,28 @@ int local_api_start(int listen_fd, const char *db_path, gid_t group, syncctl *sc
     store_defer_checkpoints(a->st);
     a->cache = read_cache_new(LOCAL_API_CACHE_BYTES);
     /* One internal polling thread: every handler runs there, one store
-     * handle suffices, and suspended connections cost nothing. */
+     * handle suffices, and suspended connections cost nothing.
+     * The front (http_front.h) accepts the connections and hands them
+     * over once their first request head is known to be one
+     * libmicrohttpd will pass to on_request: it listens, MHD does not. */
     a->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-            MHD_USE_ERROR_LOG,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET |
+            MHD_USE_ITC | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, a,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)LOCAL_API_MAX_CONNECTIONS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)LOCAL_API_IDLE_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LOCAL_API_MEMORY_LIMIT,
         MHD_OPTION_END);
-    if (!a->mhd) {
+    if (!a->mhd)
         snprintf(err, errlen, "cannot start the HTTP server on the socket");
-        close(listen_fd);
+    if (!a->mhd ||
+        http_front_start(listen_fd, a->mhd, a->self, a->group, &a->front, err, errlen) < 0) {
+        if (a->mhd)
+            MHD_stop_daemon(a->mhd);
+        else
+            close(listen_fd);
         store_close(a->st);
         read_cache_free(a->cache);
         free(a);
@@ -561,13 +511,10 @@ int local_api_start(int listen_fd, const char *db_path, gid_t group, syncctl *sc
 
 void local_api_stop(local_api *a)
 {
-    int fd;
     if (!a)
         return;
-    /* Stop accepting first; the listening fd is then ours to close. */
-    fd = MHD_quiesce_daemon(a->mhd);
-    if (fd >= 0)
-        close(fd);
+    /* Stop accepting first (the front closes the listening socket). */
+    http_front_stop(a->front);
     MHD_stop_daemon(a->mhd);
     store_close(a->st);
     read_cache_free(a->cache);

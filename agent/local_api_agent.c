@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/log.h"
+#include "store/util.h"
 
 /* A time as RFC 3339, or null when never (0). */
 static cJSON *add_time(cJSON *o, const char *name, int64_t ms)
@@ -70,7 +70,7 @@ static enum MHD_Result do_status(local_api_request *r)
     static const char *const replica_names[] = { "customers", "contacts", "assets", "work_orders" };
     store *st = r->api->st;
     syncctl_status ss;
-    int64_t ob[3] = { 0, 0, 0 }, rep[ENT__COUNT] = { 0 }, open = 0, clock_off = 0, v;
+    int64_t ob[3] = { 0, 0, 0 }, rep[ENT__COUNT] = { 0 }, open = 0, unacked = 0, clock_off = 0, v;
     cJSON *root = NULL, *d, *o;
     char *js = NULL;
     enum MHD_Result ret;
@@ -80,6 +80,8 @@ static enum MHD_Result do_status(local_api_request *r)
     rc = store_outbox_counts(st, &ob[0], &ob[1], &ob[2]);
     if (rc == STORE_OK)
         rc = store_conflicts_open_count(st, &open);
+    if (rc == STORE_OK)
+        rc = store_conflicts_unacked_count(st, &unacked);
     for (int e = 0; e < ENT__COUNT && rc == STORE_OK; e++)
         rc = store_count(st, (store_entity)e, &rep[e]);
     if (rc == STORE_OK)
@@ -108,7 +110,8 @@ static enum MHD_Result do_status(local_api_request *r)
         goto oom;
     if (!(o = cJSON_AddObjectToObject(d, "outbox")) || add_counts(o, outbox_names, ob, 3) < 0)
         goto oom;
-    if (!(o = cJSON_AddObjectToObject(d, "conflicts")) || !cJSON_AddNumberToObject(o, "open", (double)open))
+    if (!(o = cJSON_AddObjectToObject(d, "conflicts")) || !cJSON_AddNumberToObject(o, "open", (double)open) ||
+        !cJSON_AddNumberToObject(o, "unacknowledged", (double)unacked))
         goto oom;
     if (!(ss.last_error[0] ? cJSON_AddStringToObject(d, "last_error", ss.last_error)
                            : cJSON_AddNullToObject(d, "last_error")))
@@ -190,7 +193,7 @@ static enum MHD_Result do_outbox_op(local_api_request *r, const routes_hit *rt, 
         return local_api_reply_error(r, 409, "The op is not rejected: only a rejected op can be retried or discarded", NULL);
     if (rc != STORE_OK)
         return local_api_reply_store_error(r, rc, "Op");
-    log_info("local api: op %s %s by the user", rt->param, retry ? "queued again" : "discarded");
+    fs_log_info("local api: op %s %s by the user", rt->param, retry ? "queued again" : "discarded");
     if (!retry)
         return local_api_reply_empty(r, 204);
     syncctl_local_write(r->api->sc);
@@ -261,19 +264,31 @@ static int parse_conflict_id(const char *s, int64_t *out)
     return 0;
 }
 
+/* Answers with one conflict as it is now. */
+static enum MHD_Result reply_conflict(local_api_request *r, int64_t id)
+{
+    char *js = NULL;
+    enum MHD_Result ret;
+    int rc = store_conflict_get(r->api->st, id, &js);
+
+    ret = rc == STORE_OK ? local_api_reply_data(r, 200, js) : local_api_reply_store_error(r, rc, "Conflict");
+    free(js);
+    return ret;
+}
+
 static enum MHD_Result do_resolve(local_api_request *r, const routes_hit *rt)
 {
     store *st = r->api->st;
-    cJSON *body = NULL, *list = NULL, *c;
+    cJSON *body = NULL;
     const cJSON *keep;
-    char why[200], *js = NULL;
+    char why[200];
     enum MHD_Result ret;
     int64_t id;
     int keep_local, rc;
 
     if (parse_conflict_id(rt->param, &id) < 0)
         return local_api_reply_error(r, 404, "Conflict not found", NULL);
-    body = api_parse_body(r->body, r->len, why, sizeof why);
+    body = api_parse_body(fs_buf_str(&r->body), fs_buf_len(&r->body), why, sizeof why);
     if (!body)
         return local_api_reply_error(r, 400, why, NULL);
     keep = cJSON_GetObjectItemCaseSensitive(body, "keep");
@@ -293,29 +308,39 @@ static enum MHD_Result do_resolve(local_api_request *r, const routes_hit *rt)
         ret = local_api_reply_store_error(r, rc, "Conflict");
         goto out;
     }
-    log_info("local api: conflict %lld resolved, keeping the %s values", (long long)id,
+    fs_log_info("local api: conflict %lld resolved, keeping the %s values", (long long)id,
              keep_local ? "local" : "remote");
     syncctl_local_write(r->api->sc);
-    rc = store_conflicts_list(st, 0, &js);
-    if (rc != STORE_OK) {
-        ret = local_api_reply_store_error(r, rc, "Conflict");
-        goto out;
-    }
-    list = cJSON_Parse(js);
-    free(js);
-    js = NULL;
-    for (c = list ? list->child : NULL; c; c = c->next) {
-        const cJSON *cid = cJSON_GetObjectItemCaseSensitive(c, "id");
-        if (cJSON_IsNumber(cid) && (int64_t)cid->valuedouble == id)
-            break;
-    }
-    js = c ? cJSON_PrintUnformatted(c) : NULL;
-    ret = js ? local_api_reply_data(r, 200, js) : local_api_reply_error(r, 503, "Cannot read the resolved conflict", NULL);
+    ret = reply_conflict(r, id);
 out:
-    free(js);
-    cJSON_Delete(list);
     cJSON_Delete(body);
     return ret;
+}
+
+/* POST /agent/conflicts/{id}/ack: the user has seen what was lost. */
+static enum MHD_Result do_ack(local_api_request *r, const routes_hit *rt)
+{
+    int64_t id;
+    int rc;
+
+    if (strcmp(rt->param, "all") == 0) { /* `fieldsync conflicts ack --all` */
+        char js[64];
+        int64_t n;
+
+        rc = store_conflicts_ack_all(r->api->st, local_api_now_ms(), &n);
+        if (rc != STORE_OK)
+            return local_api_reply_store_error(r, rc, "Conflicts");
+        fs_log_info("local api: %lld conflicts acknowledged", (long long)n);
+        snprintf(js, sizeof js, "{\"acknowledged\":%lld}", (long long)n);
+        return local_api_reply_data(r, 200, js);
+    }
+    if (parse_conflict_id(rt->param, &id) < 0)
+        return local_api_reply_error(r, 404, "Conflict not found", NULL);
+    rc = store_conflict_ack(r->api->st, id, local_api_now_ms());
+    if (rc != STORE_OK)
+        return local_api_reply_store_error(r, rc, "Conflict");
+    fs_log_info("local api: conflict %lld acknowledged", (long long)id);
+    return reply_conflict(r, id);
 }
 
 static enum MHD_Result do_events(local_api_request *r)
@@ -341,6 +366,7 @@ enum MHD_Result local_api_agent_dispatch(local_api_request *r, const routes_hit 
     case ROUTE_AGENT_OUTBOX_RETRY: return do_outbox_op(r, rt, 1);
     case ROUTE_AGENT_CONFLICTS: return do_conflicts(r, q);
     case ROUTE_AGENT_CONFLICT_RESOLVE: return do_resolve(r, rt);
+    case ROUTE_AGENT_CONFLICT_ACK: return do_ack(r, rt);
     case ROUTE_AGENT_EVENTS: return do_events(r);
     default: break;
     }

@@ -11,9 +11,11 @@
 #include "agent/local_api.h"
 #include "agent/read_cache.h"
 #include "store/store.h"
+#include "store/util.h"
 
 struct local_api {
     struct MHD_Daemon *mhd;
+    struct http_front *front;   /* accepts, checks, hands over to mhd */
     store *st;
     syncctl *sc;
     events_hub *hub;
@@ -25,8 +27,7 @@ struct local_api {
 typedef struct local_api_request {
     local_api *api;
     struct MHD_Connection *conn;
-    char *body;                 /* request body, NUL-terminated */
-    size_t len, cap;
+    fs_buf body;                /* request body, capped at API_MAX_BODY */
     int too_large;
     /* a GET /api/v1 whose 200 answer is kept for the next asker */
     char *cache_key;

@@ -2,6 +2,7 @@
 #include "agent/paths.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -175,4 +176,125 @@ int paths_config_read(const char *path, paths_config_fn fn, void *ctx, char *err
 out:
     fclose(fp);
     return rc;
+}
+
+void paths_list_release(paths_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/* Appends a copy of "a/b" (b may be NULL) to l; -1 when out of memory. */
+static int list_add(paths_list *l, const char *a, const char *b)
+{
+    char **nv;
+    char *s;
+    size_t len = strlen(a) + (b ? strlen(b) + 1 : 0) + 1;
+
+    s = malloc(len);
+    if (!s)
+        return -1;
+    snprintf(s, len, b ? "%s/%s" : "%s", a, b ? b : "");
+    nv = realloc(l->v, (l->n + 1) * sizeof *nv);
+    if (!nv) {
+        free(s);
+        return -1;
+    }
+    l->v = nv;
+    l->v[l->n++] = s;
+    return 0;
+}
+
+static int is_conf_name(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    /* Hidden files (an editor's .swp, a package manager's leftovers) are
+     * not configuration. */
+    return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".conf") == 0;
+}
+
+/* Byte order, not the locale's: every laptop of a fleet reads the same order. */
+static int byte_order(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* dir/fieldsync/config if it exists, then dir/fieldsync/config.d/ *.conf. */
+static int add_dir(paths_list *out, const char *dir)
+{
+    char base[PATH_MAX], path[PATH_MAX];
+    struct dirent **names = NULL;
+    struct stat st;
+    int n, rc = 0;
+
+    if (snprintf(base, sizeof base, "%s/fieldsync", dir) >= (int)sizeof base)
+        return 0; /* too long to exist */
+    if (snprintf(path, sizeof path, "%s/config", base) < (int)sizeof path && stat(path, &st) == 0 &&
+        list_add(out, path, NULL) < 0)
+        return -1;
+    if (snprintf(path, sizeof path, "%s/config.d", base) >= (int)sizeof path)
+        return 0;
+    n = scandir(path, &names, is_conf_name, byte_order);
+    if (n < 0)
+        return 0; /* no such directory */
+    for (int i = 0; i < n; i++) {
+        if (rc == 0 && list_add(out, path, names[i]->d_name) < 0)
+            rc = -1;
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+int paths_config_system_files(paths_list *out)
+{
+    const char *env = getenv("XDG_CONFIG_DIRS");
+    char *dirs, *end;
+
+    out->v = NULL;
+    out->n = 0;
+    /* The spec: unset or empty means /etc/xdg. */
+    dirs = strdup(env && *env ? env : "/etc/xdg");
+    if (!dirs)
+        return -1;
+    /* From the last entry (least important) to the first. */
+    end = dirs + strlen(dirs);
+    for (;;) {
+        char *start = end;
+        while (start > dirs && start[-1] != ':')
+            start--;
+        *end = '\0';
+        /* Relative entries are invalid by the spec and ignored. */
+        if (start[0] == '/' && add_dir(out, start) < 0) {
+            paths_list_release(out);
+            free(dirs);
+            return -1;
+        }
+        if (start == dirs)
+            break;
+        end = start - 1;
+    }
+    free(dirs);
+    return 0;
+}
+
+int paths_config_read_all(const char *user_file, paths_config_fn fn, void *ctx, char *err,
+                          size_t errlen)
+{
+    paths_list sys;
+    int rc = 0;
+
+    if (paths_config_system_files(&sys) < 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < sys.n && rc == 0; i++)
+        if (paths_config_read(sys.v[i], fn, ctx, err, errlen) < 0)
+            rc = -1;
+    paths_list_release(&sys);
+    return rc < 0 ? rc : paths_config_read(user_file, fn, ctx, err, errlen);
 }

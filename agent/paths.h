@@ -60,4 +60,31 @@ typedef int (*paths_config_fn)(void *ctx, const char *path, int lineno, const ch
 int paths_config_read(const char *path, paths_config_fn fn, void *ctx, char *err,
                       size_t errlen);
 
+/* A list of malloc'd strings. */
+typedef struct {
+    char **v;
+    size_t n;
+} paths_list;
+
+void paths_list_release(paths_list *l);
+
+/*
+ * The system-wide config files that exist, in the order they are read
+ * (a later file overrides an earlier one): for each directory of
+ * $XDG_CONFIG_DIRS (default /etc/xdg), the least important first (the
+ * XDG spec lists the most important first, so it is read last), its
+ * fieldsync/config and then fieldsync/config.d/ *.conf in byte order of
+ * their names.  The user's own file comes after all of them.  Returns 0,
+ * or -1 when out of memory (*out then empty).
+ */
+int paths_config_system_files(paths_list *out);
+
+/*
+ * Reads the system-wide files, then user_file, with paths_config_read.
+ * Returns 0 when user_file was read, 1 when it does not exist, -1 (err
+ * filled) when any file could not be read or fn stopped.
+ */
+int paths_config_read_all(const char *user_file, paths_config_fn fn, void *ctx, char *err,
+                          size_t errlen);
+
 #endif /* FIELDSYNC_AGENT_PATHS_H */

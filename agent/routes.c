@@ -34,6 +34,8 @@ const routes_endpoint routes_table[] = {
     {ROUTE_AGENT_CONFLICTS, ROUTE_GET, "/agent/conflicts", "list recorded conflicts"},
     {ROUTE_AGENT_CONFLICT_RESOLVE, ROUTE_POST, "/agent/conflicts/{}/resolve",
      "settle an open conflict"},
+    {ROUTE_AGENT_CONFLICT_ACK, ROUTE_POST, "/agent/conflicts/{}/ack",
+     "acknowledge a conflict that discarded a local value"},
     {ROUTE_AGENT_EVENTS, ROUTE_GET, "/agent/events", "the event stream (text/event-stream)"},
 };
 const size_t routes_count = sizeof routes_table / sizeof routes_table[0];

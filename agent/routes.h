@@ -35,6 +35,7 @@ typedef enum {
     ROUTE_AGENT_OUTBOX_RETRY,     /* /agent/outbox/{}/retry */
     ROUTE_AGENT_CONFLICTS,        /* /agent/conflicts */
     ROUTE_AGENT_CONFLICT_RESOLVE, /* /agent/conflicts/{}/resolve */
+    ROUTE_AGENT_CONFLICT_ACK,     /* /agent/conflicts/{}/ack */
     ROUTE_AGENT_EVENTS,           /* /agent/events */
     ROUTE__COUNT
 } routes_id;

@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "agent/log.h"
+#include "store/util.h"
 #include "agent/notify.h"
 #include "store/store.h"
 
@@ -30,6 +30,7 @@ struct syncctl {
     sync_engine *se;
     events_hub *hub;
     agent_config *cfg_pending;   /* owned; applied between cycles */
+    char *notify_command;        /* owned, NULL: off; used on the sync thread */
     int64_t interval_ms;
 
     /* The schedule, in CLOCK_MONOTONIC ms; NEVER when not set. */
@@ -55,20 +56,6 @@ struct syncctl {
     sync_summary last;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t min64(int64_t a, int64_t b)
 {
     return a < b ? a : b;
@@ -85,13 +72,6 @@ int64_t syncctl_next_delay(int64_t interval_ms, int failures, double jitter)
     return (int64_t)((double)base * (0.9 + 0.2 * jitter));
 }
 
-static void sync_log(void *ud, int level, const char *line)
-{
-    (void)ud;
-    /* SYNC_LOG_ERROR (1) … SYNC_LOG_DEBUG (4) map onto our 0 … 3. */
-    LOG_AT((log_level)(level - 1), "sync: %s", line);
-}
-
 static void fill_sync_config(const agent_config *a, sync_config *s)
 {
     memset(s, 0, sizeof *s);
@@ -106,14 +86,63 @@ static void fill_sync_config(const agent_config *a, sync_config *s)
     s->interval_s = a->interval;
     s->request_budget = a->request_budget;
     s->max_age_s = a->max_age;
-    s->log_fn = sync_log;
-    s->log_ud = NULL;
-    s->log_level = (int)a->log_level + 1;
+    s->ca_file = a->ca_file;
+    s->proxy = a->proxy;
+    /* No log_fn: the engine writes to the same log, at the same levels. */
+    s->log_level = a->log_level;
+}
+
+/* Takes the notify_command of cfg (NULL: off); on the sync thread. */
+static void set_notify_command(syncctl *c, const agent_config *cfg)
+{
+    free(c->notify_command);
+    c->notify_command = cfg->notify_command ? strdup(cfg->notify_command) : NULL;
+    if (cfg->notify_command && !c->notify_command)
+        fs_log_warn("notify_command: out of memory; notifications are off");
+}
+
+/*
+ * A conflict that discarded a local value is told to the user through
+ * notify_command: the technician rarely has a terminal open.
+ */
+static void notify_lost(syncctl *c, const char *json)
+{
+    cJSON *j = c->notify_command ? cJSON_Parse(json) : NULL;
+    const cJSON *outcome = cJSON_GetObjectItemCaseSensitive(j, "outcome");
+    const cJSON *entity = cJSON_GetObjectItemCaseSensitive(j, "entity");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(j, "fields"), *f;
+    char msg[512];
+    size_t n;
+
+    if (cJSON_IsString(outcome) && strcmp(outcome->valuestring, "remote_won") == 0 &&
+        cJSON_IsString(entity) && cJSON_IsString(id)) {
+        const cJSON *rule = cJSON_GetObjectItemCaseSensitive(j, "rule");
+        int gone = cJSON_IsString(rule) && strcmp(rule->valuestring, "deleted_remotely") == 0;
+
+        n = (size_t)snprintf(msg, sizeof msg, gone ? "%s %s was deleted remotely while you "
+                                                     "edited it; your values are in the log"
+                                                   : "Your edit of %s %s was overwritten",
+                             entity->valuestring, id->valuestring);
+        cJSON_ArrayForEach(f, fields) {
+            if (n < sizeof msg && cJSON_IsString(f))
+                n += (size_t)snprintf(msg + n, sizeof msg - n, "%s%s", f == fields->child ? ": " : ", ",
+                                      f->valuestring);
+        }
+        if (n < sizeof msg)
+            snprintf(msg + n, sizeof msg - n, " (see 'fieldsync conflicts')");
+        notify_user(c->notify_command, "fieldsync: a local edit was lost", msg);
+    }
+    cJSON_Delete(j);
 }
 
 static void engine_event(void *ud, const char *type, const char *json)
 {
-    events_publish(ud, type, json);
+    syncctl *c = ud;
+
+    events_publish(c->hub, type, json);
+    if (strcmp(type, "conflict") == 0)
+        notify_lost(c, json);
 }
 
 char *syncctl_summary_json(const sync_summary *s)
@@ -162,16 +191,17 @@ static void apply_pending(syncctl *c)
     char err[256];
 
     c->cfg_pending = NULL;
+    set_notify_command(c, cfg);
     fill_sync_config(cfg, &sc);
     if (sync_engine_reconfigure(c->se, &sc, err, sizeof err) < 0) {
-        log_error("reload: the sync engine refused the new configuration: %s", err);
+        fs_log_error("reload: the sync engine refused the new configuration: %s", err);
     } else {
         int64_t old = c->interval_ms;
         c->interval_ms = (int64_t)cfg->interval * 1000;
         /* A shorter interval takes effect now, not after the old one. */
         if (c->interval_ms < old && c->failures == 0)
-            c->sched_due = min64(c->sched_due, mono_ms() + c->interval_ms);
-        log_info("reload: sync configuration applied (interval %d s, policy %s)",
+            c->sched_due = min64(c->sched_due, fs_mono_ms() + c->interval_ms);
+        fs_log_info("reload: sync configuration applied (interval %d s, policy %s)",
                  cfg->interval, sync_policy_name(cfg->policy));
     }
     config_release(cfg);
@@ -181,7 +211,7 @@ static void apply_pending(syncctl *c)
 /* Records a finished cycle (lock held) and answers its waiters. */
 static void cycle_done(syncctl *c, int rc, const sync_summary *sum)
 {
-    int64_t wake = sync_engine_wake_time(c->se), now_w = wall_ms(), now_m = mono_ms();
+    int64_t wake = sync_engine_wake_time(c->se), now_w = fs_wall_ms(), now_m = fs_mono_ms();
     double jitter = (double)rand_r(&c->rng) / ((double)RAND_MAX + 1.0);
     int ok = rc == 0 && sum->online;
     syncctl_waiter **pp;
@@ -213,7 +243,9 @@ static void cycle_done(syncctl *c, int rc, const sync_summary *sum)
         syncctl_waiter *w = *pp;
         if (w->target <= c->done_seq) {
             *pp = w->next;
-            w->done(w, sum);
+            /* A cycle cut short because the daemon is stopping did not
+             * "finish incomplete": its waiters hear that the daemon stops. */
+            w->done(w, c->stop ? NULL : sum);
         } else {
             pp = &w->next;
         }
@@ -238,13 +270,13 @@ static void *thread_main(void *arg)
      * CPU behind it (on two cores a read during an initial sync had a p99
      * of 8 times its idle one).  Linux's nice applies to this thread only. */
     if (setpriority(PRIO_PROCESS, (id_t)gettid(), SYNC_THREAD_NICE) < 0)
-        log_debug("sync thread: setpriority: %s", strerror(errno));
+        fs_log_debug("sync thread: setpriority: %s", strerror(errno));
     pthread_mutex_lock(&c->mu);
     while (!c->stop) {
         int64_t due, now;
         if (c->cfg_pending)
             apply_pending(c);
-        now = mono_ms();
+        now = fs_mono_ms();
         due = due_locked(c);
         if (due <= now) {
             sync_summary sum;
@@ -263,7 +295,7 @@ static void *thread_main(void *arg)
 
             events_publish(c->hub, "sync_started", "{}");
             memset(&sum, 0, sizeof sum);
-            sum.started_ms = wall_ms();
+            sum.started_ms = fs_wall_ms();
             /* An explicit sync walks everything (someone is waiting to be
              * up to date); the others spend the request budget
              * (docs/SYNC.md), the first of them walking the scope once. */
@@ -274,10 +306,15 @@ static void *thread_main(void *arg)
              * staying resident until the next cycle. */
             malloc_trim(0);
             if (!sum.finished_ms)
-                sum.finished_ms = wall_ms();
-            log_info("sync: %s: pulled %lld, unchanged %lld, evicted %lld, pushed %lld, "
+                sum.finished_ms = fs_wall_ms();
+            /* An API key the remote refused needs a person: warn, so
+             * `journalctl -p warning` shows it. */
+            FS_LOG_AT(sum.auth_error ? FS_LOG_WARN : FS_LOG_INFO, "sync: %s: pulled %lld, unchanged %lld, evicted %lld, pushed %lld, "
                      "conflicts %lld, rejected %lld, retried %lld, errors %lld%s%s",
-                     rc < 0 ? "failed" : sum.online ? "done" : "remote unreachable",
+                     rc < 0                ? "failed"
+                     : sum.auth_error      ? "the remote refused the API key (401)"
+                     : sum.online          ? "done"
+                                           : "remote unreachable",
                      (long long)sum.pulled, (long long)sum.unchanged, (long long)sum.evicted,
                      (long long)sum.pushed,
                      (long long)sum.conflicts, (long long)sum.rejected, (long long)sum.retried,
@@ -296,6 +333,12 @@ static void *thread_main(void *arg)
                          sum.online ? "online" : "offline", (long long)sum.pushed,
                          (long long)sum.pulled);
                 notify_send(st);
+            }
+            if (sum.rejected > 0 && c->notify_command) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "The server rejected %lld of your edits "
+                         "(see 'fieldsync outbox')", (long long)sum.rejected);
+                notify_user(c->notify_command, "fieldsync: edits rejected", msg);
             }
             pthread_mutex_lock(&c->mu);
             continue;
@@ -339,11 +382,12 @@ int syncctl_start(const agent_config *cfg, events_hub *hub, syncctl **out, char 
     c->interval_ms = (int64_t)cfg->interval * 1000;
     c->sched_due = c->write_due = c->net_due = NEVER;
     c->now_req = 1; /* a first cycle at start */
-    c->rng = (unsigned int)(wall_ms() ^ getpid());
+    c->rng = (unsigned int)(fs_wall_ms() ^ getpid());
     fill_sync_config(cfg, &sc);
     if (sync_engine_new(&sc, cfg->db, &c->se, err, errlen) < 0)
         goto fail_msg;
-    sync_set_event_hook(c->se, engine_event, hub);
+    set_notify_command(c, cfg);
+    sync_set_event_hook(c->se, engine_event, c);
     if (pthread_create(&c->thread, NULL, thread_main, c) != 0) {
         snprintf(err, errlen, "cannot start the sync thread");
         goto fail_msg;
@@ -360,6 +404,7 @@ fail_msg:
         pthread_cond_destroy(&c->cv);
     if (mu_ok)
         pthread_mutex_destroy(&c->mu);
+    free(c->notify_command);
     free(c);
     return -1;
 }
@@ -375,7 +420,7 @@ void syncctl_sync_now(syncctl *c)
 
 void syncctl_local_write(syncctl *c)
 {
-    int64_t now = mono_ms();
+    int64_t now = fs_mono_ms();
     pthread_mutex_lock(&c->mu);
     /* Debounced: a burst of edits makes one cycle ~2 s after the last,
      * but a steady stream of edits still syncs every 10 s. */
@@ -393,7 +438,7 @@ void syncctl_network_changed(syncctl *c)
     pthread_mutex_lock(&c->mu);
     /* The backoff was about the old network: start it over. */
     c->failures = 0;
-    c->net_due = min64(c->net_due, mono_ms() + NETWORK_DELAY_MS);
+    c->net_due = min64(c->net_due, fs_mono_ms() + NETWORK_DELAY_MS);
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
@@ -447,12 +492,20 @@ void syncctl_status_get(syncctl *c, syncctl_status *out)
     out->last = c->last;
     due = due_locked(c);
     if (c->now_req || c->running)
-        out->next_sync_ms = wall_ms();
+        out->next_sync_ms = fs_wall_ms();
     else if (due != NEVER)
-        out->next_sync_ms = wall_ms() + (due - mono_ms() > 0 ? due - mono_ms() : 0);
+        out->next_sync_ms = fs_wall_ms() + (due - fs_mono_ms() > 0 ? due - fs_mono_ms() : 0);
     pthread_mutex_unlock(&c->mu);
     sync_progress_get(c->se, &out->progress);
-    sync_status_get(c->se, wall_ms(), &out->sync);
+    sync_status_get(c->se, fs_wall_ms(), &out->sync);
+    /* Online means the remote answered recently.  During a long cycle
+     * (the first sync of a large scope takes minutes) the last finished
+     * cycle is old news: a list page counted or an op pushed in the
+     * running cycle means the remote is answering now. */
+    if (out->syncing && !out->online &&
+        (out->progress.records_total > 0 || out->progress.records_done > 0 ||
+         out->progress.ops_done > 0))
+        out->online = 1;
 }
 
 void syncctl_stop(syncctl *c)
@@ -498,6 +551,7 @@ void syncctl_free(syncctl *c)
         return;
     syncctl_stop(c);
     sync_engine_free(c->se);
+    free(c->notify_command);
     if (c->cfg_pending) {
         config_release(c->cfg_pending);
         free(c->cfg_pending);

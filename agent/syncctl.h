@@ -34,7 +34,7 @@ typedef struct syncctl syncctl;
 /*
  * A caller waiting for a cycle.  done is called once, on the sync thread
  * (or in syncctl_stop), with the summary of the cycle, or with NULL when
- * the daemon stops first; after that the controller never touches w.
+ * the daemon stops first (a cycle cut short by the stop included); after that the controller never touches w.
  */
 typedef struct syncctl_waiter {
     void (*done)(struct syncctl_waiter *w, const sync_summary *sum);
@@ -45,7 +45,7 @@ typedef struct syncctl_waiter {
 
 /* A snapshot for GET /agent/status.  Times are Unix ms, 0 = never. */
 typedef struct {
-    int online;
+    int online;          /* the last cycle reached the remote, or the running one does */
     int syncing;
     int auth_error;
     int64_t last_sync_ms;

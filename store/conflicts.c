@@ -98,21 +98,34 @@ static int add_text_col(cJSON *o, const char *key, sqlite3_stmt *st, int col)
     return (t ? cJSON_AddStringToObject(o, key, t) : cJSON_AddNullToObject(o, key)) ? 0 : -1;
 }
 
-int store_conflicts_list(store *s, int open_only, char **json_out)
+/*
+ * Whether a conflict's outcome discarded a local value: the remote won
+ * (lww, server_wins, deleted_remotely) and the user did not bring the
+ * local side back, or the user chose the remote side.  One SQL expression
+ * so that the list, the count and the status agree.
+ */
+#define LOST_LOCAL_SQL                                                          \
+    "(resolution = 'keep_remote' OR "                                          \
+    "(outcome = 'remote_won' AND coalesce(resolution, 'auto') = 'auto'))"
+
+/* Conflicts as a JSON array: all (id 0) or the one with that id. */
+static int conflicts_json(store *s, int open_only, int64_t id, cJSON **arr_out)
 {
     sqlite3_stmt *st = si_stmt(s, "SELECT id, op_id, entity, record_id, rule, outcome, state, "
-                                  "base, local, remote, created_ms, resolved_ms, resolution "
-                                  "FROM conflicts WHERE ?1 = 0 OR state = 'open' "
-                                  "ORDER BY id DESC");
+                                  "base, local, remote, created_ms, resolved_ms, resolution, "
+                                  LOST_LOCAL_SQL ", acked_ms "
+                                  "FROM conflicts WHERE (?1 = 0 OR state = 'open') "
+                                  "AND (?2 = 0 OR id = ?2) ORDER BY id DESC");
     cJSON *arr = cJSON_CreateArray();
     int rc = STORE_OK, step;
 
-    *json_out = NULL;
+    *arr_out = NULL;
     if (!st || !arr) {
         cJSON_Delete(arr);
         return st ? si_fail(s, STORE_NOMEM, "out of memory") : STORE_ERR;
     }
     sqlite3_bind_int(st, 1, open_only ? 1 : 0);
+    sqlite3_bind_int64(st, 2, id);
     while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
 
@@ -126,7 +139,9 @@ int store_conflicts_list(store *s, int open_only, char **json_out)
             add_obj_text(o, "local", (const char *)sqlite3_column_text(st, 8)) ||
             add_obj_text(o, "remote", (const char *)sqlite3_column_text(st, 9)) ||
             add_time_col(o, "created_at", st, 10) || add_time_col(o, "resolved_at", st, 11) ||
-            add_text_col(o, "resolution", st, 12) || !cJSON_AddItemToArray(arr, o)) {
+            add_text_col(o, "resolution", st, 12) ||
+            !cJSON_AddBoolToObject(o, "lost_local", sqlite3_column_int(st, 13)) ||
+            add_time_col(o, "acknowledged_at", st, 14) || !cJSON_AddItemToArray(arr, o)) {
             cJSON_Delete(o);
             rc = si_fail(s, STORE_NOMEM, "out of memory");
         }
@@ -134,11 +149,38 @@ int store_conflicts_list(store *s, int open_only, char **json_out)
     if (rc == STORE_OK && step != SQLITE_DONE)
         rc = si_dberr(s, "conflicts");
     sqlite3_reset(st);
-    if (rc == STORE_OK) {
-        *json_out = si_json_print(arr);
-        if (!*json_out)
-            rc = si_fail(s, STORE_NOMEM, "out of memory");
-    }
+    if (rc == STORE_OK)
+        *arr_out = arr;
+    else
+        cJSON_Delete(arr);
+    return rc;
+}
+
+int store_conflicts_list(store *s, int open_only, char **json_out)
+{
+    cJSON *arr;
+    int rc = conflicts_json(s, open_only, 0, &arr);
+
+    *json_out = NULL;
+    if (rc != STORE_OK)
+        return rc;
+    *json_out = si_json_print(arr);
+    cJSON_Delete(arr);
+    return *json_out ? STORE_OK : si_fail(s, STORE_NOMEM, "out of memory");
+}
+
+int store_conflict_get(store *s, int64_t conflict_id, char **json_out)
+{
+    cJSON *arr;
+    int rc = conflicts_json(s, 0, conflict_id, &arr);
+
+    *json_out = NULL;
+    if (rc != STORE_OK)
+        return rc;
+    if (!arr->child)
+        rc = si_fail(s, STORE_NOTFOUND, "no conflict %lld", (long long)conflict_id);
+    else if (!(*json_out = si_json_print(arr->child)))
+        rc = si_fail(s, STORE_NOMEM, "out of memory");
     cJSON_Delete(arr);
     return rc;
 }
@@ -148,6 +190,58 @@ int store_conflicts_open_count(store *s, int64_t *count_out)
     *count_out = 0;
     return si_one_int(s, si_stmt(s, "SELECT count(*) FROM conflicts WHERE state = 'open'"),
                       count_out, "open conflicts");
+}
+
+int store_conflicts_unacked_count(store *s, int64_t *count_out)
+{
+    *count_out = 0;
+    return si_one_int(s, si_stmt(s, "SELECT count(*) FROM conflicts WHERE acked_ms IS NULL AND "
+                                    LOST_LOCAL_SQL),
+                      count_out, "unacknowledged conflicts");
+}
+
+int store_conflicts_ack_all(store *s, int64_t now_ms, int64_t *acked_out)
+{
+    sqlite3_stmt *st = si_stmt(s, "UPDATE conflicts SET acked_ms = ?1 WHERE acked_ms IS NULL AND "
+                                  LOST_LOCAL_SQL);
+    int rc;
+
+    *acked_out = 0;
+    if (!st)
+        return STORE_ERR;
+    sqlite3_bind_int64(st, 1, now_ms);
+    rc = si_step_done(s, st, "acknowledge conflicts");
+    if (rc == STORE_OK)
+        *acked_out = sqlite3_changes(s->db);
+    return rc;
+}
+
+int store_conflict_ack(store *s, int64_t conflict_id, int64_t now_ms)
+{
+    sqlite3_stmt *st;
+    int64_t found = 0;
+    int rc = si_tx_begin(s);
+
+    if (rc != STORE_OK)
+        return rc;
+    st = si_stmt(s, "SELECT count(*) FROM conflicts WHERE id = ?1");
+    if (st)
+        sqlite3_bind_int64(st, 1, conflict_id);
+    rc = si_one_int(s, st, &found, "conflict");
+    if (rc == STORE_OK && !found)
+        rc = si_fail(s, STORE_NOTFOUND, "no conflict %lld", (long long)conflict_id);
+    if (rc == STORE_OK) {
+        /* Acknowledging twice keeps the first time: when it was seen. */
+        st = si_stmt(s, "UPDATE conflicts SET acked_ms = ?2 WHERE id = ?1 AND acked_ms IS NULL");
+        if (!st) {
+            rc = STORE_ERR;
+        } else {
+            sqlite3_bind_int64(st, 1, conflict_id);
+            sqlite3_bind_int64(st, 2, now_ms);
+            rc = si_step_done(s, st, "acknowledge conflict");
+        }
+    }
+    return si_tx_end(s, rc);
 }
 
 typedef struct {

@@ -3,6 +3,7 @@
  * and read shape, the list projection (summary) and the indexed columns of
  * a record.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -353,6 +354,22 @@ cJSON *si_summary(store_entity e, const cJSON *body)
     return out;
 }
 
+/* "LOCAL-" and 16 hex digits of the UUID in "local-<uuid>" (any other id:
+ * of the id's first alphanumerics), upper case like the remote's numbers. */
+static cJSON *provisional_number(const char *id)
+{
+    char num[sizeof SI_PROVISIONAL_PREFIX + 16];
+    size_t n = strlen(SI_PROVISIONAL_PREFIX);
+    const char *p = strncmp(id, "local-", 6) == 0 ? id + 6 : id;
+
+    memcpy(num, SI_PROVISIONAL_PREFIX, n);
+    for (; *p && n < sizeof num - 1; p++)
+        if (isalnum((unsigned char)*p))
+            num[n++] = (char)toupper((unsigned char)*p);
+    num[n] = '\0';
+    return cJSON_CreateString(num);
+}
+
 cJSON *si_synthesize(store *s, store_entity e, const char *id, const char *parent_id,
                      const cJSON *fields, const char *created_at)
 {
@@ -384,6 +401,8 @@ cJSON *si_synthesize(store *s, store_entity e, const char *id, const char *paren
             v = cJSON_CreateArray();
         else if (strcmp(k, "custom_fields") == 0)
             v = cJSON_CreateObject();
+        else if (strcmp(k, "customer_number") == 0 || strcmp(k, "work_order_number") == 0)
+            v = provisional_number(id);
         else
             v = cJSON_CreateNull();
         if (!v || !cJSON_AddItemToObject(rec, k, v)) {
@@ -397,6 +416,58 @@ cJSON *si_synthesize(store *s, store_entity e, const char *id, const char *paren
         rec = NULL;
     }
     return rec;
+}
+
+/*
+ * The fields the remote accepts on write but never shows on read (DESIGN
+ * §5): each write-shape field of fields whose read-shape key the remote's
+ * detail (answer) lacks, added to old (a JSON array text or NULL).  Sets
+ * *list_out to the new array's text (caller frees), or NULL when nothing
+ * changed.  Only a detail (it has updated_at) can tell: a short answer
+ * leaves fields out for brevity, not because they are write-only.
+ */
+int si_write_only_merge(store *s, store_entity e, const cJSON *answer, const char *fields,
+                        const char *old, char **list_out)
+{
+    cJSON *f = fields ? cJSON_Parse(fields) : NULL, *list = NULL;
+    int added = 0, rc = STORE_OK;
+
+    *list_out = NULL;
+    if (!cJSON_IsObject(answer) || !cJSON_GetObjectItemCaseSensitive(answer, "updated_at") ||
+        !cJSON_IsObject(f))
+        goto out;
+    list = old ? cJSON_Parse(old) : cJSON_CreateArray();
+    if (!cJSON_IsArray(list)) {
+        cJSON_Delete(list);
+        list = cJSON_CreateArray();
+    }
+    if (!list) {
+        rc = si_fail(s, STORE_NOMEM, "out of memory");
+        goto out;
+    }
+    for (const cJSON *c = f->child; c; c = c->next) {
+        const refmap *r = ref_of(e, c->string);
+        const cJSON *have;
+        int listed = 0;
+
+        if (cJSON_GetObjectItemCaseSensitive(answer, r ? r->object : c->string))
+            continue;
+        cJSON_ArrayForEach(have, list)
+            listed |= cJSON_IsString(have) && strcmp(have->valuestring, c->string) == 0;
+        if (listed)
+            continue;
+        if (!cJSON_AddItemToArray(list, cJSON_CreateString(c->string))) {
+            rc = si_fail(s, STORE_NOMEM, "out of memory");
+            goto out;
+        }
+        added = 1;
+    }
+    if (added && !(*list_out = si_json_print(list)))
+        rc = si_fail(s, STORE_NOMEM, "out of memory");
+out:
+    cJSON_Delete(f);
+    cJSON_Delete(list);
+    return rc;
 }
 
 /* ---- indexed columns -------------------------------------------------- */

@@ -127,7 +127,24 @@ static const char *const migrations[] = {
      */
     "ALTER TABLE sync_state RENAME TO meta;",
     /*
-     * 4: the revalidation schedule's knowledge of each record (see
+     * 4 (issue 13): a conflict that discarded a local value stays
+     * unacknowledged (acked_ms NULL) until the user has seen it; the
+     * fields the remote accepts but never shows (write_only, a JSON array
+     * or NULL); the local API's Idempotency-Keys with the first answer,
+     * kept a bounded time (created_ms) so a retrying script is safe.
+     */
+    "ALTER TABLE conflicts ADD COLUMN acked_ms INTEGER;"
+    "ALTER TABLE records ADD COLUMN write_only TEXT;"
+    "CREATE TABLE idempotency ("
+    "  key TEXT PRIMARY KEY,"
+    "  fingerprint TEXT NOT NULL,"
+    "  entity INTEGER NOT NULL,"
+    "  record_id TEXT NOT NULL,"
+    "  answer TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX idempotency_created ON idempotency(created_ms);",
+    /*
+     * 5: the revalidation schedule's knowledge of each record (see
      * store/revalidate.c): its own table, so the records' rows (written
      * by every pull) stay as they are.
      */

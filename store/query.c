@@ -25,9 +25,9 @@ int store_get(store *s, store_entity e, const char *id, char **json_out)
         return rc == STORE_INVALID ? si_fail(s, STORE_NOTFOUND, "no %s %.40s",
                                              store_entity_name(e), id ? id : "")
                                    : rc;
-    st = si_stmt(s, "SELECT r.body, " SI_STATE_SQL("r.entity", "r.id") ", "
-                    SI_CHECKED_SQL("r.entity", "r.id", "r.parent_id") " FROM records r "
-                    "WHERE r.entity = ?1 AND r.id = ?2 AND r.deleted_locally = 0");
+    st = si_stmt(s, "SELECT r.body, " SI_STATE_SQL("r.entity", "r.id") ", r.number, r.write_only, "
+                    SI_CHECKED_SQL("r.entity", "r.id", "r.parent_id")
+                    " FROM records r WHERE r.entity = ?1 AND r.id = ?2 AND r.deleted_locally = 0");
     if (!st)
         return STORE_ERR;
     sqlite3_bind_int(st, 1, (int)e);
@@ -35,7 +35,8 @@ int store_get(store *s, store_entity e, const char *id, char **json_out)
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         si_buf_add_with_sync(&b, (const char *)sqlite3_column_text(st, 0),
-                             si_state_from_col(st, 1), si_checked_from_col(st, 2));
+                             si_state_from_col(st, 1), (const char *)sqlite3_column_text(st, 2),
+                             (const char *)sqlite3_column_text(st, 3), si_checked_from_col(st, 4));
         rc = STORE_OK;
     } else if (rc == SQLITE_DONE) {
         rc = si_fail(s, STORE_NOTFOUND, "no %s %s", store_entity_name(e), id);
@@ -284,7 +285,7 @@ int store_list(store *s, store_entity e, const store_query *q, char **json_out)
 
     snprintf(sql, sizeof sql,
              "SELECT COALESCE(r.summary, r.body), " SI_STATE_SQL("r.entity", "r.id")
-             ", " SI_CHECKED_SQL("r.entity", "r.id", "r.parent_id")
+             ", r.number, r.write_only, " SI_CHECKED_SQL("r.entity", "r.id", "r.parent_id")
              " FROM records r WHERE %s ORDER BY r.id LIMIT ?98 OFFSET ?99",
              f.where);
     st = si_stmt(s, sql);
@@ -300,7 +301,8 @@ int store_list(store *s, store_entity e, const store_query *q, char **json_out)
             fs_buf_adds(&b, ",");
         first = 0;
         si_buf_add_with_sync(&b, (const char *)sqlite3_column_text(st, 0),
-                             si_state_from_col(st, 1), si_checked_from_col(st, 2));
+                             si_state_from_col(st, 1), (const char *)sqlite3_column_text(st, 2),
+                             (const char *)sqlite3_column_text(st, 3), si_checked_from_col(st, 4));
     }
     rc = rc == SQLITE_DONE ? STORE_OK : si_dberr(s, "list");
     sqlite3_reset(st);

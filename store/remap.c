@@ -39,6 +39,7 @@ int si_remap(store *s, store_entity e, const char *from, const char *to)
         "UPDATE outbox SET record_id = ?3 WHERE entity = ?1 AND record_id = ?2",
         "UPDATE outbox SET parent_id = ?3 WHERE parent_id = ?2 AND ?1 = " SI_SQL_ENT_CUSTOMER,
         "UPDATE conflicts SET record_id = ?3 WHERE entity = ?1 AND record_id = ?2",
+        "UPDATE idempotency SET record_id = ?3 WHERE entity = ?1 AND record_id = ?2",
     };
     sqlite3_stmt *st;
     int rc = STORE_OK;

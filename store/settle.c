@@ -197,6 +197,43 @@ static int64_t conflict_now(const store_conflict_in *c)
  * the later ops are re-applied on top; without an answer, the op's own
  * fields are taken as now being the remote's.
  */
+/* Lists in records.write_only the fields this op wrote that the remote's
+ * answer does not show, so that _sync tells they cannot be merged. */
+static int note_write_only(store *s, const store_op *op, const cJSON *answer)
+{
+    sqlite3_stmt *st = si_stmt(s, "SELECT write_only FROM records WHERE entity = ?1 AND id = ?2");
+    char *old = NULL, *list = NULL;
+    int rc, oom = 0;
+
+    if (!st)
+        return STORE_ERR;
+    sqlite3_bind_int(st, 1, (int)op->entity);
+    si_bind_text(st, 2, op->record_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        old = si_col_dup(st, 0, &oom);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return si_dberr(s, "write_only");
+    if (oom)
+        return si_fail(s, STORE_NOMEM, "out of memory");
+    rc = si_write_only_merge(s, op->entity, answer, op->fields, old, &list);
+    if (rc == STORE_OK && list) {
+        st = si_stmt(s, "UPDATE records SET write_only = ?3 WHERE entity = ?1 AND id = ?2");
+        if (!st) {
+            rc = STORE_ERR;
+        } else {
+            sqlite3_bind_int(st, 1, (int)op->entity);
+            si_bind_text(st, 2, op->record_id);
+            si_bind_text(st, 3, list);
+            rc = si_step_done(s, st, "write_only");
+        }
+    }
+    free(old);
+    free(list);
+    return rc;
+}
+
 static int op_done(store *s, const char *op_id, const char *remote_json, const char *etag,
                    const store_conflict_in *conflict)
 {
@@ -263,6 +300,8 @@ static int op_done(store *s, const char *op_id, const char *remote_json, const c
     rc = si_recompute(s, &r);
     if (rc == STORE_OK)
         rc = si_rec_save(s, &r);
+    if (rc == STORE_OK && answer)
+        rc = note_write_only(s, &op, answer);
     if (rc == STORE_OK)
         rc = si_changed(s, r.e, r.id, r.deleted_locally ? "deleted" : "changed");
 out:

@@ -240,6 +240,20 @@ int store_count(store *s, store_entity e, int64_t *count_out);
  * The new record's id is "local-<uuid>". */
 int store_local_create(store *s, store_entity e, const char *parent_id,
                        const cJSON *fields, int64_t now_ms, char **json_out);
+/*
+ * store_local_create() for a request with an Idempotency-Key (NULL or "":
+ * none): a key seen before gets the first answer again (*replayed_out = 1)
+ * — the record as it is now, under the server's id once pushed — and
+ * nothing is queued; the same key with another request (entity, parent or
+ * body) is STORE_INVALID, as the remote refuses it.  The key and its
+ * answer are kept in the create's transaction, for 24 hours and at most
+ * 10,000 keys.  A key over 255 bytes is STORE_INVALID.
+ * Creating a customer whose name (trimmed, ASCII case folded) a customer
+ * in the replica has is STORE_STATE, as the remote answers 409.
+ */
+int store_local_create_keyed(store *s, store_entity e, const char *parent_id,
+                             const cJSON *fields, const char *idem_key, int64_t now_ms,
+                             char **json_out, int *replayed_out);
 int store_local_update(store *s, store_entity e, const char *id,
                        const cJSON *fields, int64_t now_ms, char **json_out);
 int store_local_delete(store *s, store_entity e, const char *id, int64_t now_ms);
@@ -467,7 +481,7 @@ int store_evict_unseen(store *s, store_entity e, int64_t generation, int64_t *ev
 /*
  * Conflicts as a JSON array, newest first: id, op_id, entity, record_id,
  * rule, outcome, state ("open"|"resolved"), base, local, remote (objects),
- * created_at, resolved_at, resolution.
+ * created_at, resolved_at, resolution, lost_local, acknowledged_at.
  *
  * A conflict held under the manual policy is "open" until resolved.  One
  * settled automatically (lww, server_wins, client_wins, deleted_remotely)
@@ -476,6 +490,22 @@ int store_evict_unseen(store *s, store_entity e, int64_t generation, int64_t *ev
  */
 int store_conflicts_list(store *s, int open_only, char **json_out);
 int store_conflicts_open_count(store *s, int64_t *count_out);
+/* One conflict as a JSON object (the list's item shape); STORE_NOTFOUND. */
+int store_conflict_get(store *s, int64_t conflict_id, char **json_out);
+
+/*
+ * A conflict whose outcome discarded a local value — the remote won (lww,
+ * server_wins, deleted_remotely) and was not overturned, or the user kept
+ * the remote side — has "lost_local": true in the list and stays
+ * unacknowledged ("acknowledged_at": null) until store_conflict_ack(), so
+ * that a lost edit never passes unnoticed.  Acknowledging any existing
+ * conflict succeeds (again: the first time is kept); STORE_NOTFOUND if
+ * there is none with that id.
+ */
+int store_conflicts_unacked_count(store *s, int64_t *count_out);
+int store_conflict_ack(store *s, int64_t conflict_id, int64_t now_ms);
+/* Acknowledges every unacknowledged one; *acked_out: how many. */
+int store_conflicts_ack_all(store *s, int64_t now_ms, int64_t *acked_out);
 
 /*
  * Resolves a conflict: keep_local=1 keeps the local values (a held op

@@ -14,7 +14,7 @@
 #include "store/store.h"
 #include "store/util.h"
 
-#define SI_SCHEMA_VERSION 4
+#define SI_SCHEMA_VERSION 5
 #define SI_APP_ID 0x46535943          /* "FSYC" in PRAGMA application_id */
 #define SI_MAX_JSON (1024 * 1024)     /* bodies and fields, as the remote's 413 */
 #define SI_MAX_ID 128                 /* bytes in an id */
@@ -175,10 +175,21 @@ char *si_json_print(const cJSON *item);
 /* Code points in UTF-8 text. */
 size_t si_utf8_len(const char *p);
 char *si_strdup(const char *p);   /* NULL-safe */
-/* "…}" + ",\"_sync\":{\"state\":\"st\",\"checked_at\":…}}" appended to b;
- * checked_ms < 0: never checked (null). */
+/* "…}" + ",\"_sync\":{\"state\":\"st\",\"checked_at\":…,…}}" appended to
+ * b; checked_ms < 0: never checked (null). */
 void si_buf_add_with_sync(fs_buf *b, const char *obj_text, store_sync_state st,
-                          int64_t checked_ms);
+                          const char *number, const char *write_only, int64_t checked_ms);
+/*
+ * A record created here has a provisional customer_number/work_order_number
+ * of the remote's type (a string) until the server's replaces it on push:
+ * SI_PROVISIONAL_PREFIX and 16 hex digits of its local id's UUID, which no
+ * server number can be mistaken for (the remote's are "C-10001", "WO-…").
+ */
+#define SI_PROVISIONAL_PREFIX "LOCAL-"
+/* Fields written and absent from the remote's detail: model.c. */
+int si_write_only_merge(store *s, store_entity e, const cJSON *answer, const char *fields,
+                        const char *old, char **list_out);
+int si_number_provisional(const char *number);
 
 /* ---- model.c (si_validate: validate.c) ------------------------------- */
 

@@ -51,12 +51,14 @@ int store_uuid(char out[37])
 
 /* Our stored objects are printed compactly by cJSON, so they end with '}':
  * the state is spliced in before it rather than parsing and printing again
- * (a list page is served from stored text). */
+ * (a list page is served from stored text).  number is the record's
+ * customer_number/work_order_number (a provisional one is flagged);
+ * write_only a JSON array of field names, or NULL; checked_ms when the
+ * copy was last confirmed against the remote (< 0: never, null). */
 void si_buf_add_with_sync(fs_buf *b, const char *obj_text, store_sync_state st,
-                          int64_t checked_ms)
+                          const char *number, const char *write_only, int64_t checked_ms)
 {
-    char when[40] = "null";
-
+    char when[40];
     size_t n = strlen(obj_text);
 
     while (n > 0 && obj_text[n - 1] != '}')
@@ -68,13 +70,23 @@ void si_buf_add_with_sync(fs_buf *b, const char *obj_text, store_sync_state st,
     fs_buf_add(b, obj_text, n - 1);
     if (n > 2)
         fs_buf_adds(b, ",");
+    fs_buf_addf(b, "\"_sync\":{\"state\":\"%s\"", store_sync_state_name(st));
     if (checked_ms >= 0) {
-        when[0] = '"';
-        fs_time_format(checked_ms, when + 1, sizeof when - 2);
-        strcat(when, "\"");
+        fs_time_format(checked_ms, when, sizeof when);
+        fs_buf_addf(b, ",\"checked_at\":\"%s\"", when);
+    } else {
+        fs_buf_adds(b, ",\"checked_at\":null");
     }
-    fs_buf_addf(b, "\"_sync\":{\"state\":\"%s\",\"checked_at\":%s}}",
-                store_sync_state_name(st), when);
+    if (si_number_provisional(number))
+        fs_buf_adds(b, ",\"provisional_number\":true");
+    if (write_only && write_only[0] == '[')
+        fs_buf_addf(b, ",\"write_only\":%s", write_only);
+    fs_buf_adds(b, "}}");
+}
+
+int si_number_provisional(const char *number)
+{
+    return number && strncmp(number, SI_PROVISIONAL_PREFIX, strlen(SI_PROVISIONAL_PREFIX)) == 0;
 }
 
 cJSON *si_json_parse(const char *text, char *whybuf, size_t whylen)

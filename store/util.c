@@ -1,14 +1,17 @@
 /*
- * util.c — the byte buffer, the duplicate-key check, ISO 8601 times and
- * the clocks of util.h.  libc and cJSON only: no SQLite, no fieldsync
+ * util.c — the byte buffer, the duplicate-key check, ISO 8601 times,
+ * the clocks and the log of util.h.  libc and cJSON only: no SQLite, no fieldsync
  * header but its own, so any program can compile it in.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store/util.h"
 
@@ -335,4 +338,123 @@ int64_t fs_mono_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the log ------------------------------------------------------------------- */
+
+static int log_level_cur = FS_LOG_INFO;
+static int log_fd = 2;
+static int log_journal; /* prefix lines with <N> for the journal */
+
+static const char *const log_names[] = { "error", "warn", "info", "debug" };
+/* syslog priorities (sd-daemon(3)): LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG. */
+static const int log_prio[] = { 3, 4, 6, 7 };
+
+const char *fs_log_level_name(int level)
+{
+    if (level < FS_LOG_ERROR || level > FS_LOG_DEBUG)
+        return "?";
+    return log_names[level - FS_LOG_ERROR];
+}
+
+int fs_log_level_parse(const char *name, int *out)
+{
+    for (int l = FS_LOG_ERROR; l <= FS_LOG_DEBUG; l++) {
+        if (name && strcmp(name, log_names[l - FS_LOG_ERROR]) == 0) {
+            *out = l;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void fs_log_set_level(int level)
+{
+    __atomic_store_n(&log_level_cur, level, __ATOMIC_RELAXED);
+}
+
+int fs_log_get_level(void)
+{
+    return __atomic_load_n(&log_level_cur, __ATOMIC_RELAXED);
+}
+
+void fs_log_set_fd(int fd)
+{
+    log_fd = fd;
+}
+
+int fs_log_detect_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    char tail;
+
+    /* systemd sets "DEV:INO" of the stream it connected stdout/stderr to;
+     * a child whose stderr was redirected elsewhere inherits the variable,
+     * so the fd itself must be that stream. */
+    log_journal = js && sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) == 2 &&
+                  fstat(log_fd, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+                  (unsigned long long)st.st_ino == ino;
+    return log_journal;
+}
+
+void fs_log_write(int level, const char *fmt, ...)
+{
+    /* Bounded: a record longer than the buffer is cut, never split. */
+    char line[1024];
+    size_t n;
+    int saved = errno;
+
+    if (level < FS_LOG_ERROR || level > FS_LOG_DEBUG)
+        level = FS_LOG_ERROR;
+    if (log_journal) {
+        n = (size_t)snprintf(line, sizeof line, "<%d>%s: ", log_prio[level - FS_LOG_ERROR],
+                             fs_log_level_name(level));
+    } else {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+        n += (size_t)snprintf(line + n, sizeof line - n, ".%03ldZ %s: ", ts.tv_nsec / 1000000L,
+                              fs_log_level_name(level));
+    }
+    if (n < sizeof line - 1) {
+        va_list ap;
+        int m;
+        va_start(ap, fmt);
+        m = vsnprintf(line + n, sizeof line - n, fmt, ap);
+        va_end(ap);
+        if (m > 0) {
+            size_t start = n;
+            n += (size_t)m;
+            if (n > sizeof line - 2)
+                n = sizeof line - 2;
+            /* One record, one line: control characters from outside
+             * (a server's message, a path) cannot forge another line. */
+            for (size_t i = start; i < n; i++)
+                if ((unsigned char)line[i] < 0x20)
+                    line[i] = ' ';
+        }
+    }
+    if (n > sizeof line - 2)
+        n = sizeof line - 2;
+    line[n++] = '\n';
+    /* A failed log write has nowhere to be reported. */
+    if (write(log_fd, line, n) < 0) {
+        /* ignored */
+    }
+    errno = saved;
+}
+
+void fs_errfmt(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || !errlen)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }

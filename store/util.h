@@ -1,7 +1,7 @@
 /*
  * util.h — the small helpers every part of fieldsync needs once: a
  * growable byte buffer with a size cap, the duplicate-key check of strict
- * JSON, ISO 8601 times and the clocks.
+ * JSON, ISO 8601 times, the clocks and the log.
  *
  * util.c depends on libc and cJSON only (no SQLite, no store.h), so any
  * program (the CLI, the daemon, a test) can compile it in.  It sits at the
@@ -107,5 +107,60 @@ void fs_time_day(int64_t ms, char out[11]);
 int64_t fs_wall_ms(void);
 /* Monotonic time (CLOCK_MONOTONIC) in milliseconds, for intervals. */
 int64_t fs_mono_ms(void);
+
+/* ---- the log ------------------------------------------------------------------- */
+
+/*
+ * The one log of fieldsync: one line per event on stderr (or the fd given
+ * to fs_log_set_fd), with time and level, never a secret.  The daemon
+ * uses it directly; the sync engine's sync_log_emit forwards to it with
+ * the same level numbers.
+ *
+ * The macros test the level before anything else, so the arguments of a
+ * message below the current level are not even evaluated (as Redis'
+ * serverLog does): a debug line that formats a large object costs nothing
+ * when debug is off.  The level may be changed at any time from any
+ * thread (SIGHUP reload); lines from several threads never interleave
+ * because each is written with one write(2).
+ *
+ * When the fd is the systemd journal (JOURNAL_STREAM names its device and
+ * inode: fs_log_detect_journal), each line starts with its syslog priority
+ * "<3>" … "<7>" (sd-daemon(3)) instead of a time, which the journal adds,
+ * so that `journalctl -p warning` selects by level.
+ */
+enum { FS_LOG_ERROR = 1, FS_LOG_WARN, FS_LOG_INFO, FS_LOG_DEBUG };
+
+/* "error", "warn", "info", "debug" ("?" for another number). */
+const char *fs_log_level_name(int level);
+/* 0 and *out set, or -1 when name is none of the four. */
+int fs_log_level_parse(const char *name, int *out);
+void fs_log_set_level(int level);
+int fs_log_get_level(void);
+/* Writes the lines to fd (default 2). */
+void fs_log_set_fd(int fd);
+/*
+ * Turns the priority prefixes on when JOURNAL_STREAM ("DEV:INO") names
+ * the log fd, off otherwise.  Returns 1 when on.
+ */
+int fs_log_detect_journal(void);
+
+/* Writes one line whatever the level; use the macros below instead. */
+void fs_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define FS_LOG_AT(lvl, ...)                                                  \
+    do {                                                                     \
+        if ((int)(lvl) <= fs_log_get_level())                                \
+            fs_log_write((lvl), __VA_ARGS__);                                \
+    } while (0)
+
+#define fs_log_error(...) FS_LOG_AT(FS_LOG_ERROR, __VA_ARGS__)
+#define fs_log_warn(...)  FS_LOG_AT(FS_LOG_WARN, __VA_ARGS__)
+#define fs_log_info(...)  FS_LOG_AT(FS_LOG_INFO, __VA_ARGS__)
+#define fs_log_debug(...) FS_LOG_AT(FS_LOG_DEBUG, __VA_ARGS__)
+
+/* Formats a one-line message into a caller's buffer (err may be NULL):
+ * how functions that return -1 say what failed. */
+void fs_errfmt(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif /* FIELDSYNC_UTIL_H */

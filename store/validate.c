@@ -53,43 +53,45 @@ static const char *const wo_types[] = {"service", "installation", "maintenance",
 static const char *const address_keys[] = {"street", "city", "state", "postal_code",
                                            "country", NULL};
 
+/* Every field but the identifying ones (name, status, priority, the
+ * customer of a work order) clears with null, as on the remote. */
 static const wspec customer_spec[] = {
     {"name", WK_NAME, WF_REQUIRED, 200, NULL},
-    {"customer_type", WK_ENUM, 0, 0, customer_types},
+    {"customer_type", WK_ENUM, WF_NULLABLE, 0, customer_types},
     {"status", WK_ENUM, 0, 0, customer_statuses},
-    {"email", WK_EMAIL, 0, 0, NULL},
-    {"phone", WK_STRING, 0, 0, NULL},
-    {"fax", WK_STRING, 0, 0, NULL},
-    {"website", WK_STRING, 0, 0, NULL},
-    {"address", WK_ADDRESS, 0, 0, NULL},
-    {"billing_address", WK_ADDRESS, 0, 0, NULL},
+    {"email", WK_EMAIL, WF_NULLABLE, 0, NULL},
+    {"phone", WK_STRING, WF_NULLABLE, 0, NULL},
+    {"fax", WK_STRING, WF_NULLABLE, 0, NULL},
+    {"website", WK_STRING, WF_NULLABLE, 0, NULL},
+    {"address", WK_ADDRESS, WF_NULLABLE, 0, NULL},
+    {"billing_address", WK_ADDRESS, WF_NULLABLE, 0, NULL},
     /* A branch cannot be checked offline: any string is accepted. */
-    {"branch_id", WK_STRING, 0, 0, NULL},
-    {"tax_id", WK_STRING, 0, 0, NULL},
-    {"payment_terms", WK_ENUM, 0, 0, payment_terms},
-    {"notes", WK_STRING, 0, 0, NULL},
-    {"custom_fields", WK_STRMAP, 0, 0, NULL},
+    {"branch_id", WK_STRING, WF_NULLABLE, 0, NULL},
+    {"tax_id", WK_STRING, WF_NULLABLE, 0, NULL},
+    {"payment_terms", WK_ENUM, WF_NULLABLE, 0, payment_terms},
+    {"notes", WK_STRING, WF_NULLABLE, 0, NULL},
+    {"custom_fields", WK_STRMAP, WF_NULLABLE, 0, NULL},
 };
 
 static const wspec contact_spec[] = {
     {"name", WK_NAME, WF_REQUIRED, 200, NULL},
-    {"title", WK_STRING, 0, 0, NULL},
-    {"email", WK_STRING, 0, 0, NULL},
-    {"phone", WK_STRING, 0, 0, NULL},
-    {"is_primary", WK_BOOL, 0, 0, NULL},
+    {"title", WK_STRING, WF_NULLABLE, 0, NULL},
+    {"email", WK_STRING, WF_NULLABLE, 0, NULL},
+    {"phone", WK_STRING, WF_NULLABLE, 0, NULL},
+    {"is_primary", WK_BOOL, WF_NULLABLE, 0, NULL},
 };
 
 static const wspec wo_spec[] = {
     {"customer_id", WK_CUSTOMER, WF_REQUIRED, 0, NULL},
-    {"contact_id", WK_CONTACT, 0, 0, NULL},
+    {"contact_id", WK_CONTACT, WF_NULLABLE, 0, NULL},
     {"technician_id", WK_STRING, WF_NULLABLE, 0, NULL},
     {"status", WK_ENUM, 0, 0, wo_statuses},
     {"priority", WK_ENUM, 0, 0, wo_priorities},
-    {"work_order_type", WK_ENUM, 0, 0, wo_types},
-    {"scheduled_date", WK_DATETIME, 0, 0, NULL},
-    {"estimated_duration", WK_INT, 0, 100000, NULL},
-    {"description", WK_STRING, 0, 10000, NULL},
-    {"notes", WK_STRING, 0, 10000, NULL},
+    {"work_order_type", WK_ENUM, WF_NULLABLE, 0, wo_types},
+    {"scheduled_date", WK_DATETIME, WF_NULLABLE, 0, NULL},
+    {"estimated_duration", WK_INT, WF_NULLABLE, 100000, NULL},
+    {"description", WK_STRING, WF_NULLABLE, 10000, NULL},
+    {"notes", WK_STRING, WF_NULLABLE, 10000, NULL},
 };
 
 static const wspec *spec_of(store_entity e, size_t *n)

@@ -264,6 +264,33 @@ static int parent_check(store *s, store_entity e, const char *parent_id)
     return rc;
 }
 
+/*
+ * The remote refuses a second customer with the same name (409, compared
+ * as it does: trimmed, ASCII case folded); the replica can tell for the
+ * customers it holds.  STORE_STATE with the remote's message.
+ */
+static int name_check(store *s, store_entity e, const cJSON *fields)
+{
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(fields, "name");
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    int rc;
+
+    if (e != ENT_CUSTOMER || !cJSON_IsString(name))
+        return STORE_OK;
+    st = si_stmt(s, "SELECT count(*) FROM records WHERE entity = " SI_SQL_ENT_CUSTOMER
+                    " AND deleted_locally = 0 AND lower(trim(name, char(32,9,10,13))) ="
+                    " lower(trim(?1, char(32,9,10,13)))");
+    if (st && si_bind_text(st, 1, name->valuestring) != STORE_OK) {
+        sqlite3_reset(st);
+        return si_fail(s, STORE_NOMEM, "out of memory");
+    }
+    rc = si_one_int(s, st, &n, "customer name check");
+    if (rc == STORE_OK && n > 0)
+        rc = si_fail(s, STORE_STATE, "Customer already exists");
+    return rc;
+}
+
 static int create(store *s, store_entity e, const char *parent_id, const cJSON *fields,
                   int64_t now_ms, char *id_out)
 {
@@ -275,7 +302,7 @@ static int create(store *s, store_entity e, const char *parent_id, const cJSON *
     memset(&r, 0, sizeof r);
     if ((rc = parent_check(s, e, parent_id)) != STORE_OK ||
         (rc = si_validate(s, e, fields, 1, NULL)) != STORE_OK ||
-        (rc = check_size(s, fields)) != STORE_OK)
+        (rc = check_size(s, fields)) != STORE_OK || (rc = name_check(s, e, fields)) != STORE_OK)
         return rc;
     if (store_uuid(uuid) != STORE_OK)
         return si_fail(s, STORE_ERR, "getrandom failed");
@@ -303,24 +330,183 @@ out:
     return rc;
 }
 
-int store_local_create(store *s, store_entity e, const char *parent_id, const cJSON *fields,
-                       int64_t now_ms, char **json_out)
+/* ---- Idempotency-Key ------------------------------------------------------ */
+
+#define IDEM_KEY_MAX 255
+#define IDEM_KEEP_MS (24 * 3600 * 1000LL) /* as long as a retrying script plausibly waits */
+#define IDEM_KEEP_MAX 10000               /* and never more keys than this */
+
+/* What a key's request was: entity, parent and body, as a 64-bit FNV-1a
+ * (the same key with another request is refused, as by the remote). */
+static void fingerprint(store_entity e, const char *parent_id, const char *body, char out[40])
 {
-    char id[48];
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    const char *parts[2] = {parent_id ? parent_id : "", body};
+
+    for (int i = 0; i < 2; i++) {
+        for (const char *p = parts[i]; *p; p++)
+            h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
+        h = (h ^ 0xff) * UINT64_C(0x100000001b3); /* a separator no UTF-8 text holds */
+    }
+    snprintf(out, 40, "%d:%016llx", (int)e, (unsigned long long)h);
+}
+
+/* The first answer's text with the record's id as it is now (the
+ * server's once the create was pushed). */
+static int replay_answer(store *s, const char *answer, const char *id, char **json_out)
+{
+    cJSON *j = cJSON_Parse(answer);
+    int rc = j ? si_jset(j, "id", cJSON_CreateString(id)) : STORE_NOMEM;
+
+    if (rc == STORE_OK && !(*json_out = si_json_print(j)))
+        rc = STORE_NOMEM;
+    cJSON_Delete(j);
+    return rc == STORE_OK ? rc : si_fail(s, rc, "out of memory or bad stored answer");
+}
+
+/*
+ * A key seen before: *json_out is the first answer again — the record as
+ * it is now (under the server's id once pushed), or the first answer's
+ * text if the record is gone since.  STORE_NOTFOUND if the key is new.
+ */
+static int idem_replay(store *s, const char *key, const char *fp, char **json_out)
+{
+    sqlite3_stmt *st = si_stmt(s, "SELECT fingerprint, entity, record_id, answer "
+                                  "FROM idempotency WHERE key = ?1");
+    char *id = NULL, *answer = NULL;
+    store_entity e = ENT_CUSTOMER;
+    int rc, oom = 0, same = 0;
+
+    if (!st)
+        return STORE_ERR;
+    si_bind_text(st, 1, key);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        same = strcmp((const char *)sqlite3_column_text(st, 0), fp) == 0;
+        e = (store_entity)sqlite3_column_int(st, 1);
+        id = si_col_dup(st, 2, &oom);
+        answer = si_col_dup(st, 3, &oom);
+        rc = oom ? si_fail(s, STORE_NOMEM, "out of memory") : STORE_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STORE_NOTFOUND : si_dberr(s, "idempotency key");
+    }
+    sqlite3_reset(st);
+    if (rc == STORE_OK && !same) {
+        cJSON *d = cJSON_CreateArray();
+
+        rc = d && si_detail(d, "Idempotency-Key", "was already used with a different request") == 0
+                 ? si_invalid(s, d, "Idempotency-Key was already used with a different request")
+                 : (cJSON_Delete(d), si_fail(s, STORE_NOMEM, "out of memory"));
+    } else if (rc == STORE_OK) {
+        rc = store_get(s, e, id, json_out);
+        if (rc == STORE_NOTFOUND) /* gone since (deleted, out of scope) */
+            rc = replay_answer(s, answer, id, json_out);
+    }
+    free(id);
+    free(answer);
+    return rc;
+}
+
+/* Keeps key -> the create's answer, in the create's transaction, and
+ * forgets keys past their retention. */
+static int idem_remember(store *s, const char *key, const char *fp, store_entity e,
+                         const char *id, const char *answer, int64_t now_ms)
+{
+    sqlite3_stmt *st = si_stmt(s, "DELETE FROM idempotency WHERE created_ms < ?1 OR key IN "
+                                  "(SELECT key FROM idempotency ORDER BY created_ms DESC "
+                                  "LIMIT -1 OFFSET ?2)");
     int rc;
+
+    if (!st)
+        return STORE_ERR;
+    sqlite3_bind_int64(st, 1, now_ms - IDEM_KEEP_MS);
+    sqlite3_bind_int(st, 2, IDEM_KEEP_MAX - 1);
+    rc = si_step_done(s, st, "forget idempotency keys");
+    if (rc != STORE_OK)
+        return rc;
+    st = si_stmt(s, "INSERT INTO idempotency (key, fingerprint, entity, record_id, answer, "
+                    "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (!st)
+        return STORE_ERR;
+    sqlite3_bind_int(st, 3, (int)e);
+    sqlite3_bind_int64(st, 6, now_ms);
+    if (si_bind_text(st, 1, key) || si_bind_text(st, 2, fp) || si_bind_text(st, 4, id) ||
+        si_bind_text(st, 5, answer)) {
+        sqlite3_reset(st);
+        return si_fail(s, STORE_NOMEM, "out of memory");
+    }
+    return si_step_done(s, st, "remember idempotency key");
+}
+
+static int create_keyed(store *s, store_entity e, const char *parent_id, const cJSON *fields,
+                        const char *key, int64_t now_ms, char **json_out, int *replayed)
+{
+    char id[48], fp[40], *body = NULL;
+    int rc;
+
+    if (key) {
+        if (!(body = si_json_print(fields)))
+            return si_fail(s, STORE_NOMEM, "out of memory");
+        fingerprint(e, parent_id, body, fp);
+        free(body);
+        rc = idem_replay(s, key, fp, json_out);
+        if (rc != STORE_NOTFOUND) {
+            *replayed = rc == STORE_OK;
+            return rc;
+        }
+    }
+    rc = create(s, e, parent_id, fields, now_ms, id);
+    if (rc == STORE_OK && (json_out || key))
+        rc = store_get(s, e, id, json_out);
+    if (rc == STORE_OK && key)
+        rc = idem_remember(s, key, fp, e, id, *json_out, now_ms);
+    return rc;
+}
+
+int store_local_create_keyed(store *s, store_entity e, const char *parent_id,
+                             const cJSON *fields, const char *idem_key, int64_t now_ms,
+                             char **json_out, int *replayed_out)
+{
+    char *js = NULL;
+    int rc, replayed = 0;
 
     if (json_out)
         *json_out = NULL;
+    if (replayed_out)
+        *replayed_out = 0;
+    if (idem_key && !*idem_key)
+        idem_key = NULL;
+    if (idem_key && strlen(idem_key) > IDEM_KEY_MAX) {
+        cJSON *d = cJSON_CreateArray();
+
+        if (!d || si_detail(d, "Idempotency-Key", "must be at most 255 characters") != 0) {
+            cJSON_Delete(d);
+            return si_fail(s, STORE_NOMEM, "out of memory");
+        }
+        return si_invalid(s, d, "Validation failed");
+    }
     rc = check_writable(s, e);
     if (rc != STORE_OK)
         return rc;
     rc = si_tx_begin(s);
     if (rc != STORE_OK)
         return rc;
-    rc = si_tx_end(s, create(s, e, parent_id, fields, now_ms, id));
-    if (rc == STORE_OK && json_out)
-        rc = store_get(s, e, id, json_out);
+    rc = si_tx_end(s, create_keyed(s, e, parent_id, fields, idem_key, now_ms,
+                                   json_out || idem_key ? &js : NULL, &replayed));
+    if (rc == STORE_OK && json_out) {
+        *json_out = js;
+        js = NULL;
+    }
+    if (replayed_out)
+        *replayed_out = replayed;
+    free(js);
     return rc;
+}
+
+int store_local_create(store *s, store_entity e, const char *parent_id, const cJSON *fields,
+                       int64_t now_ms, char **json_out)
+{
+    return store_local_create_keyed(s, e, parent_id, fields, NULL, now_ms, json_out, NULL);
 }
 
 static int load_live(store *s, store_entity e, const char *id, si_rec *r)

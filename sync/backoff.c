@@ -17,7 +17,7 @@
 void sync_rand_seed(uint64_t *state, uint64_t seed)
 {
     if (seed == 0 && getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
-        seed = (uint64_t)sync_mono_ms() ^ (uint64_t)sync_wall_ms() << 20;
+        seed = (uint64_t)fs_mono_ms() ^ (uint64_t)fs_wall_ms() << 20;
     *state = seed ? seed : 0x9E3779B97F4A7C15ull;
 }
 

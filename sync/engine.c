@@ -58,6 +58,7 @@ static int apply_config(sync_engine *se, const sync_config *cfg, char *err,
     rc.api_url = tmp.api_url;
     rc.api_key = tmp.api_key;
     rc.ca_file = tmp.ca_file;
+    rc.proxy = cfg->proxy; /* sync_remote_new keeps its own copy */
     rc.max_connections = cfg->max_connections > 0 ? cfg->max_connections : 8;
     rc.connect_timeout_ms = cfg->connect_timeout_ms;
     rc.request_timeout_ms = cfg->request_timeout_ms;
@@ -248,7 +249,7 @@ void sync_emit(sync_engine *se, const char *type, const char *json)
 
 int64_t sync_now(const sync_engine *se)
 {
-    return se->cycle_now0 + (sync_mono_ms() - se->cycle_mono0);
+    return se->cycle_now0 + (fs_mono_ms() - se->cycle_mono0);
 }
 
 void sync_set_error(sync_engine *se, const char *fmt, ...)
@@ -328,7 +329,7 @@ static int run_cycle(sync_engine *se, int64_t now_ms, int scheduled, sync_summar
     se->sum = out;
     se->auth_stop = 0;
     se->cycle_now0 = now_ms;
-    se->cycle_mono0 = sync_mono_ms();
+    se->cycle_mono0 = fs_mono_ms();
     out->started_ms = now_ms;
     pthread_mutex_lock(&se->mu);
     memset(&se->prog, 0, sizeof se->prog);
@@ -415,7 +416,7 @@ static void fill_freshness(int64_t now_ms, int64_t p50, int64_t p95, int64_t old
 
 void sync_status_get(sync_engine *se, int64_t now_ms, sync_status *out)
 {
-    int64_t mono = sync_mono_ms();
+    int64_t mono = fs_mono_ms();
 
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&se->mu);

@@ -1,12 +1,19 @@
 /*
- * log.c — the sync engine's logging: one line per event, levelled, to the
- * agent's logger or to stderr.  Callers never pass the API key in.
+ * log.c — the sync engine's logging: a thin forwarder to the one log of
+ * fieldsync (store/util.h), with the same level numbers, or to the
+ * caller's sync_log_fn when one was given.  Callers never pass the API
+ * key in.
  */
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 
+#include "store/util.h"
 #include "sync/sync_int.h"
+
+/* The engine's levels are the log's: forwarded as they are, no map. */
+_Static_assert((int)SYNC_LOG_ERROR == (int)FS_LOG_ERROR && (int)SYNC_LOG_WARN == (int)FS_LOG_WARN &&
+                   (int)SYNC_LOG_INFO == (int)FS_LOG_INFO && (int)SYNC_LOG_DEBUG == (int)FS_LOG_DEBUG,
+               "sync log levels are the log's levels");
 
 void sync_log_init(sync_logger *lg, sync_log_fn fn, void *ud, int level)
 {
@@ -17,7 +24,6 @@ void sync_log_init(sync_logger *lg, sync_log_fn fn, void *ud, int level)
 
 void sync_log_emit(const sync_logger *lg, int level, const char *fmt, ...)
 {
-    static const char *const names[] = {"?", "error", "warn", "info", "debug"};
     char line[1024];
     va_list ap;
 
@@ -26,24 +32,8 @@ void sync_log_emit(const sync_logger *lg, int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (lg->fn) {
+    if (lg->fn)
         lg->fn(lg->ud, level, line);
-        return;
-    }
-    fprintf(stderr, "fieldsync sync %s: %s\n",
-            names[level >= 1 && level <= 4 ? level : 0], line);
-}
-
-int64_t sync_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t sync_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    else
+        fs_log_write(level, "sync: %s", line);
 }

@@ -185,7 +185,7 @@ static void answered(sync_pace *p, const sync_remote_req *req, int64_t now);
 static int64_t hook_delay(void *ud)
 {
     sync_pace *p = ud;
-    int64_t now = sync_mono_ms(), until;
+    int64_t now = fs_mono_ms(), until;
 
     pthread_mutex_lock(p->mu);
     until = p->pause_until > p->next_start ? p->pause_until : p->next_start;
@@ -196,7 +196,7 @@ static int64_t hook_delay(void *ud)
 static void hook_started(void *ud, const sync_remote_req *req)
 {
     sync_pace *p = ud;
-    int64_t now = sync_mono_ms();
+    int64_t now = fs_mono_ms();
 
     (void)req;
     pthread_mutex_lock(p->mu);
@@ -218,7 +218,7 @@ static void hook_started(void *ud, const sync_remote_req *req)
 static void hook_answered(void *ud, const sync_remote_req *req)
 {
     sync_pace *p = ud;
-    int64_t now = sync_mono_ms();
+    int64_t now = fs_mono_ms();
 
     pthread_mutex_lock(p->mu);
     answered(p, req, now);

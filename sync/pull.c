@@ -613,7 +613,8 @@ static void list_answered(pull_ctx *pc, page *pg)
         break;
     }
     if (!pg->root && err[0])
-        SLOG(&se->log, SYNC_LOG_INFO, "pull: list %s page %lld: %s",
+        SLOG(&se->log, sync_remote_classify(req) == SYNC_REMOTE_AUTH ? SYNC_LOG_WARN : SYNC_LOG_INFO,
+             "pull: list %s page %lld: %s",
              pc->w[pg->phase].ent == ENT_CUSTOMER ? "customers" : "work-orders",
              (long long)pg->number, err);
     if (!pg->root && retry && ++pg->list_tries < LIST_TRIES && !sync_cancelled(se)) {
@@ -699,7 +700,9 @@ static void kid_answered(pull_ctx *pc, page *pg, size_t i, int c)
         snprintf(err, sizeof err, "status %ld %s", req->status, req->err);
     if (!root || sync_list_meta_get(root, &m, err, sizeof err)) {
         if (sync_remote_classify(req) != SYNC_REMOTE_CANCELLED) {
-            SLOG(&se->log, SYNC_LOG_INFO, "pull: %s of customer %s: %s", kid_path[c],
+            SLOG(&se->log, sync_remote_classify(req) == SYNC_REMOTE_AUTH ? SYNC_LOG_WARN
+                                                                         : SYNC_LOG_INFO,
+                 "pull: %s of customer %s: %s", kid_path[c],
                  it->id, err);
             se->sum->errors++;
         }

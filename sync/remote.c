@@ -33,6 +33,7 @@ struct sync_remote_client {
     char *api_url;         /* without trailing '/' */
     char *auth_header;     /* "Authorization: Bearer …" */
     char *ca_file;
+    char *proxy;           /* NULL: libcurl's *_proxy environment variables */
     long connect_timeout_ms, request_timeout_ms;
     atomic_int *cancel;
     const sync_logger *log;
@@ -76,6 +77,7 @@ void sync_remote_free(sync_remote_client *r)
         free(r->auth_header);
     }
     free(r->ca_file);
+    free(r->proxy);
     free(r);
 }
 
@@ -122,6 +124,8 @@ int sync_remote_new(const sync_remote_config *cfg, sync_remote_client **out, cha
     while (len > 0 && r->api_url[len - 1] == '/')
         r->api_url[--len] = '\0';
     if (cfg->ca_file && !(r->ca_file = strdup(cfg->ca_file)))
+        goto nomem;
+    if (cfg->proxy && !(r->proxy = strdup(cfg->proxy)))
         goto nomem;
     r->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
     r->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 60000;
@@ -290,7 +294,7 @@ static int64_t param(const char *v, const char *key)
 /* X-RateLimit-Reset is seconds from now, or (by some vendors) a Unix time. */
 static int64_t reset_ms(int64_t v)
 {
-    int64_t now_s = sync_wall_ms() / 1000;
+    int64_t now_s = fs_wall_ms() / 1000;
 
     if (v > 1000000000)
         return v > now_s ? (v - now_s) * 1000 : 0;
@@ -350,7 +354,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
         return n;
     if (header_value(line, n, "Retry-After", ra, sizeof ra)) {
         int64_t d;
-        if (sync_retry_after_parse(ra, sync_wall_ms(), &d) == 0)
+        if (sync_retry_after_parse(ra, fs_wall_ms(), &d) == 0)
             req->retry_after_ms = d;
         return n;
     }
@@ -429,6 +433,8 @@ static int setup(sync_remote_client *r, int i, sync_remote_req *req)
         goto out;
     if (r->ca_file && curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file))
         goto out;
+    if (r->proxy && curl_easy_setopt(e, CURLOPT_PROXY, r->proxy))
+        goto out;
     if (strcmp(req->method, "GET") != 0) {
         if (curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method))
             goto out;
@@ -452,7 +458,7 @@ static void finish(sync_remote_client *r, int i, CURLcode cc, sync_clock *clk, i
     sync_remote_req *req = r->busy[i];
     curl_off_t total = 0, pre = 0, first = 0;
     long status = 0, nconn = 0;
-    int64_t now = sync_wall_ms();
+    int64_t now = fs_wall_ms();
 
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);

@@ -23,6 +23,7 @@ typedef struct {
     const char *api_url;
     const char *api_key;
     const char *ca_file;
+    const char *proxy;        /* NULL: libcurl's *_proxy environment variables */
     int max_connections;
     long connect_timeout_ms;
     long request_timeout_ms;

@@ -504,7 +504,8 @@ static int list_set(rv_ctx *c, list_req *l, store_entity e, const char *query, i
  * Reads one list item: a record new to the replica is wanted at once; one
  * whose summary differs from the last kept is wanted now, its summary
  * kept with its detail; the first summary of a record is simply kept.
- * A sweep marks the item (and a work order's customer) seen.
+ * A sweep marks the item (and a work order's customer) seen.  Returns
+ * STORE_OK, 1 for an unreadable item, or a store rc.
  */
 static int list_item(rv_ctx *c, const list_req *l, const cJSON *item, int64_t gen)
 {
@@ -515,7 +516,7 @@ static int list_item(rv_ctx *c, const list_req *l, const cJSON *item, int64_t ge
     int changed = 0, rc;
 
     if (sync_record_ok(l->ent, item, 0, err, sizeof err) || !cJSON_IsString(jid))
-        return -2;   /* unreadable */
+        return 1;
     id = jid->valuestring;
     if (l->ent == ENT_WORK_ORDER) {
         const cJSON *co = cJSON_GetObjectItemCaseSensitive(item, "customer");
@@ -531,7 +532,7 @@ static int list_item(rv_ctx *c, const list_req *l, const cJSON *item, int64_t ge
          * and before the detail is then still a difference next time. */
         SLOG(&se->log, SYNC_LOG_DEBUG, "revalidate: %s %s is new", store_entity_name(l->ent), id);
         if (want_add(c, l->ent, id, hash, 1))
-            return -1;
+            return STORE_NOMEM;
     } else {
         rc = store_reval_summary(se->st, l->ent, id, hash, 0, &changed);
         if (rc == STORE_OK && !changed)
@@ -539,14 +540,14 @@ static int list_item(rv_ctx *c, const list_req *l, const cJSON *item, int64_t ge
         if (sync_store_fatal(rc))
             return rc;
         if (changed && want_add(c, l->ent, id, hash, 0))
-            return -1;
+            return STORE_NOMEM;
         if (l->sweep && (rc = store_mark_seen(se->st, l->ent, id, gen)) != STORE_OK &&
             rc != STORE_NOTFOUND)
             return rc;
     }
     if (cust && l->ent == ENT_WORK_ORDER && !stored(c, ENT_CUSTOMER, cust) &&
         want_add(c, ENT_CUSTOMER, cust, NULL, 1))
-        return -1;
+        return STORE_NOMEM;
     if (cust && l->sweep) {
         rc = store_mark_seen(se->st, ENT_CUSTOMER, cust, gen);
         if (rc == STORE_OK)
@@ -613,13 +614,13 @@ static int apply_list(rv_ctx *c, list_req *l, sweep_cur *sc, int nwalks)
     }
     cJSON_ArrayForEach(item, items) {
         r = list_item(c, l, item, l->sweep ? sc->gen : 0);
-        if (r == -2) {
+        if (r == 1) {
             sc->complete = 0;   /* an unreadable member: no eviction */
             se->sum->errors++;
             continue;
         }
-        if (r) {
-            rc = r == -1 ? STORE_NOMEM : r;
+        if (r != STORE_OK) {
+            rc = r;
             break;
         }
     }
@@ -1085,7 +1086,7 @@ int sync_revalidate(sync_engine *se)
     memset(lists, 0, sizeof lists);
     c.se = se;
     c.now = sync_now(se);
-    c.mono = sync_mono_ms();
+    c.mono = fs_mono_ms();
     local_day(c.now, c.today);
     server_now = c.now + sync_clock_offset(&se->clk);
     utc_day(server_now - (int64_t)se->days_back * 86400000, c.from);

@@ -45,6 +45,7 @@ typedef struct {
     long connect_timeout_ms;    /* 0: default 10 s */
     long request_timeout_ms;    /* 0: default 60 s */
     const char *ca_file;        /* extra CA bundle; NULL: system default */
+    const char *proxy;          /* proxy URL; NULL: libcurl's https_proxy etc. */
     /*
      * Logging: one line per event, never the key.  log_fn NULL: stderr.
      * log_level is the most verbose level passed on (SYNC_LOG_*); 0 means

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "store/store.h"
+#include "store/util.h"
 #include "sync/sync.h"
 
 /* ---- logging (log.c) ------------------------------------------------- */
@@ -37,9 +38,7 @@ void sync_log_emit(const sync_logger *lg, int level, const char *fmt, ...)
             sync_log_emit((lg), (lvl), __VA_ARGS__);                         \
     } while (0)
 
-/* Wall clock in ms and a monotonic clock in ms. */
-int64_t sync_wall_ms(void);
-int64_t sync_mono_ms(void);
+/* Clocks: fs_wall_ms() and fs_mono_ms() of store/util.h, the one copy. */
 
 /* ---- backoff (backoff.c) ---------------------------------------------- */
 

@@ -91,8 +91,8 @@ run "$CLI" status
 
 step "3. Query the replica (works offline; same paths and shapes as the remote API)"
 run "$CLI" work-orders list --per-page 5
-WO=$("$CLI" --json work-orders list --per-page 1 --status assigned | json_get 'd[0]["id"]' 2>/dev/null \
-     || "$CLI" --json work-orders list --per-page 1 | json_get 'd[0]["id"]')
+WO=$("$CLI" --json work-orders list --per-page 1 --status assigned | json_get 'd["data"][0]["id"]' 2>/dev/null \
+     || "$CLI" --json work-orders list --per-page 1 | json_get 'd["data"][0]["id"]')
 say ""
 say "Scripts use the socket directly:"
 printf '$ curl --unix-socket %s http://localhost/api/v1/work-orders/%s\n' "$SOCK" "$WO"
@@ -103,14 +103,14 @@ say "    ..."
 step "4. Go offline and edit: the edit is durable at once and queued"
 remote -X POST "$SIM_URL/__sim/faults" -d '{"offline":true}' >/dev/null
 say "(the simulator now drops every request: the laptop has no network)"
-run "$CLI" work-orders update "$WO" --status in_progress --set notes='"Arrived on site, starting work"'
+run "$CLI" work-orders update "$WO" --status in_progress --notes 'Arrived on site, starting work'
 run "$CLI" work-orders show "$WO"
 run "$CLI" outbox
 
 step "5. Back online: the queued edit is pushed exactly once"
 remote -X DELETE "$SIM_URL/__sim/faults" >/dev/null
 say "(the simulator answers again)"
-outbox_empty() { [ "$("$CLI" --json outbox | json_get 'len(d)')" = 0 ]; }
+outbox_empty() { [ "$("$CLI" --json outbox | json_get 'len(d["data"])')" = 0 ]; }
 drain() {
     local end=$((SECONDS + 60))
     until outbox_empty; do
@@ -139,7 +139,7 @@ say "(back online)"
 drain
 say "Under the default policy (lww) the later edit wins: the dispatcher's.  The losing value is kept:"
 run "$CLI" conflicts
-CID=$("$CLI" --json conflicts | json_get 'd[0]["id"]')
+CID=$("$CLI" --json conflicts | json_get 'd["data"][0]["id"]')
 run "$CLI" conflicts show "$CID"
 say ""
 say "You can reverse any outcome; keeping your value queues it again:"

@@ -12,10 +12,12 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "agent/routes.h"
+#include "store/util.h"
 
 #ifndef FIELDSYNC_VERSION /* the Makefile defines it */
 #define FIELDSYNC_VERSION "unknown"
@@ -27,7 +29,8 @@ enum {
     CLI_EXIT_DAEMON = 1,      /* the daemon answered an error (or we failed) */
     CLI_EXIT_USAGE = 2,
     CLI_EXIT_UNREACHABLE = 3, /* cannot reach the daemon */
-    CLI_EXIT_SYNC = 4,        /* sync --wait: remote unreachable, auth, rejected */
+    CLI_EXIT_SYNC = 4,        /* sync --wait: remote unreachable, auth, rejected;
+                               * status: the agent needs attention */
 };
 
 /* Bounds on what the CLI accepts from the daemon. */
@@ -39,47 +42,40 @@ enum {
 typedef struct cli_error {
     int code;
     char msg[1024];
+    char json[2048]; /* the daemon's {"error": {...}} when it sent one, else "" */
 } cli_error;
 
-/* Fills err (when not NULL) and returns -1, like git's error(). */
+/* Fills err (when not NULL; err->json emptied) and returns -1, like git's
+ * error(). */
 int cli_fail(cli_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/*
- * A growable byte buffer, always NUL-terminated once anything was added,
- * that refuses to grow past `limit` (sets `overflow`): every buffer that
- * receives outside bytes has a cap.  Adds return 0 or -1; a builder may
- * make several and check cli_buf_failed() once.
- */
-typedef struct cli_buf {
-    char *data;
-    size_t len, cap, limit;
-    int overflow; /* an add went past limit: it and all later adds failed */
-    int nomem;    /* an add failed for want of memory */
-} cli_buf;
-
-void cli_buf_init(cli_buf *b, size_t limit);
-int cli_buf_add(cli_buf *b, const void *p, size_t n);
-int cli_buf_adds(cli_buf *b, const char *s);
-int cli_buf_addf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-const char *cli_buf_str(const cli_buf *b); /* "" when empty */
-int cli_buf_failed(const cli_buf *b);      /* some add failed */
-char *cli_buf_detach(cli_buf *b);          /* caller frees; b is left empty */
-void cli_buf_release(cli_buf *b);
 
 /*
  * Appends s percent-escaped for use as one path segment or one query
  * value: everything but ALPHA DIGIT - . _ ~ is escaped, and a segment made
  * only of dots is escaped whole, so no id can change the route.
  */
-int cli_url_escape(cli_buf *out, const char *s);
+int cli_url_escape(fs_buf *out, const char *s);
 
 /*
- * Parses one `--set field=value` argument into body[field]: the value is
- * taken as JSON when it is valid JSON (42, true, null, "007", {...}),
- * else as a string.  A later setting of a field replaces an earlier one.
+ * Parses one --set argument into body[field]: `field=value` sets the
+ * string value (a gate code 1234 stays "1234"); `field:=json` sets the
+ * JSON value (httpie's syntax: 90, true, null, {...}).  A later setting
+ * of a field replaces an earlier one.
  */
 int cli_set_parse(cJSON *body, const char *arg, cli_error *err);
+
+/*
+ * A date as people type it: YYYY-MM-DD, today, tomorrow, yesterday, +7d,
+ * -1d, +2w (local calendar days from now).  0 with out "YYYY-MM-DD", or -1.
+ */
+int cli_date_arg(const char *in, time_t now, char out[11]);
+/*
+ * A time for a field such as scheduled_date: ISO 8601 with its offset as
+ * it is, or "DATE HH:MM" / "DATETHH:MM" in local time (DATE as for
+ * cli_date_arg), converted to UTC "YYYY-MM-DDTHH:MM:SSZ".  0 or -1.
+ */
+int cli_time_arg(const char *in, time_t now, char *out, size_t len);
 
 /* Sets obj[key] = val (taking ownership of val), replacing any old value. */
 int cli_json_put(cJSON *obj, const char *key, cJSON *val);
@@ -101,15 +97,24 @@ typedef enum {
 
 /*
  * A table column: `key` is a dotted member path; "@key" shows the names of
- * that object's members ("status, priority").  Cells wider than `max`
- * display columns are cut with an ellipsis (0: never).
+ * that object's members ("status, priority").  On a terminal, cells wider
+ * than `max` display columns are cut with an ellipsis (0: never), and the
+ * table is fitted to the terminal's width; into a pipe nothing is cut.
+ * A cell holding an ISO 8601 time is shown in local time.
  */
 typedef struct cli_column {
     const char *header;
     const char *key;
     int max;
-    int right; /* right-aligned (counts) */
+    int flags; /* CLI_COL_* */
 } cli_column;
+
+enum {
+    CLI_COL_RIGHT = 1, /* right-aligned (counts) */
+    CLI_COL_TEXT = 2,  /* free text: the widest gives way on a narrow terminal */
+    CLI_COL_SORT = 4,  /* the table's rows in this column's order (missing last);
+                        * without one, the daemon's order */
+};
 
 typedef struct cli_view {
     cli_view_kind kind;
@@ -126,14 +131,19 @@ typedef enum {
     CLI_ACT_WATCH,     /* follow /agent/events */
     CLI_ACT_HELP,      /* print plan->help */
     CLI_ACT_VERSION,
+    CLI_ACT_DOCTOR,    /* fieldsync doctor (cmd_doctor.c) */
 } cli_action;
 
 typedef enum {
     CLI_OPT_QUERY,     /* target=value in the query (flag: target=fixed) */
     CLI_OPT_INT_QUERY, /* the same, value a positive integer */
     CLI_OPT_FIELD,     /* body[target] = value, a string */
-    CLI_OPT_SET,       /* --set field=value */
+    CLI_OPT_SET,       /* --set field=value, --set field:=json */
     CLI_OPT_WAIT,      /* sync --wait */
+    CLI_OPT_POS,       /* a flag standing for the positional: fixed (ack --all) */
+    CLI_OPT_DATE_QUERY, /* a query date: YYYY-MM-DD, today, tomorrow, +7d, -1d */
+    CLI_OPT_TIME_FIELD, /* body[target] = a time (cli_time_arg) */
+    CLI_OPT_ALL,       /* --all: every page of a list */
 } cli_opt_kind;
 
 typedef struct cli_opt {
@@ -158,11 +168,19 @@ typedef struct cli_opt {
     {.name = "page", .metavar = "N", .kind = CLI_OPT_INT_QUERY, .target = "page",        \
      .help = "page number, from 1"},                                                     \
     {.name = "per-page", .metavar = "N", .kind = CLI_OPT_INT_QUERY, .target = "per_page", \
-     .help = "rows per page (the daemon allows up to 100)"}
+     .help = "rows per page (the daemon allows up to 100)"},                     \
+    CLI_OPT_ALL_PAGES
+#define CLI_D(n, param, text) \
+    {.name = n, .metavar = "DATE", .kind = CLI_OPT_DATE_QUERY, .target = param, .help = text}
+#define CLI_T(n, field, text) \
+    {.name = n, .metavar = "TIME", .kind = CLI_OPT_TIME_FIELD, .target = field, .help = text}
+#define CLI_OPT_ALL_PAGES                                                        \
+    {.name = "all", .kind = CLI_OPT_ALL,                                         \
+     .help = "every page, not only the first (with --json: one document)"}
 #define CLI_OPT_SETTER                                                           \
     {.name = "set", .metavar = "FIELD=VALUE", .kind = CLI_OPT_SET,               \
-     .help = "set any field; VALUE is JSON when it parses as JSON (42, true, null, " \
-             "'\"007\"'), else a string; repeatable"}
+     .help = "set any field to the string VALUE; FIELD:=JSON sets a typed JSON value " \
+             "(estimated_duration:=90, tags:='[\"a\"]', fax:=null); repeatable"}
 #define CLI_OPT_END {.name = NULL}
 
 /*
@@ -198,6 +216,10 @@ extern const cli_group cli_group_status, cli_group_sync, cli_group_watch;
 extern const cli_group cli_group_work_orders, cli_group_customers;
 extern const cli_group cli_group_contacts, cli_group_assets;
 extern const cli_group cli_group_outbox, cli_group_conflicts;
+extern const cli_group cli_group_doctor;
+
+/* `fieldsync doctor` against the daemon at socket; returns the exit status. */
+int cli_doctor(const char *socket, int json, FILE *out, cli_error *err);
 
 /* Views shared by several groups. */
 extern const cli_view cli_view_record, cli_view_sync_summary;
@@ -207,6 +229,7 @@ extern const cli_view cli_view_record, cli_view_sync_summary;
 typedef struct cli_plan {
     cli_action action;
     int json;               /* --json */
+    int all;                /* --all: walk every page of a list */
     const char *socket;     /* --socket, or NULL (borrowed from argv) */
     const char *method;
     char *path;             /* owned: path and escaped query */
@@ -242,9 +265,30 @@ int cli_socket_path(const char *flag, char *buf, size_t len, cli_error *err);
 /* The `socket` value of a config file: 1 found, 0 not there, -1 error. */
 int cli_config_socket(const char *file, char *buf, size_t len, cli_error *err);
 
+/* The config file's `max_age` (seconds), else the daemon's default. */
+#define CLI_DEFAULT_MAX_AGE 86400L
+long cli_config_max_age(void);
+
+/*
+ * What in a GET /agent/status answer needs a person: the remote refused
+ * the API key, edits were rejected, lost edits are unacknowledged, no sync
+ * succeeded within max_age.  Returns how many, with why (when not NULL)
+ * listing them ("2 edits rejected by the remote (see 'fieldsync
+ * outbox')"; "; " between).
+ */
+int cli_status_attention(const cJSON *status, int64_t now_ms, fs_buf *why);
+
 /* Runs a parsed plan, printing to out; returns the exit status (err set
  * with the line to show when it is not 0). */
 int cli_execute(const cli_plan *plan, FILE *out, cli_error *err);
+
+/*
+ * The error as one JSON document for --json: the daemon's own error object
+ * when it sent one, else {"error": {"code": C, "message": M}} with C from
+ * the exit status (usage, daemon_error, unreachable, needs_attention,
+ * interrupted).  Caller frees; NULL on ENOMEM.
+ */
+char *cli_error_json(const cli_error *err);
 
 /* 0 for a 2xx status, CLI_EXIT_DAEMON for anything else. */
 int cli_exit_for_http(long status);
@@ -257,6 +301,9 @@ int cli_exit_for_http(long status);
  */
 int cli_daemon_error(long status, const char *body, const char *subject,
                      const char *id, cli_error *err);
+
+/* After `status`: CLI_EXIT_SYNC (4) when it needs attention, else 0. */
+int cli_status_outcome(const cJSON *status);
 
 /* After `sync --wait`: 0, or CLI_EXIT_SYNC with err saying exactly why
  * (remote unreachable, auth error, rejected ops). */

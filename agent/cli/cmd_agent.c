@@ -21,7 +21,11 @@ static const cli_opt sync_opts[] = {
 static const cli_sub status_sub[] = {
     {.summary = "show the daemon's state: online or not, last sync, queued edits, open "
               "conflicts, last error, what the local copy holds",
-     .route = ROUTE_AGENT_STATUS, .method = ROUTE_GET, .opts = no_opts, .view = &status_view},
+     .route = ROUTE_AGENT_STATUS, .method = ROUTE_GET, .opts = no_opts, .view = &status_view,
+     .notes = "What needs a person comes first (ATTENTION ...), and the exit status is 4:\n"
+              "the remote refused the API key, it rejected queued edits, an edit of yours\n"
+              "lost a conflict and is not acknowledged yet, or no sync succeeded within\n"
+              "max_age.  Otherwise 0, so monitoring can use it as 'systemctl is-active'."},
 };
 
 static const cli_sub sync_sub[] = {

@@ -6,10 +6,10 @@
 
 static const cli_column asset_columns[] = {
     {"ID", "id", 24, 0},
-    {"NAME", "name", 28, 0},
+    {"NAME", "name", 28, CLI_COL_TEXT},
     {"TYPE", "asset_type", 16, 0},
     {"MANUFACTURER", "manufacturer", 18, 0},
-    {"MODEL", "model", 18, 0},
+    {"MODEL", "model", 18, CLI_COL_TEXT},
     {"SERIAL", "serial_number", 20, 0},
     {"SYNC", "_sync.state", 8, 0},
     {NULL, NULL, 0, 0},

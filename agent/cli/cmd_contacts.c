@@ -7,9 +7,9 @@
 
 static const cli_column contact_columns[] = {
     {"ID", "id", 24, 0},
-    {"NAME", "name", 28, 0},
-    {"TITLE", "title", 24, 0},
-    {"EMAIL", "email", 30, 0},
+    {"NAME", "name", 28, CLI_COL_TEXT},
+    {"TITLE", "title", 24, CLI_COL_TEXT},
+    {"EMAIL", "email", 30, CLI_COL_TEXT},
     {"PHONE", "phone", 18, 0},
     {"PRIMARY", "is_primary", 7, 0},
     {"SYNC", "_sync.state", 8, 0},
@@ -51,7 +51,7 @@ static const cli_sub contact_subs[] = {
      .route = ROUTE_CUSTOMER_CONTACTS, .method = ROUTE_POST, .pos = "CUSTOMER_ID",
      .subject = "customer", .opts = create_opts, .body = 1, .view = &cli_view_record,
      .notes = "Example: fieldsync contacts create cust-001 --name 'Jane Doe' "
-              "--set is_primary=true"},
+              "--set is_primary:=true"},
     {.name = "update", .summary = "change fields of a contact", .route = ROUTE_CONTACT,
      .method = ROUTE_PUT, .pos = "ID", .subject = "contact", .opts = update_opts, .body = 1,
      .needs_fields = 1, .view = &cli_view_record},

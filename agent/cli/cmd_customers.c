@@ -6,11 +6,11 @@
 static const cli_column columns[] = {
     {"ID", "id", 24, 0},
     {"NUMBER", "customer_number", 12, 0},
-    {"NAME", "name", 30, 0},
+    {"NAME", "name", 30, CLI_COL_TEXT},
     {"STATUS", "status", 10, 0},
-    {"EMAIL", "email", 30, 0},
+    {"EMAIL", "email", 30, CLI_COL_TEXT},
     {"PHONE", "phone", 18, 0},
-    {"CITY", "address.city", 18, 0},
+    {"CITY", "address.city", 18, CLI_COL_TEXT},
     {"SYNC", "_sync.state", 8, 0},
     {NULL, NULL, 0, 0},
 };
@@ -22,7 +22,8 @@ static const cli_opt list_opts[] = {
     CLI_Q("search", "TEXT", "search", "name or customer number contains TEXT"),
     CLI_Q("status", "S", "status", "only this status (active, inactive, ...)"),
     CLI_Q("branch", "ID", "branch_id", "only this branch's customers"),
-    CLI_Q("created-after", "DATE", "created_after", "created after DATE (YYYY-MM-DD)"),
+    CLI_D("created-after", "created_after",
+          "created after DATE (YYYY-MM-DD, today, yesterday, -7d, ...)"),
     CLI_OPT_PAGING,
     CLI_OPT_END,
 };
@@ -49,10 +50,10 @@ static const cli_opt update_opts[] = {
 
 static const char edit_notes[] =
     "The edit is applied to the local copy at once and queued in the outbox.\n"
-    "A value that is valid JSON is sent as JSON: quote it to send a string,\n"
-    "  --set 'tax_id=\"1234\"'\n"
-    "and objects work too:\n"
-    "  --set 'address={\"street\":\"1 Main St\",\"city\":\"Chicago\"}'";
+    "--set FIELD=VALUE sends VALUE as a string (--set tax_id=1234 sends \"1234\");\n"
+    "--set FIELD:=JSON sends a typed JSON value, objects too:\n"
+    "  --set 'address:={\"street\":\"1 Main St\",\"city\":\"Chicago\"}'\n"
+    "  --set fax:=null   (clears the field)";
 
 static const cli_sub subs[] = {
     {.name = "list", .summary = "list customers, filtered and paged", .route = ROUTE_CUSTOMERS,

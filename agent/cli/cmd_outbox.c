@@ -10,9 +10,9 @@ static const cli_column outbox_columns[] = {
     {"RECORD", "record_id", 24, 0},
     {"KIND", "kind", 6, 0},
     {"STATE", "state", 9, 0},
-    {"ATTEMPTS", "attempts", 8, 1},
+    {"ATTEMPTS", "attempts", 8, CLI_COL_RIGHT},
     {"NEXT ATTEMPT", "next_attempt_at", 20, 0},
-    {"ERROR", "last_error", 40, 0},
+    {"ERROR", "last_error", 40, CLI_COL_TEXT},
     {NULL, NULL, 0, 0},
 };
 

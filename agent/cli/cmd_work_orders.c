@@ -9,8 +9,9 @@ static const cli_column columns[] = {
     {"NUMBER", "work_order_number", 16, 0},
     {"STATUS", "status", 12, 0},
     {"PRIORITY", "priority", 8, 0},
-    {"SCHEDULED", "scheduled_date", 20, 0},
-    {"CUSTOMER", "customer.name", 28, 0},
+    /* A technician reads the day in order: by scheduled time, not by id. */
+    {"SCHEDULED", "scheduled_date", 20, CLI_COL_SORT},
+    {"CUSTOMER", "customer.name", 28, CLI_COL_TEXT},
     {"SYNC", "_sync.state", 8, 0},
     {NULL, NULL, 0, 0},
 };
@@ -23,19 +24,25 @@ static const cli_opt list_opts[] = {
           "only this status: draft, open, assigned, in_progress, on_hold, completed, cancelled"),
     CLI_Q("customer", "ID", "customer_id", "only this customer's work orders"),
     CLI_Q("technician", "ID", "technician_id", "only those assigned to this technician"),
-    CLI_Q("from", "DATE", "from_date", "scheduled on or after DATE (YYYY-MM-DD)"),
-    CLI_Q("to", "DATE", "to_date", "scheduled on or before DATE (YYYY-MM-DD)"),
+    CLI_D("from", "from_date",
+          "scheduled on or after DATE (YYYY-MM-DD, today, tomorrow, +7d, -1d)"),
+    CLI_D("to", "to_date", "scheduled on or before DATE (same forms as --from)"),
     CLI_OPT_PAGING,
     CLI_OPT_END,
 };
 
 static const cli_opt no_opts[] = {CLI_OPT_END};
 
+#define SCHEDULED_HELP                                                              \
+    "when: 2024-02-01T10:00:00Z, or local time as '2024-02-01 10:00' or 'tomorrow " \
+    "09:30' (a date as for --from, then HH:MM)"
+
 static const cli_opt create_opts[] = {
     CLI_F_REQUIRED("customer", "ID", "customer_id", "the customer (required)"),
     CLI_F("description", "TEXT", "description", "what is to be done"),
+    CLI_F("notes", "TEXT", "notes", "notes for the technician (a gate code, ...)"),
     CLI_F("priority", "P", "priority", "low, medium, high, ..."),
-    CLI_F("scheduled", "TIME", "scheduled_date", "when, e.g. 2024-02-01T10:00:00Z"),
+    CLI_T("scheduled", "scheduled_date", SCHEDULED_HELP),
     CLI_F("technician", "ID", "technician_id", "assign to this technician"),
     CLI_F("contact", "ID", "contact_id", "the customer's contact"),
     CLI_OPT_SETTER,
@@ -45,8 +52,9 @@ static const cli_opt create_opts[] = {
 static const cli_opt update_opts[] = {
     CLI_F("status", "S", "status", "new status (open, assigned, in_progress, on_hold, completed, ...)"),
     CLI_F("description", "TEXT", "description", "what is to be done"),
+    CLI_F("notes", "TEXT", "notes", "notes for the technician (a gate code, ...)"),
     CLI_F("priority", "P", "priority", "low, medium, high, ..."),
-    CLI_F("scheduled", "TIME", "scheduled_date", "when, e.g. 2024-02-01T10:00:00Z"),
+    CLI_T("scheduled", "scheduled_date", SCHEDULED_HELP),
     CLI_F("technician", "ID", "technician_id", "assign to this technician"),
     CLI_OPT_SETTER,
     CLI_OPT_END,
@@ -57,15 +65,17 @@ static const char create_notes[] =
     "queued in the outbox; fieldsyncd sends it to the remote when it can.\n"
     "Example:\n"
     "  fieldsync work-orders create --customer cust-001 --priority high \\\n"
-    "      --description 'Repair air conditioning unit' --set estimated_duration=90";
+    "      --description 'Repair air conditioning unit' --scheduled 'tomorrow 09:00' \\\n"
+    "      --set estimated_duration:=90";
 
 static const char update_notes[] =
     "The edit is applied to the local copy at once and queued in the outbox;\n"
     "fieldsyncd sends it to the remote when it can ('fieldsync outbox' shows it).\n"
     "Examples:\n"
     "  fieldsync work-orders update wo-12345 --status in_progress\n"
-    "  fieldsync work-orders update wo-12345 --set estimated_duration=90 \\\n"
-    "      --set notes='\"Gate code 1234\"'";
+    "  fieldsync work-orders update wo-12345 --notes 1234 --priority high\n"
+    "  fieldsync work-orders update wo-12345 --set estimated_duration:=90\n"
+    "--set FIELD=VALUE sends VALUE as a string; --set FIELD:=JSON a typed value.";
 
 static const cli_sub subs[] = {
     {.name = "list", .summary = "list work orders, filtered and paged",

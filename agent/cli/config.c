@@ -2,9 +2,9 @@
  * config.c — where fieldsyncd's socket is, found with the daemon's own
  * code (agent/paths.c: the same defaults, the same config file reader, the
  * same "~/" expansion), so that `fieldsync` with no options talks to the
- * daemon the same user started.  The CLI reads only the `socket` key of
- * the config file: the daemon's own loader also checks the API key file,
- * which is none of the client's business.
+ * daemon the same user started.  The CLI reads only the `socket` and
+ * `max_age` keys of the config file: the daemon's own loader also checks
+ * the API key file, which is none of the client's business.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +49,11 @@ int cli_config_socket(const char *file, char *buf, size_t len, cli_error *err)
 {
     struct socket_key sk = {buf, len, 0};
     char why[sizeof err->msg];
-    int rc = paths_config_read(file, take_socket, &sk, why, sizeof why);
+    int rc = paths_config_read_all(file, take_socket, &sk, why, sizeof why);
 
     if (rc < 0)
         return cli_fail(err, CLI_EXIT_USAGE, "%s", why);
-    return rc == 1 ? 0 : sk.found;
+    return sk.found; /* from the user's file or a system-wide one */
 }
 
 int cli_socket_path(const char *flag, char *buf, size_t len, cli_error *err)
@@ -86,4 +86,33 @@ int cli_socket_path(const char *flag, char *buf, size_t len, cli_error *err)
                         "cannot reach fieldsyncd: socket path too long (%d bytes; at most %zu)",
                         n, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
     return 0;
+}
+
+/* The config file reader's callback: keeps the last valid `max_age`. */
+static int take_max_age(void *ctx, const char *path, int lineno, const char *key,
+                        const char *value, char *err, size_t errlen)
+{
+    long *out = ctx;
+    char *end;
+    long v;
+
+    (void)path, (void)lineno, (void)err, (void)errlen;
+    if (strcmp(key, "max_age") != 0)
+        return 0;
+    v = strtol(value, &end, 10);
+    if (*value && *end == '\0' && v > 0) /* a bad value is the daemon's to report */
+        *out = v;
+    return 0;
+}
+
+long cli_config_max_age(void)
+{
+    long max_age = CLI_DEFAULT_MAX_AGE;
+    char *file = paths_config_file();
+    char why[256];
+
+    if (file)
+        paths_config_read(file, take_max_age, &max_age, why, sizeof why);
+    free(file);
+    return max_age;
 }

@@ -12,23 +12,40 @@
 #include "agent/cli/cli.h"
 #include "agent/cli/output.h"
 
-/* "fieldsync: <msg>", made printable: messages may quote the daemon. */
-static void report(const cli_error *err)
+/*
+ * "fieldsync: <msg>", made printable: messages may quote the daemon.  With
+ * --json the error is one JSON object instead (the daemon's own, when it
+ * sent one), so a script reads stderr as it reads stdout.
+ */
+static void report(const cli_error *err, int json)
 {
-    char *clean = cli_text_clean(err->msg, 0);
+    char *text = json ? cli_error_json(err) : cli_text_clean(err->msg, 0);
 
-    fprintf(stderr, "fieldsync: %s\n", clean ? clean : err->msg);
-    free(clean);
+    if (json && text)
+        fprintf(stderr, "%s\n", text);
+    else
+        fprintf(stderr, "fieldsync: %s\n", text ? text : err->msg);
+    free(text);
+}
+
+/* Did the command line ask for --json (before any "--")?  Known even when
+ * the line does not parse. */
+static int wants_json(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            return 1;
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     cli_error err = {0};
     cli_plan plan;
-    int code;
+    int code, json = wants_json(argc, argv);
 
     if (cli_plan_parse(argc, argv, &plan, &err) < 0) {
-        report(&err);
+        report(&err, json);
         return err.code;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -40,7 +57,7 @@ int main(int argc, char **argv)
     cli_plan_release(&plan);
     curl_global_cleanup();
     if (code != CLI_EXIT_OK && err.msg[0])
-        report(&err);
+        report(&err, json);
     /* Output lost to a full disk is an error; to a closed pipe, not worth one. */
     if (fflush(stdout) != 0 && errno != EPIPE) {
         fprintf(stderr, "fieldsync: cannot write output: %s\n", strerror(errno));

@@ -19,7 +19,7 @@ struct cli_transfer {
     struct curl_slist *headers;
     char *url;
     char *socket;               /* for messages */
-    cli_buf body;               /* the answer, bounded */
+    fs_buf body;                /* the answer, bounded */
     char errbuf[CURL_ERROR_SIZE];
     cli_stream_fn fn;           /* streaming: where a 200 body goes */
     void *ctx;
@@ -27,9 +27,32 @@ struct cli_transfer {
     int stopped;                /* fn asked to stop */
 };
 
+volatile sig_atomic_t cli_signal_caught;
+
+static void on_signal(int sig)
+{
+    cli_signal_caught = sig;
+}
+
+void cli_signals_catch(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_exit_for_signal(void)
+{
+    return 128 + (int)cli_signal_caught;
+}
+
 void cli_response_release(cli_response *r)
 {
-    cli_buf_release(&r->body);
+    fs_buf_release(&r->body);
     r->status = 0;
 }
 
@@ -49,7 +72,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
             return len;
         }
     }
-    return cli_buf_add(&t->body, p, len) < 0 ? 0 : len;
+    return fs_buf_add(&t->body, p, len) < 0 ? 0 : len;
 }
 
 /* Called by curl at least once a second: lets a signal end a stream. */
@@ -70,7 +93,7 @@ void cli_transfer_free(cli_transfer *t)
     curl_slist_free_all(t->headers);
     free(t->url);
     free(t->socket);
-    cli_buf_release(&t->body);
+    fs_buf_release(&t->body);
     free(t);
 }
 
@@ -139,7 +162,7 @@ cli_transfer *cli_transfer_new(const char *socket, const char *method, const cha
         cli_fail(err, CLI_EXIT_DAEMON, "out of memory");
         return NULL;
     }
-    cli_buf_init(&t->body, CLI_MAX_BODY);
+    fs_buf_init(&t->body, CLI_MAX_BODY);
     t->url = malloc(n);
     t->socket = strdup(socket);
     t->easy = curl_easy_init();
@@ -179,13 +202,13 @@ static int transport_error(cli_transfer *t, CURLcode rc, cli_error *err)
     long os_errno = 0;
     const char *why = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
 
-    if (rc == CURLE_WRITE_ERROR && t->body.overflow)
+    if (rc == CURLE_WRITE_ERROR && fs_buf_error(&t->body) == FS_BUF_TOO_BIG)
         return cli_fail(err, CLI_EXIT_DAEMON, "fieldsyncd's answer is larger than %zu MiB",
                         CLI_MAX_BODY >> 20);
     if (rc == CURLE_FILESIZE_EXCEEDED)
         return cli_fail(err, CLI_EXIT_DAEMON, "fieldsyncd's answer is larger than %zu MiB",
                         CLI_MAX_BODY >> 20);
-    if (rc == CURLE_WRITE_ERROR && t->body.nomem)
+    if (rc == CURLE_WRITE_ERROR && fs_buf_error(&t->body) == FS_BUF_NOMEM)
         return cli_fail(err, CLI_EXIT_DAEMON, "out of memory");
     curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno);
     if (rc == CURLE_COULDNT_CONNECT && os_errno) {
@@ -197,6 +220,11 @@ static int transport_error(cli_transfer *t, CURLcode rc, cli_error *err)
     if (rc == CURLE_COULDNT_CONNECT)
         return cli_fail(err, CLI_EXIT_UNREACHABLE, "cannot reach fieldsyncd at %s: %s (is the "
                         "daemon running?)", t->socket, why);
+    /* The daemon went away after it took the request (stopped, crashed):
+     * one line that says so, not libcurl's wording. */
+    if (rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR || rc == CURLE_PARTIAL_FILE ||
+        rc == CURLE_SEND_ERROR)
+        return cli_fail(err, CLI_EXIT_UNREACHABLE, "fieldsyncd stopped (connection closed)");
     if (rc == CURLE_OPERATION_TIMEDOUT)
         return cli_fail(err, CLI_EXIT_UNREACHABLE, "fieldsyncd at %s did not answer in time: %s",
                         t->socket, why);
@@ -213,9 +241,9 @@ int cli_transfer_finish(cli_transfer *t, CURLcode rc, cli_response *resp, cli_er
     resp->status = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp->status);
     resp->body = t->body;
-    cli_buf_init(&t->body, CLI_MAX_BODY);
+    fs_buf_init(&t->body, CLI_MAX_BODY);
     if (!resp->body.data) /* an empty answer still reads as "" */
-        cli_buf_add(&resp->body, "", 0);
+        fs_buf_add(&resp->body, "", 0);
     return 0;
 }
 

@@ -15,7 +15,7 @@
 
 typedef struct cli_response {
     long status;
-    cli_buf body; /* NUL-terminated */
+    fs_buf body; /* NUL-terminated */
 } cli_response;
 
 void cli_response_release(cli_response *r);
@@ -47,6 +47,16 @@ void cli_transfer_stream(cli_transfer *t, cli_stream_fn fn, void *ctx,
  */
 int cli_transfer_finish(cli_transfer *t, CURLcode rc, cli_response *resp, cli_error *err);
 void cli_transfer_free(cli_transfer *t);
+
+/*
+ * From now on SIGINT and SIGTERM set cli_signal_caught (to the signal's
+ * number) instead of ending the process, so that a command waiting on
+ * the daemon can stop its transfer and say so.
+ */
+extern volatile sig_atomic_t cli_signal_caught;
+void cli_signals_catch(void);
+/* The shell's status for the signal caught: 130 (SIGINT), 143 (SIGTERM). */
+int cli_exit_for_signal(void);
 
 /* new + perform + finish + free. */
 int cli_http_request(const char *socket, const char *method, const char *path,

@@ -1,7 +1,8 @@
 /*
  * output_json.c — the output functions for scripts: the "data" of the
- * daemon's answer, printed whole and in the daemon's order, so a script
- * sees what the local API says (and never more).  One document per
+ * daemon's answer (for a list, "data" and "meta"), printed whole and in
+ * the daemon's order, so a script sees what the local API says (and
+ * never more).  Times stay ISO 8601 UTC, as the daemon sent them.  One document per
  * command; `watch` prints one compact object per line.
  */
 #include <stdlib.h>
@@ -20,11 +21,19 @@ static void print_json(FILE *fp, const cJSON *v)
     }
 }
 
+/* A list as the daemon sent it: {"data": [...], "meta": {...}}, so a
+ * script sees the page counts (and, after --all, the totals). */
 static void json_list(FILE *fp, const cli_view *v, const cJSON *data, const cJSON *meta)
 {
+    cJSON *doc = cJSON_CreateObject();
+
     (void)v;
-    (void)meta;
-    print_json(fp, data);
+    if (doc && cJSON_AddItemReferenceToObject(doc, "data", (cJSON *)data) &&
+        (!meta || cJSON_AddItemReferenceToObject(doc, "meta", (cJSON *)meta)))
+        print_json(fp, doc);
+    else
+        fputs("null\n", fp);
+    cJSON_Delete(doc);
 }
 
 static void json_done(FILE *fp, const char *what, const char *id, const cJSON *data)

@@ -8,19 +8,21 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/cli/output.h"
 
 #define LABEL_MAX 24 /* wider labels are not padded further */
 #define CELL_DEPTH 3 /* nesting shown inside one cell */
 
-static void number_into(cli_buf *b, double d)
+static void number_into(fs_buf *b, double d)
 {
     if (fabs(d) < 1e15 && d == (double)(long long)d)
-        cli_buf_addf(b, "%lld", (long long)d);
+        fs_buf_addf(b, "%lld", (long long)d);
     else
-        cli_buf_addf(b, "%.15g", d);
+        fs_buf_addf(b, "%.15g", d);
 }
 
 static int is_named(const cJSON *o)
@@ -29,10 +31,10 @@ static int is_named(const cJSON *o)
            cJSON_GetObjectItemCaseSensitive(o, "id");
 }
 
-static void cell_into(cli_buf *b, const cJSON *v, int depth);
+static void cell_into(fs_buf *b, const cJSON *v, int depth);
 
 /* "Acme Corp (cust-001), phone: 555": a named object on one line. */
-static void summary_into(cli_buf *b, const cJSON *o, int depth)
+static void summary_into(fs_buf *b, const cJSON *o, int depth)
 {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
@@ -40,11 +42,11 @@ static void summary_into(cli_buf *b, const cJSON *o, int depth)
     int first = 1;
 
     if (cJSON_IsString(name)) {
-        cli_buf_adds(b, name->valuestring);
+        fs_buf_adds(b, name->valuestring);
         if (id) {
-            cli_buf_adds(b, " (");
+            fs_buf_adds(b, " (");
             cell_into(b, id, depth + 1);
-            cli_buf_adds(b, ")");
+            fs_buf_adds(b, ")");
         }
         first = 0;
     } else if (id) {
@@ -54,61 +56,61 @@ static void summary_into(cli_buf *b, const cJSON *o, int depth)
     cJSON_ArrayForEach(m, o) {
         if (m == name || m == id || !m->string)
             continue;
-        cli_buf_addf(b, "%s%s: ", first ? "" : ", ", m->string);
+        fs_buf_addf(b, "%s%s: ", first ? "" : ", ", m->string);
         cell_into(b, m, depth + 1);
         first = 0;
     }
 }
 
-static void cell_into(cli_buf *b, const cJSON *v, int depth)
+static void cell_into(fs_buf *b, const cJSON *v, int depth)
 {
     const cJSON *m;
 
     if (!v || cJSON_IsNull(v)) {
-        cli_buf_adds(b, "-");
+        fs_buf_adds(b, "-");
     } else if (cJSON_IsString(v)) {
-        cli_buf_adds(b, v->valuestring);
+        fs_buf_adds(b, v->valuestring);
     } else if (cJSON_IsBool(v)) {
-        cli_buf_adds(b, cJSON_IsTrue(v) ? "yes" : "no");
+        fs_buf_adds(b, cJSON_IsTrue(v) ? "yes" : "no");
     } else if (cJSON_IsNumber(v)) {
         number_into(b, v->valuedouble);
     } else if (depth >= CELL_DEPTH) {
-        cli_buf_adds(b, "\xE2\x80\xA6");
+        fs_buf_adds(b, "\xE2\x80\xA6");
     } else if (cJSON_IsArray(v) && !v->child) {
-        cli_buf_adds(b, "-");
+        fs_buf_adds(b, "-");
     } else if (cJSON_IsArray(v)) {
         cJSON_ArrayForEach(m, v) {
             if (m != v->child)
-                cli_buf_adds(b, ", ");
+                fs_buf_adds(b, ", ");
             cell_into(b, m, depth + 1);
         }
     } else if (cJSON_IsObject(v) && !v->child) {
-        cli_buf_adds(b, "-");
+        fs_buf_adds(b, "-");
     } else if (cJSON_IsObject(v)) {
         m = cJSON_GetObjectItemCaseSensitive(v, "name");
         if (!cJSON_IsString(m)) /* _sync: {"state": ...} */
             m = cJSON_GetObjectItemCaseSensitive(v, "state");
         if (cJSON_IsString(m))
-            cli_buf_adds(b, m->valuestring);
+            fs_buf_adds(b, m->valuestring);
         else
             summary_into(b, v, depth);
     }
 }
 
 /* Finishes a cell built in b: cleaned copy, b released. */
-static char *finish_cell(cli_buf *b, int keep_newlines)
+static char *finish_cell(fs_buf *b, int keep_newlines)
 {
-    char *s = cli_buf_failed(b) ? NULL : cli_text_clean(cli_buf_str(b), keep_newlines);
+    char *s = fs_buf_error(b) ? NULL : cli_text_clean(fs_buf_str(b), keep_newlines);
 
-    cli_buf_release(b);
+    fs_buf_release(b);
     return s;
 }
 
 char *cli_cell_text(const cJSON *v)
 {
-    cli_buf b;
+    fs_buf b;
 
-    cli_buf_init(&b, CLI_MAX_BODY);
+    fs_buf_init(&b, CLI_MAX_BODY);
     cell_into(&b, v, 0);
     return finish_cell(&b, 0);
 }
@@ -117,18 +119,23 @@ char *cli_cell_text(const cJSON *v)
 static char *column_cell(const cJSON *row, const cli_column *col)
 {
     const cJSON *v, *m;
-    cli_buf b;
+    fs_buf b;
 
-    if (col->key[0] != '@')
-        return cli_cell_text(cli_json_path(row, col->key));
+    if (col->key[0] != '@') {
+        char local[64];
+        v = cli_json_path(row, col->key);
+        if (cJSON_IsString(v) && cli_time_human(v->valuestring, 0, 0, local, sizeof local) == 0)
+            return strdup(local);
+        return cli_cell_text(v);
+    }
     v = cli_json_path(row, col->key + 1);
     if (!cJSON_IsObject(v))
         v = NULL;
-    cli_buf_init(&b, CLI_MAX_BODY);
+    fs_buf_init(&b, CLI_MAX_BODY);
     if (!v || !v->child)
-        cli_buf_adds(&b, "-");
+        fs_buf_adds(&b, "-");
     cJSON_ArrayForEach(m, v) {
-        cli_buf_addf(&b, "%s%s", m == v->child ? "" : ", ", m->string ? m->string : "");
+        fs_buf_addf(&b, "%s%s", m == v->child ? "" : ", ", m->string ? m->string : "");
     }
     return finish_cell(&b, 0);
 }
@@ -153,10 +160,60 @@ static void page_footer(FILE *fp, const cli_view *v, const cJSON *meta)
     fputs(cur->valuedouble < pages->valuedouble ? "; next: --page N\n" : "\n", fp);
 }
 
+/* Orders rows by a member: times as times, other text as text, rows
+ * without it last, ties in the daemon's order. */
+typedef struct {
+    const cJSON *row;
+    size_t pos;
+} sort_row;
+
+static const char *sort_key_of;
+
+static int cmp_rows(const void *a, const void *b)
+{
+    const sort_row *ra = a, *rb = b;
+    const cJSON *x = cli_json_path(ra->row, sort_key_of);
+    const cJSON *y = cli_json_path(rb->row, sort_key_of);
+    int64_t tx, ty;
+    int c;
+
+    if (!cJSON_IsString(x) || !cJSON_IsString(y))
+        c = cJSON_IsString(y) - cJSON_IsString(x);
+    else if (fs_time_parse(x->valuestring, &tx) == 0 && fs_time_parse(y->valuestring, &ty) == 0)
+        c = (tx > ty) - (tx < ty);
+    else
+        c = strcmp(x->valuestring, y->valuestring);
+    return c ? c : (ra->pos > rb->pos) - (ra->pos < rb->pos);
+}
+
+/* The rows of data in the view's order; caller frees; NULL on ENOMEM. */
+static sort_row *sorted_rows(const cli_view *v, const cJSON *data, size_t nrows)
+{
+    sort_row *rows = calloc(nrows ? nrows : 1, sizeof *rows);
+    const cJSON *row;
+    size_t i = 0;
+
+    if (!rows)
+        return NULL;
+    cJSON_ArrayForEach(row, data) {
+        rows[i].row = row;
+        rows[i].pos = i;
+        i++;
+    }
+    for (const cli_column *c = v->columns; c->header; c++) {
+        if ((c->flags & CLI_COL_SORT) && c->key[0] != '@') {
+            sort_key_of = c->key;
+            qsort(rows, nrows, sizeof *rows, cmp_rows);
+            break;
+        }
+    }
+    return rows;
+}
+
 static void text_list(FILE *fp, const cli_view *v, const cJSON *data, const cJSON *meta)
 {
     size_t ncols = 0, nrows = (size_t)cJSON_GetArraySize(data), i = 0;
-    const cJSON *row;
+    sort_row *rows;
     char **cells;
 
     while (v->columns[ncols].header)
@@ -167,14 +224,17 @@ static void text_list(FILE *fp, const cli_view *v, const cJSON *data, const cJSO
         return;
     }
     cells = calloc(nrows * ncols, sizeof *cells);
-    if (!cells) {
+    rows = sorted_rows(v, data, nrows);
+    if (!cells || !rows) {
+        free(cells);
+        free(rows);
         print_cell_error(fp);
         return;
     }
-    cJSON_ArrayForEach(row, data) {
+    for (size_t r = 0; r < nrows; r++)
         for (size_t c = 0; c < ncols; c++, i++)
-            cells[i] = column_cell(row, &v->columns[c]);
-    }
+            cells[i] = column_cell(rows[r].row, &v->columns[c]);
+    free(rows);
     for (i = 0; i < nrows * ncols && cells[i]; i++)
         ;
     if (i < nrows * ncols)
@@ -186,6 +246,8 @@ static void text_list(FILE *fp, const cli_view *v, const cJSON *data, const cJSO
     free(cells);
     page_footer(fp, v, meta);
 }
+
+static void time_into(fs_buf *b, const cJSON *v, int64_t now_ms);
 
 /* "label    value", continuation lines of a multi-line value aligned. */
 static void label_line(FILE *fp, int indent, size_t width, const char *label, const char *value)
@@ -219,7 +281,7 @@ static void print_members(FILE *fp, const cJSON *obj, int indent)
     }
     cJSON_ArrayForEach(m, obj) {
         char *label, *value;
-        cli_buf b;
+        fs_buf b;
 
         if (!m->string || !(label = cli_text_clean(label_of(m), 0)))
             continue;
@@ -230,16 +292,18 @@ static void print_members(FILE *fp, const cJSON *obj, int indent)
         } else if (cJSON_IsArray(m) && cJSON_IsObject(m->child)) {
             fprintf(fp, "%*s%s\n", indent, "", label);
             cJSON_ArrayForEach(e, m) {
-                cli_buf_init(&b, CLI_MAX_BODY);
+                fs_buf_init(&b, CLI_MAX_BODY);
                 summary_into(&b, e, 1);
                 value = finish_cell(&b, 0);
                 fprintf(fp, "%*s- %s\n", indent + 2, "", value ? value : "?");
                 free(value);
             }
         } else {
-            cli_buf_init(&b, CLI_MAX_BODY);
+            fs_buf_init(&b, CLI_MAX_BODY);
             if (cJSON_IsObject(m) && is_named(m)) /* customer: "Acme (cust-001)" */
                 summary_into(&b, m, 0);
+            else if (cJSON_IsString(m) && strchr(m->valuestring, 'T'))
+                time_into(&b, m, fs_wall_ms()); /* a time: local, and how far */
             else
                 cell_into(&b, m, 0);
             value = finish_cell(&b, 1);
@@ -255,19 +319,22 @@ static void text_record(FILE *fp, const cJSON *data)
     print_members(fp, data, 0);
 }
 
-/* A time as the daemon gave it: ISO text as is, epoch numbers as ISO. */
-static void time_into(cli_buf *b, const cJSON *v)
+/* A time as people read it: local time and how long ago or ahead. */
+static void time_into(fs_buf *b, const cJSON *v, int64_t now_ms)
 {
-    if (cJSON_IsNumber(v) && v->valuedouble > 0) {
-        double secs = v->valuedouble > 1e11 ? v->valuedouble / 1000 : v->valuedouble;
-        time_t t = (time_t)secs;
-        struct tm tm;
-        char buf[32];
+    char text[96];
 
-        if (gmtime_r(&t, &tm) && strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
-            cli_buf_adds(b, buf);
+    if (cJSON_IsNumber(v) && v->valuedouble > 0) {
+        int64_t ms = (int64_t)(v->valuedouble > 1e11 ? v->valuedouble : v->valuedouble * 1000);
+
+        if (cli_time_human_ms(ms, now_ms, 1, text, sizeof text) == 0) {
+            fs_buf_adds(b, text);
             return;
         }
+    }
+    if (cJSON_IsString(v) && cli_time_human(v->valuestring, now_ms, 1, text, sizeof text) == 0) {
+        fs_buf_adds(b, text);
+        return;
     }
     cell_into(b, cJSON_IsNull(v) || !v ? NULL : v, 0);
 }
@@ -278,7 +345,7 @@ static const cJSON *member(const cJSON *o, const char *key)
 }
 
 /* Appends "N name" for each (key, name) pair present in obj. */
-static void counts_into(cli_buf *b, const cJSON *obj, const char *const *pairs)
+static void counts_into(fs_buf *b, const cJSON *obj, const char *const *pairs)
 {
     int first = 1;
 
@@ -287,49 +354,72 @@ static void counts_into(cli_buf *b, const cJSON *obj, const char *const *pairs)
 
         if (!v)
             continue;
-        cli_buf_adds(b, first ? "" : ", ");
+        fs_buf_adds(b, first ? "" : ", ");
         cell_into(b, v, 1);
-        cli_buf_addf(b, " %s", pairs[1]);
+        fs_buf_addf(b, " %s", pairs[1]);
         first = 0;
     }
     if (first)
-        cli_buf_adds(b, "-");
+        fs_buf_adds(b, "-");
 }
 
-static void status_line(FILE *fp, const char *label, cli_buf *b)
+/* "label         value", the value coloured when style >= 0. */
+static void status_line_styled(FILE *fp, const char *label, fs_buf *b, int style)
 {
     char *value = finish_cell(b, 0);
+    const char *on = style >= 0 ? cli_term_sgr((cli_term_style)style) : "";
 
-    fprintf(fp, "%-13s %s\n", label, value ? value : "?");
+    fprintf(fp, "%-13s %s%s%s\n", label, on, value ? value : "?",
+            on[0] ? cli_term_sgr(CLI_STYLE_RESET) : "");
     free(value);
-    cli_buf_init(b, CLI_MAX_BODY);
+    fs_buf_init(b, CLI_MAX_BODY);
 }
 
-static void yes_no_into(cli_buf *b, const cJSON *v)
+static void status_line(FILE *fp, const char *label, fs_buf *b)
 {
-    cli_buf_adds(b, !v ? "-" : cJSON_IsTrue(v) ? "yes" : "no");
+    status_line_styled(fp, label, b, -1);
+}
+
+static void yes_no_into(fs_buf *b, const cJSON *v)
+{
+    fs_buf_adds(b, !v ? "-" : cJSON_IsTrue(v) ? "yes" : "no");
+}
+
+/* When the next sync is: never in the past ("now (running)"). */
+static void next_sync_into(fs_buf *b, const cJSON *d, int64_t now_ms)
+{
+    const cJSON *next = member(d, "next_sync_at");
+    int64_t ms;
+
+    if (cJSON_IsTrue(member(d, "syncing")))
+        fs_buf_adds(b, "now (running)");
+    else if (cJSON_IsString(next) && fs_time_parse(next->valuestring, &ms) == 0 &&
+             ms <= now_ms + 1000)
+        fs_buf_adds(b, "now");
+    else
+        time_into(b, next, now_ms);
 }
 
 /* An age in seconds for people: "45s", "9m", "3h", "2d"; "-" unknown. */
-static void age_into(cli_buf *b, const cJSON *v)
+static void age_into(fs_buf *b, const cJSON *v)
 {
     double s = cJSON_IsNumber(v) ? v->valuedouble : -1;
 
     if (s < 0)
-        cli_buf_adds(b, "-");
+        fs_buf_adds(b, "-");
     else if (s < 120)
-        cli_buf_addf(b, "%.0fs", s);
+        fs_buf_addf(b, "%.0fs", s);
     else if (s < 7200)
-        cli_buf_addf(b, "%.0fm", s / 60);
+        fs_buf_addf(b, "%.0fm", s / 60);
     else if (s < 172800)
-        cli_buf_addf(b, "%.0fh", s / 3600);
+        fs_buf_addf(b, "%.0fh", s / 3600);
     else
-        cli_buf_addf(b, "%.0fd", s / 86400);
+        fs_buf_addf(b, "%.0fd", s / 86400);
 }
 
 /* The "remote" and "freshness" lines: what the budget spent and how old
  * the replica's confirmations are (docs/SYNC.md). */
-static void remote_lines(FILE *fp, const cJSON *d, cli_buf *b)
+static void remote_lines(FILE *fp, const cJSON *d, fs_buf *b)
 {
     static const char *const sets[] = {"hot", "all"};
     static const char *const qs[] = {"p50_s", "p95_s", "max_s"};
@@ -337,33 +427,33 @@ static void remote_lines(FILE *fp, const cJSON *d, cli_buf *b)
     const cJSON *r = member(d, "remote"), *f = member(d, "freshness"), *c;
 
     if (r) {
-        cli_buf_addf(b, "%.0f requests in the last hour, budget %.0f",
+        fs_buf_addf(b, "%.0f requests in the last hour, budget %.0f",
                      cJSON_IsNumber(member(r, "requests_last_hour"))
                          ? member(r, "requests_last_hour")->valuedouble : 0,
                      cJSON_IsNumber(member(r, "request_budget"))
                          ? member(r, "request_budget")->valuedouble : 0);
         if (cJSON_IsTrue(member(r, "rate_limited")))
-            cli_buf_adds(b, "; rate limited");
+            fs_buf_adds(b, "; rate limited");
         if ((c = member(r, "capabilities"))) {
-            cli_buf_adds(b, "; etag ");
+            fs_buf_adds(b, "; etag ");
             yes_no_into(b, member(c, "etag"));
-            cli_buf_adds(b, ", gzip ");
+            fs_buf_adds(b, ", gzip ");
             yes_no_into(b, member(c, "gzip"));
-            cli_buf_adds(b, ", rate-limit headers ");
+            fs_buf_adds(b, ", rate-limit headers ");
             yes_no_into(b, member(c, "rate_limit_headers"));
         }
         status_line(fp, "remote", b);
     }
     if (f) {
         for (int i = 0; i < 2; i++) {
-            cli_buf_addf(b, "%s%s", i ? "; " : "", sets[i]);
+            fs_buf_addf(b, "%s%s", i ? "; " : "", sets[i]);
             for (int q = 0; q < 3; q++) {
-                cli_buf_addf(b, "%s %s ", q ? "," : "", qn[q]);
+                fs_buf_addf(b, "%s %s ", q ? "," : "", qn[q]);
                 age_into(b, member(member(f, sets[i]), qs[q]));
             }
         }
         if (cJSON_IsFalse(member(f, "max_age_met")))
-            cli_buf_adds(b, "; the budget cannot check every record within max_age");
+            fs_buf_adds(b, "; the budget cannot check every record within max_age");
         status_line(fp, "checked ago", b);
     }
 }
@@ -375,31 +465,43 @@ static void text_status(FILE *fp, const cJSON *d)
     static const char *const replica[] = {"customers", "customers", "contacts", "contacts",
                                           "assets", "assets", "work_orders", "work orders",
                                           NULL};
-    static const char *const conflicts[] = {"open", "open", NULL};
+    static const char *const conflicts[] = {"open", "open", "unacknowledged", "unacknowledged",
+                                            NULL};
+    int64_t now = fs_wall_ms();
     const cJSON *v;
-    cli_buf b;
+    fs_buf b;
     char line[256];
 
-    cli_buf_init(&b, CLI_MAX_BODY);
+    /* A lost edit leads: it is what the user most needs to know.  Then
+     * whatever else needs a person: monitoring reads the exit status (4),
+     * a person these lines. */
+    if (cJSON_IsNumber(v = member(member(d, "conflicts"), "unacknowledged")) && v->valuedouble >= 1)
+        fprintf(fp, "%.0f local edit%s overwritten \xE2\x80\x94 see 'fieldsync conflicts'\n",
+                v->valuedouble, v->valuedouble >= 2 ? "s were" : " was");
+    fs_buf_init(&b, CLI_MAX_BODY);
+    if (cli_status_attention(d, now, &b))
+        status_line_styled(fp, "ATTENTION", &b, CLI_STYLE_BAD);
+    fs_buf_reset(&b);
     cell_into(&b, member(d, "version"), 0);
     status_line(fp, "version", &b);
     yes_no_into(&b, member(d, "online"));
-    status_line(fp, "online", &b);
+    status_line_styled(fp, "online", &b, cJSON_IsFalse(member(d, "online")) ? CLI_STYLE_WARN : -1);
     yes_no_into(&b, member(d, "syncing"));
     if (cJSON_IsTrue(member(d, "syncing")) && member(d, "progress")) {
-        cli_progress_line(d, line, sizeof line);
-        cli_buf_addf(&b, " (%s)", line);
+        cli_progress_line(d, NULL, 0, line, sizeof line);
+        fs_buf_addf(&b, " (%s)", line);
     }
     status_line(fp, "syncing", &b);
     yes_no_into(&b, member(d, "auth_error"));
     if (cJSON_IsTrue(member(d, "auth_error")))
-        cli_buf_adds(&b, " (the remote refused the API key; pushing is paused)");
-    status_line(fp, "auth error", &b);
-    time_into(&b, member(d, "last_sync_at"));
+        fs_buf_adds(&b, " (the remote refused the API key; pushing is paused)");
+    status_line_styled(fp, "auth error", &b,
+                       cJSON_IsTrue(member(d, "auth_error")) ? CLI_STYLE_BAD : -1);
+    time_into(&b, member(d, "last_sync_at"), now);
     status_line(fp, "last sync", &b);
-    time_into(&b, member(d, "last_success_at"));
+    time_into(&b, member(d, "last_success_at"), now);
     status_line(fp, "last success", &b);
-    time_into(&b, member(d, "next_sync_at"));
+    next_sync_into(&b, d, now);
     status_line(fp, "next sync", &b);
     counts_into(&b, member(d, "outbox"), outbox);
     status_line(fp, "outbox", &b);
@@ -411,26 +513,73 @@ static void text_status(FILE *fp, const cJSON *d)
     status_line(fp, "replica", &b);
     remote_lines(fp, d, &b);
     if (cJSON_IsNumber(v = member(d, "clock_offset_ms"))) {
-        cli_buf_addf(&b, "%+.0f ms", v->valuedouble);
+        fs_buf_addf(&b, "%+.0f ms", v->valuedouble);
         status_line(fp, "clock offset", &b);
     }
-    cli_buf_release(&b);
+    fs_buf_release(&b);
 }
 
-void cli_progress_line(const cJSON *status, char *buf, size_t len)
+static double num(const cJSON *o, const char *key)
 {
-    const cJSON *p = member(status, "progress");
-    const cJSON *phase = member(p, "phase");
-    double v[4] = {0, 0, 0, 0};
-    static const char *const keys[] = {"records_done", "records_total", "ops_done", "ops_total"};
+    const cJSON *n = member(o, key);
 
-    for (int i = 0; i < 4; i++) {
-        const cJSON *n = member(p, keys[i]);
-        v[i] = cJSON_IsNumber(n) ? n->valuedouble : 0;
+    return cJSON_IsNumber(n) ? n->valuedouble : 0;
+}
+
+/* "12 s", "4 min", "2 h" for an estimate. */
+static void duration_into(char *buf, size_t len, double secs)
+{
+    if (secs < 90)
+        snprintf(buf, len, "%.0f s", secs);
+    else if (secs < 90 * 60)
+        snprintf(buf, len, "%.0f min", secs / 60);
+    else
+        snprintf(buf, len, "%.1f h", secs / 3600);
+}
+
+void cli_progress_line(const cJSON *status, cli_progress *p, int64_t mono_ms, char *buf,
+                       size_t len)
+{
+    const cJSON *pr = member(status, "progress");
+    const cJSON *phase = member(pr, "phase");
+    double rd = num(pr, "records_done"), rt = num(pr, "records_total");
+    double od = num(pr, "ops_done"), ot = num(pr, "ops_total");
+    double done = rd + od, total = rt + ot, frac = total > 0 ? done / total : 0;
+    char rate[64] = "", eta[64] = "";
+    int n;
+
+    /* The total grows while the daemon learns the scope: the fraction
+     * shown never goes back, and never reads 100 % before the end. */
+    if (frac > 0.99)
+        frac = 0.99;
+    if (p) {
+        if (!p->t0_ms) {
+            p->t0_ms = mono_ms;
+            p->done0 = done;
+        }
+        if (frac < p->best)
+            frac = p->best;
+        p->best = frac;
+        if (mono_ms - p->t0_ms >= 1000 && done > p->done0) {
+            double r = (done - p->done0) * 1000 / (double)(mono_ms - p->t0_ms);
+            snprintf(rate, sizeof rate, ", %.0f/s", r);
+            if (total > done) {
+                char d[32];
+                duration_into(d, sizeof d, (total - done) / r);
+                snprintf(eta, sizeof eta, ", about %s left", d);
+            }
+        }
     }
-    snprintf(buf, len, "%s: pulled %.0f of %.0f records, pushed %.0f of %.0f ops",
-             cJSON_IsString(phase) && phase->valuestring[0] ? phase->valuestring : "syncing",
-             v[0], v[1], v[2], v[3]);
+    n = snprintf(buf, len, "%s: ",
+                 cJSON_IsString(phase) && phase->valuestring[0] ? phase->valuestring : "syncing");
+    if (n < 0 || (size_t)n >= len)
+        return;
+    if (total <= 0)
+        snprintf(buf + n, len - (size_t)n, "starting");
+    else
+        snprintf(buf + n, len - (size_t)n,
+                 "%.0f%% (pulled %.0f of %.0f records, pushed %.0f of %.0f ops)%s%s",
+                 floor(frac * 100), rd, rt, od, ot, rate, eta);
     /* The phase came from the daemon: keep the line printable. */
     for (char *c = buf; *c; c++)
         if ((unsigned char)*c < 0x20 || *c == 0x7f)
@@ -448,23 +597,13 @@ static void text_sync_started(FILE *fp, const cJSON *data)
 /* Milliseconds since the epoch of a time the daemon sent; -1 unknown. */
 static double time_ms(const cJSON *v)
 {
-    struct tm tm;
-    double frac = 0;
-    int n = 0;
+    int64_t ms;
 
     if (cJSON_IsNumber(v))
         return v->valuedouble > 1e11 ? v->valuedouble : v->valuedouble * 1000;
-    if (!cJSON_IsString(v))
+    if (!cJSON_IsString(v) || fs_time_parse(v->valuestring, &ms) < 0)
         return -1;
-    memset(&tm, 0, sizeof tm);
-    if (sscanf(v->valuestring, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
-        return -1;
-    if (v->valuestring[n] == '.')
-        frac = strtod(v->valuestring + n, NULL);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return ((double)timegm(&tm) + frac) * 1000;
+    return (double)ms;
 }
 
 static void text_sync_summary(FILE *fp, const cJSON *d)
@@ -477,43 +616,133 @@ static void text_sync_summary(FILE *fp, const cJSON *d)
                                          "errors", "errors", NULL};
     double t0 = time_ms(member(d, "started_at")), t1 = time_ms(member(d, "finished_at"));
     const cJSON *last = member(d, "last_error");
-    cli_buf b;
+    fs_buf b;
     char *s;
 
-    cli_buf_init(&b, CLI_MAX_BODY);
-    cli_buf_adds(&b, "sync finished");
+    fs_buf_init(&b, CLI_MAX_BODY);
+    fs_buf_adds(&b, "sync finished");
     if (t0 >= 0 && t1 >= t0)
-        cli_buf_addf(&b, " in %.1f s", (t1 - t0) / 1000);
+        fs_buf_addf(&b, " in %.1f s", (t1 - t0) / 1000);
     if (cJSON_IsFalse(member(d, "online")))
-        cli_buf_adds(&b, " (offline: the remote did not answer)");
+        fs_buf_adds(&b, " (offline: the remote did not answer)");
     else if (cJSON_IsFalse(member(d, "complete")))
-        cli_buf_adds(&b, " (incomplete: some records could not be fetched)");
-    cli_buf_adds(&b, "\n");
+        fs_buf_adds(&b, " (incomplete: some records could not be fetched)");
+    fs_buf_adds(&b, "\n");
     counts_into(&b, d, pulls);
-    cli_buf_adds(&b, "\n");
+    fs_buf_adds(&b, "\n");
     counts_into(&b, d, pushes);
-    cli_buf_adds(&b, "\n");
+    fs_buf_adds(&b, "\n");
     if (last && !cJSON_IsNull(last)) {
-        cli_buf_adds(&b, "last error: ");
+        fs_buf_adds(&b, "last error: ");
         cell_into(&b, last, 0);
-        cli_buf_adds(&b, "\n");
+        fs_buf_adds(&b, "\n");
     }
     s = finish_cell(&b, 1);
     fputs(s ? s : "sync finished\n", fp);
     free(s);
 }
 
-/* A conflict's facts, then each field's base, local and remote values. */
+/* Columns of the terminal fp writes to; else $COLUMNS; else 80. */
+static size_t term_columns(FILE *fp)
+{
+    struct winsize ws;
+    const char *env = getenv("COLUMNS");
+    long n;
+
+    if (ioctl(fileno(fp), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    if (env && (n = strtol(env, NULL, 10)) > 0 && n < 10000)
+        return (size_t)n;
+    return 80;
+}
+
+/* Display columns of the n bytes at s. */
+static size_t span_width(const char *s, size_t n)
+{
+    char buf[512];
+    size_t w = 0;
+
+    while (n > 0) { /* in pieces, never splitting a UTF-8 character */
+        size_t k = n < sizeof buf - 1 ? n : sizeof buf - 1;
+
+        while (k < n && k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+            k--;
+        memcpy(buf, s, k);
+        buf[k] = '\0';
+        w += cli_text_width(buf);
+        s += k;
+        n -= k;
+    }
+    return w;
+}
+
+/*
+ * Prints clean text whole, wrapped at spaces to width columns; each line
+ * after the first starts with indent spaces.  A word wider than a line is
+ * broken between characters.  Nothing is ever cut: a lost edit must be
+ * readable in full where the user looks for it.
+ */
+static void print_wrapped(FILE *fp, const char *text, size_t indent, size_t width)
+{
+    size_t avail = width > indent + 20 ? width - indent : 20, col = 0;
+    const char *p = text;
+
+    while (*p) {
+        size_t sp = strspn(p, " "), wl, ww;
+
+        if (p[sp] == '\n' || !p[sp]) { /* trailing spaces, a line's end */
+            if (p[sp] == '\n')
+                fprintf(fp, "\n%*s", (int)indent, "");
+            col = 0;
+            p += sp + (p[sp] == '\n');
+            continue;
+        }
+        wl = strcspn(p + sp, " \n");
+        ww = span_width(p + sp, wl);
+        if (col > 0 && col + sp + ww > avail) {
+            fprintf(fp, "\n%*s", (int)indent, "");
+            col = 0;
+        } else if (col > 0) {
+            fwrite(p, 1, sp, fp);
+            col += sp;
+        }
+        p += sp;
+        if (ww <= avail - col) {
+            fwrite(p, 1, wl, fp);
+            col += ww;
+            p += wl;
+            continue;
+        }
+        for (const char *end = p + wl; p < end;) { /* one character at a time */
+            size_t cl = 1, cw;
+
+            while (p + cl < end && ((unsigned char)p[cl] & 0xC0) == 0x80)
+                cl++;
+            cw = span_width(p, cl);
+            if (col > 0 && col + cw > avail) {
+                fprintf(fp, "\n%*s", (int)indent, "");
+                col = 0;
+            }
+            fwrite(p, 1, cl, fp);
+            col += cw;
+            p += cl;
+        }
+    }
+    fputc('\n', fp);
+}
+
+/*
+ * A conflict's facts, then each field with its base, local and remote
+ * values, whole and wrapped to the terminal's width (a table would cut
+ * them, and the cut part is often what was lost).
+ */
 static void text_conflict(FILE *fp, const cJSON *c)
 {
-    static const cli_column cols[] = {
-        {"FIELD", NULL, 24, 0}, {"BASE", NULL, 30, 0}, {"LOCAL", NULL, 30, 0},
-        {"REMOTE", NULL, 30, 0}};
+    static const char *const side_names[3] = {"base", "local", "remote"};
     const cJSON *sides[3] = {member(c, "base"), member(c, "local"), member(c, "remote")};
     const cJSON *m, *f;
     cJSON *copy = cJSON_Duplicate(c, 1);
-    size_t n = 0, nfields = 0;
-    char **cells;
+    size_t width = term_columns(fp);
 
     if (copy) { /* the facts without the three value objects */
         cJSON_DeleteItemFromObjectCaseSensitive(copy, "base");
@@ -522,43 +751,37 @@ static void text_conflict(FILE *fp, const cJSON *c)
         print_members(fp, copy, 0);
         cJSON_Delete(copy);
     }
-    /* Fields: those of local first (the edit), then any only in the others. */
-    for (int s = 0; s < 3; s++) {
+    for (int s = 0; s < 3; s++)
         if (!cJSON_IsObject(sides[s]))
             sides[s] = NULL;
-        nfields += (size_t)cJSON_GetArraySize(sides[s]);
-    }
-    if (nfields == 0)
-        return;
-    cells = calloc(nfields * 4, sizeof *cells);
-    if (!cells)
-        return;
+    /* Fields: those of local first (the edit), then any only in the others. */
     for (int s = 0; s < 3; s++) {
         cJSON_ArrayForEach(m, sides[s]) {
             int dup = 0;
+            char *name;
+
             for (int p = 0; p < s && !dup; p++)
                 dup = member(sides[p], m->string) != NULL;
             if (dup || !m->string)
                 continue;
-            cells[n * 4] = cli_text_clean(m->string, 0);
+            name = cli_text_clean(m->string, 0);
+            fprintf(fp, "\n%s\n", name ? name : "?");
+            free(name);
             for (int k = 0; k < 3; k++) {
+                char *v;
+
                 f = member(sides[k], m->string);
-                cells[n * 4 + 1 + k] = f ? cli_cell_text(f) : strdup("-");
+                v = cJSON_IsString(f) ? cli_text_clean(f->valuestring, 1)
+                                      : f ? cli_cell_text(f) : strdup("-");
+                fprintf(fp, "  %-8s", side_names[k]);
+                if (v)
+                    print_wrapped(fp, v, 10, width);
+                else
+                    print_cell_error(fp);
+                free(v);
             }
-            n++;
         }
     }
-    fputc('\n', fp);
-    for (size_t i = 0; i < n * 4 && nfields; i++)
-        if (!cells[i])
-            nfields = 0;
-    if (nfields)
-        cli_table_print(fp, cols, 4, cells, n);
-    else
-        print_cell_error(fp);
-    for (size_t i = 0; i < n * 4; i++)
-        free(cells[i]);
-    free(cells);
 }
 
 static void text_done(FILE *fp, const char *what, const char *id, const cJSON *data)
@@ -578,29 +801,29 @@ static void text_event(FILE *fp, const char *type, const char *data)
     time_t now = time(NULL);
     struct tm tm;
     char stamp[16] = "";
-    cli_buf b;
+    fs_buf b;
     char *s;
 
     if (localtime_r(&now, &tm))
         strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
-    cli_buf_init(&b, CLI_MAX_BODY);
-    cli_buf_addf(&b, "%s %s", stamp, type);
+    fs_buf_init(&b, CLI_MAX_BODY);
+    fs_buf_addf(&b, "%s %s", stamp, type);
     if (cJSON_IsObject(j)) {
         cJSON_ArrayForEach(m, j) {
-            cli_buf val;
+            fs_buf val;
             const char *q;
 
-            cli_buf_init(&val, CLI_MAX_BODY);
+            fs_buf_init(&val, CLI_MAX_BODY);
             cell_into(&val, m, 1);
-            q = strchr(cli_buf_str(&val), ' ') ? "\"" : ""; /* one token per field */
-            cli_buf_addf(&b, " %s=%s%s%s", m->string ? m->string : "", q, cli_buf_str(&val), q);
-            cli_buf_release(&val);
+            q = strchr(fs_buf_str(&val), ' ') ? "\"" : ""; /* one token per field */
+            fs_buf_addf(&b, " %s=%s%s%s", m->string ? m->string : "", q, fs_buf_str(&val), q);
+            fs_buf_release(&val);
         }
     } else if (j) {
-        cli_buf_adds(&b, " ");
+        fs_buf_adds(&b, " ");
         cell_into(&b, j, 1);
     } else if (data[0]) {
-        cli_buf_addf(&b, " %s", data);
+        fs_buf_addf(&b, " %s", data);
     }
     cJSON_Delete(j);
     s = finish_cell(&b, 0);

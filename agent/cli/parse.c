@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/cli/cli.h"
 #include "agent/cli/help.h"
@@ -18,6 +19,7 @@
 typedef struct {
     const char *values[MAX_OPTS]; /* query options: the last value given */
     int seen[MAX_OPTS];
+    char dates[MAX_OPTS][11];     /* date options, as YYYY-MM-DD */
     const char *pos;              /* the positional argument */
     int wait;
 } sub_args;
@@ -105,13 +107,13 @@ static int check_choice(const cli_opt *o, const char *value, const char *label,
     for (const char *const *c = o->choices; *c; c++)
         if (strcmp(*c, value) == 0)
             return 0;
-    cli_buf list;
-    cli_buf_init(&list, 512);
+    fs_buf list;
+    fs_buf_init(&list, 512);
     for (const char *const *c = o->choices; *c; c++)
-        cli_buf_addf(&list, "%s%s", c == o->choices ? "" : " or ", *c);
+        fs_buf_addf(&list, "%s%s", c == o->choices ? "" : " or ", *c);
     cli_fail(err, CLI_EXIT_USAGE, "%s: --%s must be %s, not '%s'", label, o->name,
-             cli_buf_str(&list), value);
-    cli_buf_release(&list);
+             fs_buf_str(&list), value);
+    fs_buf_release(&list);
     return -1;
 }
 
@@ -145,9 +147,34 @@ static int apply_opt(const cli_opt *o, size_t idx, const char *value, sub_args *
             return -1;
         }
         return 0;
+    case CLI_OPT_POS:
+        if (sa->pos)
+            return cli_fail(err, CLI_EXIT_USAGE, "%s: give --%s or an argument, not both", label,
+                            o->name);
+        sa->pos = o->fixed;
+        return 0;
     case CLI_OPT_WAIT:
         sa->wait = 1;
         return 0;
+    case CLI_OPT_ALL:
+        plan->all = 1;
+        return 0;
+    case CLI_OPT_DATE_QUERY:
+        if (cli_date_arg(value, time(NULL), sa->dates[idx]) < 0)
+            return cli_fail(err, CLI_EXIT_USAGE, "%s: --%s wants a date (YYYY-MM-DD, today, "
+                            "tomorrow, +7d, -1d), not '%s'", label, o->name, value);
+        sa->values[idx] = sa->dates[idx];
+        return 0;
+    case CLI_OPT_TIME_FIELD: {
+        char t[64];
+        if (cli_time_arg(value, time(NULL), t, sizeof t) < 0)
+            return cli_fail(err, CLI_EXIT_USAGE, "%s: --%s wants a time (2024-02-01T10:00:00Z, "
+                            "'2024-02-01 10:00' or 'tomorrow 09:30' in local time), not '%s'",
+                            label, o->name, value);
+        if (cli_json_put(plan->body, o->target, cJSON_CreateString(t)) < 0)
+            return cli_fail(err, CLI_EXIT_DAEMON, "out of memory");
+        return 0;
+    }
     }
     return 0;
 }
@@ -209,6 +236,15 @@ static int scan_args(const cli_sub *s, int argc, char **argv, const char *label,
     return 0;
 }
 
+/* Was the option whose target is `target` given? */
+static int has_value(const cli_sub *s, const sub_args *sa, const char *target)
+{
+    for (size_t i = 0; s->opts[i].name; i++)
+        if (sa->values[i] && s->opts[i].target && strcmp(s->opts[i].target, target) == 0)
+            return 1;
+    return 0;
+}
+
 /* Checks what the command requires once every argument was read. */
 static int check_args(const cli_sub *s, const sub_args *sa, const cli_plan *plan,
                       const char *label, cli_error *err)
@@ -221,6 +257,8 @@ static int check_args(const cli_sub *s, const sub_args *sa, const cli_plan *plan
         if (s->opts[i].required && !sa->seen[i])
             return cli_fail(err, CLI_EXIT_USAGE, "%s: --%s %s is required", label,
                             s->opts[i].name, s->opts[i].metavar ? s->opts[i].metavar : "");
+    if (plan->all && has_value(s, sa, "page"))
+        return cli_fail(err, CLI_EXIT_USAGE, "%s: --all and --page do not go together", label);
     if (s->needs_fields && !(plan->body && plan->body->child))
         return cli_fail(err, CLI_EXIT_USAGE,
                         "%s: nothing to change (see 'fieldsync %s --help')", label, label);
@@ -233,31 +271,34 @@ static int build_path(const cli_sub *s, const routes_endpoint *ep, const sub_arg
 {
     const char *mark = strstr(ep->pattern, "{}");
     char sep = '?';
-    cli_buf b;
+    fs_buf b;
     int rc = 0;
 
-    cli_buf_init(&b, 64 * 1024);
+    fs_buf_init(&b, 64 * 1024);
     if (mark && sa->pos) {
-        rc |= cli_buf_add(&b, ep->pattern, (size_t)(mark - ep->pattern));
+        rc |= fs_buf_add(&b, ep->pattern, (size_t)(mark - ep->pattern));
         rc |= cli_url_escape(&b, sa->pos);
-        rc |= cli_buf_adds(&b, mark + 2);
+        rc |= fs_buf_adds(&b, mark + 2);
     } else {
-        rc |= cli_buf_adds(&b, ep->pattern);
+        rc |= fs_buf_adds(&b, ep->pattern);
     }
     for (size_t i = 0; s->opts[i].name; i++) {
         if (!sa->values[i])
             continue;
-        rc |= cli_buf_addf(&b, "%c%s=", sep, s->opts[i].target);
+        rc |= fs_buf_addf(&b, "%c%s=", sep, s->opts[i].target);
         rc |= cli_url_escape(&b, sa->values[i]);
         sep = '&';
     }
     if (sa->wait)
-        rc |= cli_buf_addf(&b, "%cwait=true", sep);
+        rc |= fs_buf_addf(&b, "%cwait=true", sep);
+    /* --all walks the pages in the largest steps the daemon allows. */
+    if (plan->all && !has_value(s, sa, "per_page"))
+        rc |= fs_buf_addf(&b, "%cper_page=100", sep);
     if (rc) {
-        cli_buf_release(&b);
+        fs_buf_release(&b);
         return cli_fail(err, CLI_EXIT_USAGE, "arguments too long");
     }
-    plan->path = cli_buf_detach(&b);
+    plan->path = fs_buf_take(&b);
     return plan->path ? 0 : cli_fail(err, CLI_EXIT_DAEMON, "out of memory");
 }
 

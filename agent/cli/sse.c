@@ -8,16 +8,16 @@
 void cli_sse_init(cli_sse *p, cli_sse_event_fn fn, void *ctx)
 {
     memset(p, 0, sizeof *p);
-    cli_buf_init(&p->line, CLI_MAX_EVENT);
-    cli_buf_init(&p->data, CLI_MAX_EVENT);
+    fs_buf_init(&p->line, CLI_MAX_EVENT);
+    fs_buf_init(&p->data, CLI_MAX_EVENT);
     p->fn = fn;
     p->ctx = ctx;
 }
 
 void cli_sse_release(cli_sse *p)
 {
-    cli_buf_release(&p->line);
-    cli_buf_release(&p->data);
+    fs_buf_release(&p->line);
+    fs_buf_release(&p->data);
 }
 
 /* A blank line: hands over the event, if it had data, and starts anew. */
@@ -26,7 +26,7 @@ static int dispatch(cli_sse *p)
     int rc = 0;
 
     if (p->has_data)
-        rc = p->fn(p->ctx, p->type[0] ? p->type : "message", cli_buf_str(&p->data)) ? 1 : 0;
+        rc = p->fn(p->ctx, p->type[0] ? p->type : "message", fs_buf_str(&p->data)) ? 1 : 0;
     p->data.len = 0;
     if (p->data.data)
         p->data.data[0] = '\0';
@@ -38,7 +38,7 @@ static int dispatch(cli_sse *p)
 /* One complete line (without its ending). */
 static int line_done(cli_sse *p)
 {
-    const char *line = cli_buf_str(&p->line), *colon, *value;
+    const char *line = fs_buf_str(&p->line), *colon, *value;
     size_t name_len;
     int rc = 0;
 
@@ -53,8 +53,8 @@ static int line_done(cli_sse *p)
         if (name_len == 5 && strncmp(line, "event", 5) == 0) {
             snprintf(p->type, sizeof p->type, "%s", value);
         } else if (name_len == 4 && strncmp(line, "data", 4) == 0) {
-            if ((p->has_data && cli_buf_add(&p->data, "\n", 1) < 0) ||
-                cli_buf_adds(&p->data, value) < 0)
+            if ((p->has_data && fs_buf_add(&p->data, "\n", 1) < 0) ||
+                fs_buf_adds(&p->data, value) < 0)
                 rc = -1;
             p->has_data = 1;
         } /* id, retry and unknown fields do not matter here */
@@ -83,7 +83,7 @@ int cli_sse_feed(cli_sse *p, const char *buf, size_t len)
             size_t run = 1; /* copy the rest of the line at once */
             while (i + run < len && buf[i + run] != '\n' && buf[i + run] != '\r')
                 run++;
-            if (cli_buf_add(&p->line, buf + i, run) < 0)
+            if (fs_buf_add(&p->line, buf + i, run) < 0)
                 return -1;
             i += run - 1;
         }

@@ -13,8 +13,8 @@
 typedef int (*cli_sse_event_fn)(void *ctx, const char *type, const char *data);
 
 typedef struct cli_sse {
-    cli_buf line;      /* the line being read */
-    cli_buf data;      /* the event's data lines, joined with '\n' */
+    fs_buf line;      /* the line being read */
+    fs_buf data;      /* the event's data lines, joined with '\n' */
     char type[64];
     int has_data;
     int after_cr;      /* the last byte was '\r': a following '\n' is part of it */

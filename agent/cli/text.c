@@ -160,13 +160,13 @@ size_t cli_text_width(const char *s)
     return w;
 }
 
-size_t cli_text_fit(cli_buf *out, const char *s, size_t max)
+size_t cli_text_fit(fs_buf *out, const char *s, size_t max)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t w = 0;
 
     if (max == 0 || cli_text_width(s) <= max) {
-        cli_buf_adds(out, s);
+        fs_buf_adds(out, s);
         return cli_text_width(s);
     }
     /* Keep what fits in max - 1 columns, marks included, then "…". */
@@ -180,59 +180,108 @@ size_t cli_text_fit(cli_buf *out, const char *s, size_t max)
         cw = cp_width(c);
         if (w + (size_t)cw > max - 1)
             break;
-        cli_buf_add(out, p, n);
+        fs_buf_add(out, p, n);
         w += (size_t)cw;
         p += n;
     }
-    cli_buf_adds(out, "\xE2\x80\xA6");
+    fs_buf_adds(out, "\xE2\x80\xA6");
     return w + 1;
 }
 
-static size_t shown_width(const char *cell, const cli_column *col)
-{
-    size_t w = cli_text_width(cell);
-
-    return col->max > 0 && w > (size_t)col->max ? (size_t)col->max : w;
-}
-
-static void put_spaces(cli_buf *b, size_t n)
+static void put_spaces(fs_buf *b, size_t n)
 {
     while (n--)
-        cli_buf_add(b, " ", 1);
+        fs_buf_add(b, " ", 1);
 }
 
-/* One line of the table into b; cells is ncols strings, cut at each
- * column's max unless this is the header line. */
-static void table_line(cli_buf *b, const cli_column *cols, size_t ncols, const size_t *widths,
-                       const char *const *cells, int header)
+/*
+ * One line of the table into b: each cell cut to its column's width
+ * (widths[] already fitted), coloured when it names something that needs
+ * attention, and the line cut at `room` columns (0: no limit) so that a
+ * row never wraps.
+ */
+static void table_line(fs_buf *b, const cli_column *cols, size_t ncols, const size_t *widths,
+                       const char *const *cells, int header, size_t room)
 {
-    for (size_t c = 0; c < ncols; c++) {
-        cli_buf cell;
-        size_t w;
+    size_t used = 0;
 
-        cli_buf_init(&cell, SIZE_MAX);
-        w = cli_text_fit(&cell, cells[c], header ? 0 : (size_t)cols[c].max);
-        if (c)
-            cli_buf_adds(b, "  ");
-        if (cols[c].right)
-            put_spaces(b, widths[c] - w);
-        cli_buf_adds(b, cli_buf_str(&cell));
-        if (!cols[c].right && c + 1 < ncols)
-            put_spaces(b, widths[c] - w);
-        cli_buf_release(&cell);
+    for (size_t c = 0; c < ncols; c++) {
+        const char *sgr = header ? NULL : cli_term_colour_of(cells[c]);
+        size_t sep = c ? 2 : 0, width = widths[c], w;
+        fs_buf cell;
+
+        if (room && used + sep >= room)
+            break;
+        if (room && used + sep + width > room)
+            width = room - used - sep; /* the last column that fits, cut */
+        fs_buf_init(&cell, SIZE_MAX);
+        w = cli_text_fit(&cell, cells[c], room || !header ? width : 0);
+        put_spaces(b, sep);
+        if (cols[c].flags & CLI_COL_RIGHT)
+            put_spaces(b, width - w);
+        if (sgr)
+            fs_buf_adds(b, sgr);
+        fs_buf_adds(b, fs_buf_str(&cell));
+        if (sgr)
+            fs_buf_adds(b, cli_term_sgr(CLI_STYLE_RESET));
+        if (!(cols[c].flags & CLI_COL_RIGHT) && c + 1 < ncols)
+            put_spaces(b, width - w);
+        used += sep + width;
+        fs_buf_release(&cell);
     }
     /* Trailing blanks of empty last cells are not data. */
     while (b->len && b->data[b->len - 1] == ' ')
         b->data[--b->len] = '\0';
-    cli_buf_add(b, "\n", 1);
+    fs_buf_add(b, "\n", 1);
+}
+
+/*
+ * Fits the columns into `room` terminal columns.  Free-text columns give
+ * way first, the widest first, down to their header's width; then down to
+ * a few characters (the header cut too); only then the other columns, down
+ * to their header's width.  What still does not fit is cut at the line's
+ * end by table_line.
+ */
+static void fit_widths(const cli_column *cols, size_t ncols, size_t *widths, size_t room)
+{
+    size_t total = 2 * (ncols - 1);
+
+    for (size_t c = 0; c < ncols; c++)
+        total += widths[c];
+    for (int pass = 0; pass < 3 && total > room; pass++) {
+        while (total > room) {
+            size_t best = ncols;
+
+            for (size_t c = 0; c < ncols; c++) {
+                size_t floor = cli_text_width(cols[c].header);
+                int text = (cols[c].flags & CLI_COL_TEXT) != 0;
+
+                if (floor < 6)
+                    floor = 6;
+                if (pass == 1)
+                    floor = 4; /* the header is cut too */
+                if ((pass < 2) != text || widths[c] <= floor)
+                    continue;
+                if (best == ncols || widths[c] > widths[best])
+                    best = c;
+            }
+            if (best == ncols)
+                break;
+            /* One column at a time from the widest: two long columns end
+             * up sharing the room rather than one losing everything. */
+            widths[best]--;
+            total--;
+        }
+    }
 }
 
 int cli_table_print(FILE *fp, const cli_column *cols, size_t ncols, char *const *cells,
                     size_t nrows)
 {
-    size_t widths[MAX_COLUMNS];
+    const cli_term *term = cli_term_get();
+    size_t widths[MAX_COLUMNS], room = term->width > 0 ? (size_t)term->width : 0;
     const char *heads[MAX_COLUMNS];
-    cli_buf b;
+    fs_buf b;
     int rc = 0;
 
     if (ncols == 0 || ncols > MAX_COLUMNS)
@@ -241,24 +290,29 @@ int cli_table_print(FILE *fp, const cli_column *cols, size_t ncols, char *const 
         widths[c] = cli_text_width(cols[c].header);
         heads[c] = cols[c].header;
         for (size_t r = 0; r < nrows; r++) {
-            size_t w = shown_width(cells[r * ncols + c], &cols[c]);
+            size_t w = cli_text_width(cells[r * ncols + c]);
+            /* A column's max holds on a terminal only: a pipe gets it all. */
+            if (room && cols[c].max > 0 && w > (size_t)cols[c].max)
+                w = (size_t)cols[c].max;
             if (w > widths[c])
                 widths[c] = w;
         }
     }
-    cli_buf_init(&b, SIZE_MAX);
-    table_line(&b, cols, ncols, widths, heads, 1);
+    if (room)
+        fit_widths(cols, ncols, widths, room);
+    fs_buf_init(&b, SIZE_MAX);
+    table_line(&b, cols, ncols, widths, heads, 1, room);
     for (size_t r = 0; r < nrows; r++) {
-        table_line(&b, cols, ncols, widths, (const char *const *)&cells[r * ncols], 0);
+        table_line(&b, cols, ncols, widths, (const char *const *)&cells[r * ncols], 0, room);
         if (b.len > 64 * 1024) { /* flush as we go: lists can be long */
             fwrite(b.data, 1, b.len, fp);
             b.len = 0;
         }
     }
-    if (cli_buf_failed(&b) || !b.data)
+    if (fs_buf_error(&b) || !b.data)
         rc = -1;
     else
         fwrite(b.data, 1, b.len, fp);
-    cli_buf_release(&b);
+    fs_buf_release(&b);
     return rc;
 }

@@ -1,6 +1,7 @@
 /*
  * watch.c — `fieldsync watch`: follows GET /agent/events and prints one
- * line per event, flushed at once so a pipe sees it, until interrupted.
+ * line per event, flushed at once so a pipe sees it, until interrupted
+ * (exit status 130 for Ctrl-C, 143 for SIGTERM, as a shell would say).
  */
 #include <signal.h>
 #include <string.h>
@@ -9,14 +10,6 @@
 #include "agent/cli/output.h"
 #include "agent/cli/sse.h"
 #include "agent/cli/watch.h"
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 typedef struct {
     const cli_output *o;
@@ -51,22 +44,17 @@ static int on_bytes(void *ud, const char *data, size_t len)
 int cli_watch(const char *socket, const char *path, const cli_output *o, FILE *out,
               cli_error *err)
 {
-    struct sigaction sa;
     watch_ctx w = {.o = o, .out = out};
     cli_response resp = {0};
     cli_transfer *t;
     int rc;
 
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_signals_catch();
     t = cli_transfer_new(socket, "GET", path, NULL, 0, err);
     if (!t)
         return err->code;
     cli_sse_init(&w.sse, on_event, &w);
-    cli_transfer_stream(t, on_bytes, &w, &interrupted);
+    cli_transfer_stream(t, on_bytes, &w, &cli_signal_caught);
     rc = cli_transfer_finish(t, curl_easy_perform(cli_transfer_easy(t)), &resp, err);
     cli_transfer_free(t);
     cli_sse_release(&w.sse);
@@ -76,13 +64,15 @@ int cli_watch(const char *socket, const char *path, const cli_output *o, FILE *o
         cli_fail(err, CLI_EXIT_DAEMON, "fieldsyncd sent an event larger than %zu KiB",
                  CLI_MAX_EVENT >> 10);
         rc = CLI_EXIT_DAEMON;
+    } else if (rc > 0 && cli_signal_caught) {
+        rc = cli_exit_for_signal(); /* Ctrl-C: 130, as the shell reports it */
     } else if (rc > 0) {
-        rc = CLI_EXIT_OK; /* interrupted, or nobody reads our output any more */
+        rc = CLI_EXIT_OK; /* nobody reads our output any more */
     } else if (resp.status != 200) {
-        cli_daemon_error(resp.status, cli_buf_str(&resp.body), NULL, NULL, err);
+        cli_daemon_error(resp.status, fs_buf_str(&resp.body), NULL, NULL, err);
         rc = CLI_EXIT_DAEMON;
     } else {
-        cli_fail(err, CLI_EXIT_UNREACHABLE, "fieldsyncd at %s closed the event stream", socket);
+        cli_fail(err, CLI_EXIT_UNREACHABLE, "fieldsyncd stopped (connection closed)");
         rc = CLI_EXIT_UNREACHABLE;
     }
     cli_response_release(&resp);

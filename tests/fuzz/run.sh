@@ -41,8 +41,8 @@ STORE="$(ls store/*.c)"
 SYNC="$(ls sync/*.c)"
 # The agent files each target needs; libmicrohttpd, the sync controller and
 # the event hub are stood in for by fuzz_local_api.c itself.
-AGENT_API="agent/local_api.c agent/local_api_agent.c agent/api_request.c agent/routes.c agent/log.c agent/ctlsock.c"
-AGENT_CONFIG="agent/config.c agent/paths.c agent/log.c"
+AGENT_API="agent/local_api.c agent/http_front.c agent/local_api_agent.c agent/api_request.c agent/routes.c agent/ctlsock.c"
+AGENT_CONFIG="agent/config.c agent/paths.c"
 
 # local_api.c answers reads through the read cache (since 67a7387).
 AGENT_API="$AGENT_API agent/read_cache.c"

@@ -86,10 +86,13 @@ class ConfigTest(unittest.TestCase):
         self.assertIn("api_key = (not set)", out)
 
     def test_bad_config_names_file_line_key(self):
+        # An unknown key is a warning naming the closest key (issue 13):
+        # a fleet with mixed versions must not stop over one key.
         self.write_cfg("# comment\ninterval = 60\n\nintervall = 5\n")
         code, out, err = run_daemon(["--check-config"], self.env)
-        self.assertEqual(code, 1)
-        self.assertIn("%s:4: unknown key 'intervall'" % self.cfg, err)
+        self.assertEqual(code, 0, err)
+        self.assertIn("%s:4: unknown key 'intervall' ignored (did you mean 'interval'?)" % self.cfg, err)
+        self.assertIn("interval = 60  # %s:2" % self.cfg, out)
         self.write_cfg("interval = often\n")
         code, _, err = run_daemon(["--api-url", "http://x/api/v1"], dict(self.env, FIELDSYNC_API_KEY="k"))
         self.assertEqual(code, 1)

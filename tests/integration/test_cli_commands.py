@@ -146,7 +146,8 @@ class Reachability(CliCase):
             lambda h, req: h.connection.shutdown(socket.SHUT_RDWR)
         rc, out, err = self.cli("status")
         self.assertEqual(rc, 3, err)
-        self.assertIn("lost connection to fieldsyncd at %s" % self.fake.path, err)
+        # One clear line, not libcurl's wording.
+        self.assertEqual(err, "fieldsync: fieldsyncd stopped (connection closed)\n")
 
     def _status(self, env, **kw):
         self.fake.route("GET", "/agent/status", body={"data": {"version": "0.1.0"}})
@@ -193,6 +194,22 @@ class Reachability(CliCase):
         self.assertIn("cannot reach fieldsyncd at %s:" % path, err)
 
 
+# What a person sees depends on where and when.  CliCase copies this
+# process's environment: times read in UTC here, and no NO_COLOR or
+# COLUMNS of the caller's leaks into a test.
+os.environ["TZ"] = "UTC"
+for _name in ("NO_COLOR", "COLUMNS"):
+    os.environ.pop(_name, None)
+
+from ptyutil import fieldsync_binary, run_in_pty  # noqa: E402  (this folder is on sys.path)
+
+
+def tty(case, *args, columns=80, env=None):
+    """case's command with stdout on a terminal `columns` wide."""
+    argv = [fieldsync_binary(), "--socket", case.fake.path] + list(args)
+    return run_in_pty(argv, env if env is not None else case.env, columns=columns)
+
+
 class WorkOrders(CliCase):
     def test_list_sends_filters_and_prints_a_table(self):
         self.fake.route("GET", "/api/v1/work-orders", body=WO_LIST)
@@ -205,7 +222,8 @@ class WorkOrders(CliCase):
                          "&from_date=2024-01-01&to_date=2024-01-31&page=1&per_page=25")
         lines = out.splitlines()
         self.assertRegex(lines[0], r"^ID +NUMBER +STATUS +PRIORITY +SCHEDULED +CUSTOMER +SYNC$")
-        self.assertRegex(lines[1], r"^wo-12345 +WO-2024-001 +open +high +2024-01-27T09:00:00Z "
+        # Times in local time (TZ=UTC here), as people read them.
+        self.assertRegex(lines[1], r"^wo-12345 +WO-2024-001 +open +high +2024-01-27 09:00 "
                                    r"+Acme Corp +synced$")
         self.assertRegex(lines[2], r"^local-7d2c +- +draft +low +- +Globex +pending$")
         # Columns line up: every SYNC cell starts under its header.
@@ -220,7 +238,8 @@ class WorkOrders(CliCase):
         self.fake.route("GET", "/api/v1/work-orders", body=WO_LIST)
         rc, out, err = self.cli("work-orders", "list", "--json")
         self.assertEqual(rc, 0, err)
-        self.assertEqual(json.loads(out), WO_LIST["data"])
+        # The list as the daemon sent it: data, and meta with the page counts.
+        self.assertEqual(json.loads(out), WO_LIST)
         self.assertEqual(self.last()["raw_query"], "")
         self.assertEqual(self.last()["headers"]["accept"], "application/json")
 
@@ -270,7 +289,7 @@ class WorkOrders(CliCase):
         rc, out, err = self.cli("work-orders", "create", "--customer", "cust-001",
                                 "--description", "Fix AC", "--priority", "high",
                                 "--scheduled", "2024-02-01T10:00:00Z", "--technician",
-                                "tech-001", "--set", "estimated_duration=90",
+                                "tech-001", "--set", "estimated_duration:=90",
                                 "--set", "notes=Call first")
         self.assertEqual(rc, 0, err)
         req = self.last()
@@ -293,19 +312,21 @@ class WorkOrders(CliCase):
         self.fake.route("PUT", "/api/v1/work-orders/wo-1", body=WO)
         rc, out, err = self.cli(
             "work-orders", "update", "wo-1", "--status", "in_progress",
-            "--set", "estimated_duration=90", "--set", "billable=true", "--set", "contact_id=null",
-            "--set", 'code="007"', "--set", "zip=007", "--set", "note=hello world",
-            "--set", "empty=", "--set", "eq=a=b", "--set", 'tags=["a",1]',
-            "--set", 'custom_fields={"floor":3}', "--set", "ratio=1.5",
-            "--set", "phone=+15551234", "--set", "neg=-0.5e3", "--set", "dot=1.",
+            "--set", "estimated_duration:=90", "--set", "billable:=true",
+            "--set", "contact_id:=null", "--set", 'code:="007"', "--set", "zip=007",
+            "--set", "note=hello world", "--set", "empty=", "--set", "eq=a=b",
+            "--set", 'tags:=["a",1]', "--set", 'custom_fields:={"floor":3}',
+            "--set", "ratio:=1.5", "--set", "phone=+15551234", "--set", "neg:=-0.5e3",
+            "--set", "dot=1.", "--set", "gate=1234", "--set", "yes=true",
             "--set", "status=on_hold")
         self.assertEqual(rc, 0, err)
         self.assertEqual(self.last()["method"], "PUT")
+        # FIELD=VALUE is a string as typed; FIELD:=JSON a typed value.
         self.assertEqual(self.last()["body"], {
             "status": "on_hold", "estimated_duration": 90, "billable": True, "contact_id": None,
             "code": "007", "zip": "007", "note": "hello world", "empty": "", "eq": "a=b",
             "tags": ["a", 1], "custom_fields": {"floor": 3}, "ratio": 1.5,
-            "phone": "+15551234", "neg": -500, "dot": "1."})
+            "phone": "+15551234", "neg": -500, "dot": "1.", "gate": "1234", "yes": "true"})
 
     def test_update_not_found_and_conflict(self):
         self.assertError(self.cli("work-orders", "update", "wo-9", "--status", "open"), 1,
@@ -353,13 +374,15 @@ class Customers(CliCase):
 
     def test_table_truncates_and_stays_printable(self):
         self.fake.route("GET", "/api/v1/customers", body=self.LIST)
-        rc, out, err = self.cli("customers", "list")
+        # On a terminal (wide enough for every column at its max) the long
+        # name is cut to 30 columns with an ellipsis, on a character boundary.
+        rc, out, err = tty(self, "customers", "list", columns=200,
+                                env=dict(self.env, NO_COLOR="1"))
         self.assertEqual(rc, 0, err)
         lines = out.splitlines()
         self.assertRegex(lines[0], r"^ID +NUMBER +NAME +STATUS +EMAIL +PHONE +CITY +SYNC$")
         self.assertIn("Acme Corporation", lines[1])
         self.assertIn("New York", lines[1])
-        # The long name is cut to 30 columns with an ellipsis, on a character boundary.
         self.assertIn("\u2026", lines[2])
         self.assertNotIn("ein sehr langer Name GmbH", lines[2])
         self.assertIn("東京", lines[2])
@@ -374,6 +397,12 @@ class Customers(CliCase):
         self.assertTrue(lines[2].endswith("conflict"))
         self.assertTrue(lines[3].endswith("rejected"))
         self.assertEqual(len(lines), 4)  # one page: no footer
+        # Into a pipe nothing is cut: a script gets the whole name.
+        rc, out, err = self.cli("customers", "list")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Ünïcødé Großhandel 東京支店 und ein sehr langer Name GmbH", out)
+        self.assertNotIn("\u2026", out)
+        self.assertNotIn("\x1b", out)
 
     def test_show_nested(self):
         self.fake.route("GET", "/api/v1/customers/cust-001", body={"data": {
@@ -394,7 +423,7 @@ class Customers(CliCase):
                         {"data": {"id": "local-9", "name": "New Co", "status": "active"}})
         rc, out, err = self.cli("customers", "create", "--name", "New Co", "--email",
                                 "a@b.c", "--branch", "branch-002",
-                                "--set", 'address={"city":"Chicago"}')
+                                "--set", 'address:={"city":"Chicago"}')
         self.assertEqual(rc, 0, err)
         self.assertEqual(self.last()["body"], {"name": "New Co", "email": "a@b.c",
                                                "branch_id": "branch-002",
@@ -428,7 +457,7 @@ class ContactsAndAssets(CliCase):
         self.fake.route("POST", "/api/v1/customers/cust-001/contacts", 201,
                         {"data": {"id": "local-c1", "name": "Jane Doe"}})
         rc, out, err = self.cli("contacts", "create", "cust-001", "--name", "Jane Doe",
-                                "--title", "Ops", "--set", "is_primary=false")
+                                "--title", "Ops", "--set", "is_primary:=false")
         self.assertEqual(rc, 0, err)
         self.assertEqual(self.last()["body"], {"name": "Jane Doe", "title": "Ops",
                                                "is_primary": False})
@@ -455,16 +484,21 @@ class ContactsAndAssets(CliCase):
         self.assertRegex(out.splitlines()[1],
                          r"^asset-1 +Rooftop unit +hvac +Carrier +48TC +SN-1 +synced$")
         rc, out, err = self.cli("assets", "list", "cust-001", "--json")
-        self.assertEqual(json.loads(out)[0]["serial_number"], "SN-1")
+        self.assertEqual(json.loads(out)["data"][0]["serial_number"], "SN-1")
 
 
 class AgentCommands(CliCase):
     def test_status(self):
         self.fake.route("GET", "/agent/status", body=STATUS)
         rc, out, err = self.cli("status")
-        self.assertEqual(rc, 0, err)
+        # A rejected edit needs a person: exit status 4, and the first line says so.
+        self.assertEqual((rc, err), (4, ""))
+        self.assertTrue(out.startswith("ATTENTION     1 edit rejected by the remote "
+                                       "(see 'fieldsync outbox')"), out)
+        # Local time; "1044 d ago" would say less than the date does.
+        self.assertIn("\nlast sync     2024-01-27 10:00\n", out)
         for line in ("version       0.1.0", "online        no", "syncing       no",
-                     "last sync     2024-01-27T10:00:00Z", "outbox        3 pending, 1 rejected, 0 held",
+                     "outbox        3 pending, 1 rejected, 0 held",
                      "conflicts     2 open", "last error    connect to api.fentu.io: timed out",
                      "replica       12 customers, 30 contacts, 4 assets, 50 work orders",
                      "clock offset  -42 ms"):
@@ -515,7 +549,9 @@ class AgentCommands(CliCase):
     def test_sync_refused(self):
         self.fake.route("POST", "/agent/sync", 503, {"error": {
             "code": "unavailable", "message": "Shutting down"}})
-        self.assertError(self.cli("sync", "--wait"), 1, "shutting down")
+        # The daemon stopped mid-wait: the sync was cancelled, not "incomplete".
+        self.assertError(self.cli("sync", "--wait"), 4,
+                         "sync cancelled before it finished: shutting down")
 
 
 OUTBOX = {"data": [
@@ -543,7 +579,7 @@ class OutboxAndConflicts(CliCase):
     def test_outbox_list(self):
         self.fake.route("GET", "/agent/outbox", body=OUTBOX)
         for argv in (["outbox"], ["outbox", "list"]):
-            rc, out, err = self.cli(*argv)
+            rc, out, err = tty(self, *argv, columns=200, env=dict(self.env, NO_COLOR="1"))
             self.assertEqual(rc, 0, err)
             lines = out.splitlines()
             self.assertRegex(lines[0], r"^OP +ENTITY +RECORD +KIND +STATE +ATTEMPTS "
@@ -552,7 +588,7 @@ class OutboxAndConflicts(CliCase):
             self.assertIn("rejected         3", lines[1])  # counts right-aligned
             self.assertTrue(lines[1].endswith("\u2026"))    # long error cut
         rc, out, err = self.cli("outbox", "--json")
-        self.assertEqual(json.loads(out), OUTBOX["data"])
+        self.assertEqual(json.loads(out), {"data": OUTBOX["data"]})
 
     def test_retry_and_discard(self):
         self.fake.route("POST", "/agent/outbox/1a2b/retry", 200,
@@ -576,20 +612,22 @@ class OutboxAndConflicts(CliCase):
         lines = out.splitlines()
         self.assertRegex(lines[0], r"^ID +ENTITY +RECORD +FIELDS +RULE +OUTCOME +STATE +CREATED$")
         self.assertRegex(lines[1], r"^7 +work_order +wo-12345 +status, priority +both_changed "
-                                   r"+held +open +2024-01-26T08:00:00Z$")
+                                   r"+held +open +2024-01-26 08:00$")
         rc, out, err = self.cli("conflicts", "list", "--open")
         self.assertEqual(self.last()["raw_query"], "state=open")
         rc, out, err = self.cli("conflicts", "--open", "--json")
         self.assertEqual(self.last()["raw_query"], "state=open")
-        self.assertEqual(json.loads(out), CONFLICTS["data"])
+        self.assertEqual(json.loads(out), {"data": CONFLICTS["data"]})
 
     def test_conflict_show(self):
         self.fake.route("GET", "/agent/conflicts", body=CONFLICTS)
         rc, out, err = self.cli("conflicts", "show", "7")
         self.assertEqual(rc, 0, err)
         self.assertIn("record_id    wo-12345\n", out)
-        self.assertRegex(out, r"\nFIELD +BASE +LOCAL +REMOTE\nstatus +open +completed +on_hold\n"
-                              r"priority +low +high +medium\n$")
+        # Each field with its three values whole, one per line (issue 13).
+        self.assertTrue(out.endswith("\n\nstatus\n  base    open\n  local   completed\n"
+                                     "  remote  on_hold\n\npriority\n  base    low\n"
+                                     "  local   high\n  remote  medium\n"), out)
         rc, out, err = self.cli("conflicts", "show", "7", "--json")
         self.assertEqual(json.loads(out), CONFLICTS["data"][0])
         self.assertError(self.cli("conflicts", "show", "8"), 1, "conflict 8 not found")

@@ -42,7 +42,7 @@ class CliWithDaemon(unittest.TestCase):
         return out
 
     def first_work_order(self):
-        return json.loads(self.ok("work-orders", "list", "--per-page", "1", "--json"))[0]
+        return json.loads(self.ok("work-orders", "list", "--per-page", "1", "--json"))["data"][0]
 
 
 class ReadAndEdit(CliWithDaemon):
@@ -52,8 +52,8 @@ class ReadAndEdit(CliWithDaemon):
                             "/api/v1/work-orders?per_page=3"),
                            (["customers", "list", "--page", "2", "--per-page", "2"],
                             "/api/v1/customers?page=2&per_page=2")]:
-            self.assertEqual(json.loads(self.ok(*args, "--json")),
-                             self.agent.get(path)["data"])
+            # The list as the socket sends it: data and meta (page counts).
+            self.assertEqual(json.loads(self.ok(*args, "--json")), self.agent.get(path))
         status = json.loads(self.ok("status", "--json"))
         self.assertTrue(status["online"])
         self.assertIn("online        yes\n", self.ok("status"))
@@ -61,7 +61,7 @@ class ReadAndEdit(CliWithDaemon):
     def test_edit_queues_then_syncs(self):
         self.ok("sync", "--wait")
         wo = self.first_work_order()
-        out = self.ok("work-orders", "update", wo["id"], "--set", "estimated_duration=47",
+        out = self.ok("work-orders", "update", wo["id"], "--set", "estimated_duration:=47",
                       "--description", "from the CLI")
         self.assertIn("description         from the CLI\n", out)
         self.assertIn("sync                pending\n", out)
@@ -69,7 +69,8 @@ class ReadAndEdit(CliWithDaemon):
         self.assertIn(wo["id"], outbox)
         self.assertIn("pending", outbox)
         wait_for(lambda: self.cli("sync", "--wait")[0] == 0 and
-                 json.loads(self.ok("outbox", "--json")) == [], 30, 0.1, "the edit pushed")
+                 json.loads(self.ok("outbox", "--json"))["data"] == [], 30, 0.1,
+                 "the edit pushed")
         remote = self.sim.api("GET", "/api/v1/work-orders/" + wo["id"]).json()["data"]
         self.assertEqual((remote["description"], remote["estimated_duration"]),
                          ("from the CLI", 47))
@@ -109,7 +110,7 @@ class ReadAndEdit(CliWithDaemon):
         wait_for(lambda: self.ok("work-orders", "update", wo["id"], "--priority", "low")
                  and found.wait(0.2), 20, 0, "a record_changed event")
         p.send_signal(signal.SIGINT)
-        self.assertEqual(p.wait(timeout=10), 0)
+        self.assertEqual(p.wait(timeout=10), 130)
 
 
 class SocketFromConfig(unittest.TestCase):
@@ -147,11 +148,12 @@ class ManualConflict(CliWithDaemon):
         self.ok("work-orders", "update", wo["id"], "--description", "local text")
         wait_for(lambda: self.cli("sync", "--wait")[0] == 0 and
                  json.loads(self.ok("conflicts", "--open", "--json")), 30, 0.1, "a conflict")
-        conflict = json.loads(self.ok("conflicts", "--open", "--json"))[0]
+        conflict = json.loads(self.ok("conflicts", "--open", "--json"))["data"][0]
         cid = str(conflict["id"])
         self.assertIn(wo["id"], self.ok("conflicts", "list", "--open"))
         shown = self.ok("conflicts", "show", cid)
-        self.assertRegex(shown, r"\ndescription +\S.* +local text +remote text\n")
+        self.assertRegex(shown, r"\ndescription\n  base    \S.*\n  local   local text\n"
+                                r"  remote  remote text\n")
         self.assertEqual(self.ok("conflicts", "resolve", cid, "--keep", "local"),
                          "resolved conflict %s\n" % cid)
         rc, out, err = self.cli("conflicts", "resolve", cid, "--keep", "remote")

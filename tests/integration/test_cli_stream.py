@@ -5,6 +5,7 @@ import json
 import os
 import pty
 import queue
+import re
 import select
 import signal
 import subprocess
@@ -72,7 +73,8 @@ class Watch(CliCase):
         self.assertRegex(got[2], r'^\d\d:\d\d:\d\d conflict id=7 record_id="wo 1"\n$')
         self.assertRegex(got[3], r"^\d\d:\d\d:\d\d sync_finished pushed=2 online=yes\n$")
         p.send_signal(signal.SIGINT)
-        self.assertEqual(p.wait(timeout=10), 0)
+        # Ctrl-C: 130, as a shell reports a command it interrupted.
+        self.assertEqual(p.wait(timeout=10), 130)
         p.wait()
         self.assertEqual(p.stderr.read(), b"")
         req = self.fake.requests[-1]
@@ -91,15 +93,15 @@ class Watch(CliCase):
             {"event": "sync_finished", "data": {"pushed": 2, "online": True}},
         ])
         p.terminate()
-        self.assertEqual(p.wait(timeout=10), 0)
+        self.assertEqual(p.wait(timeout=10), 143)
 
     def test_stream_that_ends_is_an_error(self):
         self.stream(EVENTS[:6], hold=False)
         rc, out, err = self.cli("watch")
         self.assertEqual(rc, 3)
         self.assertEqual(len(out.splitlines()), 2)
-        self.assertEqual(err, "fieldsync: fieldsyncd at %s closed the event stream\n"
-                         % self.fake.path)
+        # A daemon that stops: one clear line, not a libcurl message.
+        self.assertEqual(err, "fieldsync: fieldsyncd stopped (connection closed)\n")
 
     def test_error_answer(self):
         self.fake.route("GET", "/agent/events", 503,
@@ -179,7 +181,7 @@ class SyncProgress(CliCase):
     def test_progress_line_then_summary(self):
         rc, out, err = self.on_tty("sync", "--wait")
         self.assertEqual((rc, err), (0, ""))
-        self.assertIn("\rpull: pulled 120 of 450 records, pushed 3 of 5 ops\x1b[K", out)
+        self.assertIn("\rpull: 27% (pulled 120 of 450 records, pushed 3 of 5 ops)\x1b[K", out)
         # The line is erased before the summary.
         self.assertIn("\r\x1b[Ksync finished in 1.5 s\r\n", out)
         self.assertGreaterEqual(sum(r["path"] == "/agent/status" for r in self.fake.requests), 2)
@@ -190,6 +192,33 @@ class SyncProgress(CliCase):
         self.assertEqual(rc, 0, err)
         self.assertNotIn("\x1b", out)
         self.assertEqual(json.loads(out), SUMMARY)
+
+    def test_progress_has_rate_and_estimate(self):
+        """The rate and the estimate come from the records counted between
+        polls; the percentage never goes back when the total grows."""
+        polls = []
+
+        def status(h, req):
+            n = len(polls)
+            polls.append(n)
+            total = 450 if n < 8 else 4500  # the daemon found more to fetch
+            progress = dict(self.PROGRESS, records_done=60 * (n + 1), records_total=total,
+                            ops_done=0, ops_total=0)
+            return 200, {"data": dict(STATUS["data"], syncing=True, progress=progress)}
+        self.fake.routes[("GET", "/agent/status")] = status
+
+        def wait(h, req):
+            self.fake.wait_for(lambda reqs: sum(r["path"] == "/agent/status"
+                                                for r in reqs) >= 12, timeout=20)
+            return 200, {"data": SUMMARY}
+        self.fake.routes[("POST", "/agent/sync")] = wait
+        rc, out, err = self.on_tty("sync", "--wait")
+        self.assertEqual((rc, err), (0, ""))
+        shown = re.findall(r"\rpull: (\d+)% \(pulled (\d+) of (\d+) records[^\r]*", out)
+        self.assertGreaterEqual(len(shown), 10, out)
+        pcts = [int(p) for p, _, _ in shown]
+        self.assertEqual(pcts, sorted(pcts), "the percentage went back: %r" % pcts)
+        self.assertRegex(out, r"records, pushed 0 of 0 ops\), \d+/s, about \d+ (s|min) left")
 
 
 if __name__ == "__main__":

@@ -33,44 +33,10 @@ from prismutil import Prism, UnixBridge, ensure_prism  # noqa: E402
 from simutil import wait_for  # noqa: E402
 
 
-def _at(body, path):
-    """The value at a violation's location path in a decoded body."""
-    node = body
-    for step in path:
-        if isinstance(node, list) and str(step).isdigit() and int(step) < len(node):
-            node = node[int(step)]
-        elif isinstance(node, dict):
-            node = node.get(step)
-        else:
-            return None
-    return node
-
-
-def _gap_status_fields(answer, v):
-    msg = v.get("message", "")
-    return answer.path.startswith("/agent/status") and any(
-        "required property '%s'" % f in msg for f in ("unacknowledged",))
-
-
-def _gap_provisional_number(answer, v):
-    loc = v.get("location", [])
-    if loc[:2] != ["response", "body"] or loc[-1:] not in (["customer_number"],
-                                                          ["work_order_number"]):
-        return False
-    try:
-        body = answer.json()
-    except ValueError:
-        return False
-    record = _at(body, loc[2:-1])
-    return (isinstance(record, dict) and record.get(loc[-1]) is None
-            and str(record.get("id", "")).startswith("local-"))
-
-
-# Violations the agent causes today, each with the test that checks it.
-KNOWN_GAPS = {
-    "test_known_gap_offline_create_numbers": _gap_provisional_number,
-    "test_known_gap_status_fields": _gap_status_fields,
-}
+# Violations the agent causes today, each with the test that checks it
+# (none left: the last, _sync.checked_at and status's remote/freshness,
+# came with issue 12's schedule).
+KNOWN_GAPS = {}
 
 
 class OpenAPITest(unittest.TestCase):
@@ -485,9 +451,8 @@ class OpenAPITest(unittest.TestCase):
                 self.assertNotEqual(a.of("response"), [], "Prism let a wrong answer pass: "
                                     + a.describe())
 
-    # -- known gaps (issue 13) -----------------------------------------------
-    @unittest.expectedFailure  # issue 13: offline creates answer a null number
-    def test_known_gap_offline_create_numbers(self):
+    # -- issue 13: offline creates, null, Idempotency-Key, duplicates, ack --------
+    def test_offline_create_numbers(self):
         # A record created offline has the remote's type for its number: a
         # provisional string, flagged in _sync.
         self.up()
@@ -506,8 +471,7 @@ class OpenAPITest(unittest.TestCase):
         self.call("GET", "/api/v1/work-orders/" + w["id"], status=200)
         self.call("GET", "/api/v1/customers?search=Offline%20Number", status=200)
 
-    @unittest.expectedFailure  # issue 13: PUT {"fax": null} answers 422
-    def test_known_gap_put_null_clears_fax(self):
+    def test_put_null_clears_fax(self):
         # The documented shapes are nullable and the remote accepts null:
         # null clears the field.
         self.up()
@@ -515,8 +479,7 @@ class OpenAPITest(unittest.TestCase):
         c = self.call("PUT", "/api/v1/customers/" + cust, {"fax": None}, status=200).json()["data"]
         self.assertIsNone(c["fax"])
 
-    @unittest.expectedFailure  # issue 13: a repeated Idempotency-Key creates a second record
-    def test_known_gap_idempotency_key_repeat(self):
+    def test_idempotency_key_repeat(self):
         self.up()
         key = {"Idempotency-Key": "openapi-check-0001"}
         first = self.call("POST", "/api/v1/customers", {"name": "Idem Co"}, key, status=201)
@@ -525,8 +488,7 @@ class OpenAPITest(unittest.TestCase):
         creates = [o for o in self.data("/agent/outbox") if o["kind"] == "create"]
         self.assertEqual(len(creates), 1, creates)
 
-    @unittest.expectedFailure  # issue 13: an offline duplicate customer name answers 201
-    def test_known_gap_offline_duplicate_customer_name(self):
+    def test_offline_duplicate_customer_name(self):
         # The remote answers 409 (duplicate); the replica can tell.
         self.up()
         name = self.agent.get("/api/v1/customers?per_page=1")["data"][0]["name"]
@@ -544,14 +506,18 @@ class OpenAPITest(unittest.TestCase):
         d = self.call("GET", "/api/v1/work-orders/" + wo, status=200).json()["data"]
         self.assertIsNotNone(d["_sync"]["checked_at"])
 
-    @unittest.expectedFailure  # issue 13 / DESIGN §6: status lacks conflicts.unacknowledged
-    def test_known_gap_status_fields(self):
+    def test_status_remote_and_freshness(self):
         self.up()
         st = self.call("GET", "/agent/status", status=200).json()["data"]
-        self.assertEqual(st["conflicts"]["unacknowledged"], 0)
+        self.assertIn("remote", st)
+        self.assertIn("freshness", st)
 
-    @unittest.expectedFailure  # issue 13: POST /agent/conflicts/{id}/ack is not served yet
-    def test_known_gap_conflict_ack(self):
+    def test_status_conflicts_unacknowledged(self):
+        self.up()
+        st = self.call("GET", "/agent/status", status=200).json()["data"]
+        self.assertEqual(st["conflicts"], {"open": 0, "unacknowledged": 0})
+
+    def test_conflict_ack(self):
         # A conflict whose outcome discarded the local value is
         # unacknowledged until the user acknowledges it.
         wo, c = self.make_conflict()

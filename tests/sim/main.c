@@ -15,7 +15,7 @@ static const char usage[] =
     "                     [--seed N] [--customers N] [--work-orders N] [--technicians N]\n"
     "                     [--clock-skew SECONDS] [--no-idempotency] [--etag on|off]\n"
     "                     [--timestamps ms|s] [--rate-limit N/s|N/min|N/h]\n"
-    "                     [--churn N/h]\n";
+    "                     [--churn N/h] [--documented-detail]\n";
 
 static const char help[] =
     "A stand-in for the remote Field Service Management API (customers,\n"
@@ -36,6 +36,9 @@ static const char help[] =
     "  --clock-skew SECONDS shift the server clock (may be negative): created_at,\n"
     "                       updated_at and the Date header follow it\n"
     "  --no-idempotency     ignore the Idempotency-Key header\n"
+    "  --documented-detail  a work order's detail as the spec page documents it:\n"
+    "                       without notes and work_order_type, which are still\n"
+    "                       accepted on write (fields a client cannot read back)\n"
     "  --etag on|off        off: no ETag header on any answer and no 304;\n"
     "                       If-None-Match is ignored (default on)\n"
     "  --timestamps ms|s    resolution of every created_at/updated_at shown:\n"
@@ -126,6 +129,7 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
         {"technicians", required_argument, NULL, 't'},
         {"clock-skew", required_argument, NULL, 'x'},
         {"no-idempotency", no_argument, NULL, 'n'},
+        {"documented-detail", no_argument, NULL, 'D'},
         {"etag", required_argument, NULL, 'e'},
         {"timestamps", required_argument, NULL, 'T'},
         {"rate-limit", required_argument, NULL, 'r'},
@@ -204,6 +208,9 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
             break;
         case 'n':
             cfg->no_idempotency = 1;
+            break;
+        case 'D':
+            rec_documented_detail = 1;
             break;
         case 'e': {
             int on;

@@ -376,6 +376,8 @@ static int fill_work_order(sqlite3 *db, sqlite3_stmt *st, const char *id, cJSON 
     return 0;
 }
 
+int rec_documented_detail;
+
 int rec_work_order_detail(sqlite3 *db, const char *id, cJSON **out, int64_t *updated_ms)
 {
     return detail(db,
@@ -388,6 +390,17 @@ int rec_work_order_detail(sqlite3 *db, const char *id, cJSON **out, int64_t *upd
                   " LEFT JOIN technicians t ON t.id = w.technician_id"
                   " WHERE w.id = ? AND w.deleted = 0",
                   id, out, updated_ms, 18, fill_work_order);
+}
+
+int rec_work_order_shown(sqlite3 *db, const char *id, cJSON **out, int64_t *updated_ms)
+{
+    int rc = rec_work_order_detail(db, id, out, updated_ms);
+
+    if (rc == 0 && *out && rec_documented_detail) {
+        cJSON_DeleteItemFromObjectCaseSensitive(*out, "notes");
+        cJSON_DeleteItemFromObjectCaseSensitive(*out, "work_order_type");
+    }
+    return rc;
 }
 
 int rec_contact(sqlite3 *db, const char *id, cJSON **out)

@@ -12,10 +12,10 @@
 
 static const struct field_spec contact_fields[] = {
     {"name", "name", FK_NAME, FF_REQUIRED, 200, NULL, NULL, NULL},
-    {"title", "title", FK_STRING, 0, 0, NULL, NULL, NULL},
-    {"email", "email", FK_STRING, 0, 0, NULL, NULL, NULL},
-    {"phone", "phone", FK_STRING, 0, 0, NULL, NULL, NULL},
-    {"is_primary", "is_primary", FK_BOOL, 0, 0, NULL, NULL, NULL},
+    {"title", "title", FK_STRING, FF_NULLABLE, 0, NULL, NULL, NULL},
+    {"email", "email", FK_STRING, FF_NULLABLE, 0, NULL, NULL, NULL},
+    {"phone", "phone", FK_STRING, FF_NULLABLE, 0, NULL, NULL, NULL},
+    {"is_primary", "is_primary", FK_BOOL, FF_NULLABLE, 0, NULL, NULL, NULL},
 };
 #define N_CONTACT_FIELDS (sizeof contact_fields / sizeof contact_fields[0])
 

@@ -14,20 +14,20 @@ const char *const PAYMENT_TERMS[] = {"due_on_receipt", "net15", "net30", "net45"
 
 static const struct field_spec customer_fields[] = {
     {"name", "name", FK_NAME, FF_REQUIRED, 200, NULL, NULL, NULL},
-    {"customer_type", "customer_type", FK_ENUM, 0, 0, CUSTOMER_TYPES, NULL, NULL},
+    {"customer_type", "customer_type", FK_ENUM, FF_NULLABLE, 0, CUSTOMER_TYPES, NULL, NULL},
     {"status", "status", FK_ENUM, 0, 0, CUSTOMER_STATUSES, NULL, NULL},
-    {"email", "email", FK_EMAIL, 0, 0, NULL, NULL, NULL},
-    {"phone", "phone", FK_STRING, 0, 0, NULL, NULL, NULL},
-    {"fax", "fax", FK_STRING, 0, 0, NULL, NULL, NULL},
-    {"website", "website", FK_STRING, 0, 0, NULL, NULL, NULL},
-    {"address", "address", FK_ADDRESS, 0, 0, NULL, NULL, NULL},
-    {"billing_address", "billing_address", FK_ADDRESS, 0, 0, NULL, NULL, NULL},
-    {"branch_id", "branch_id", FK_REF, 0, 0, NULL,
+    {"email", "email", FK_EMAIL, FF_NULLABLE, 0, NULL, NULL, NULL},
+    {"phone", "phone", FK_STRING, FF_NULLABLE, 0, NULL, NULL, NULL},
+    {"fax", "fax", FK_STRING, FF_NULLABLE, 0, NULL, NULL, NULL},
+    {"website", "website", FK_STRING, FF_NULLABLE, 0, NULL, NULL, NULL},
+    {"address", "address", FK_ADDRESS, FF_NULLABLE, 0, NULL, NULL, NULL},
+    {"billing_address", "billing_address", FK_ADDRESS, FF_NULLABLE, 0, NULL, NULL, NULL},
+    {"branch_id", "branch_id", FK_REF, FF_NULLABLE, 0, NULL,
      "SELECT 1 FROM branches WHERE id = ?", "Branch not found"},
-    {"tax_id", "tax_id", FK_STRING, 0, 0, NULL, NULL, NULL},
-    {"payment_terms", "payment_terms", FK_ENUM, 0, 0, PAYMENT_TERMS, NULL, NULL},
-    {"notes", "notes", FK_STRING, 0, 0, NULL, NULL, NULL},
-    {"custom_fields", "custom_fields", FK_STRMAP, 0, 0, NULL, NULL, NULL},
+    {"tax_id", "tax_id", FK_STRING, FF_NULLABLE, 0, NULL, NULL, NULL},
+    {"payment_terms", "payment_terms", FK_ENUM, FF_NULLABLE, 0, PAYMENT_TERMS, NULL, NULL},
+    {"notes", "notes", FK_STRING, FF_NULLABLE, 0, NULL, NULL, NULL},
+    {"custom_fields", "custom_fields", FK_STRMAP, FF_NULLABLE, 0, NULL, NULL, NULL},
 };
 #define N_CUSTOMER_FIELDS (sizeof customer_fields / sizeof customer_fields[0])
 

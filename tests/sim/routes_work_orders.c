@@ -20,17 +20,17 @@ const char *const WO_TYPES[] = {"service", "installation", "maintenance", "repai
 static const struct field_spec work_order_fields[] = {
     {"customer_id", "customer_id", FK_REF, FF_REQUIRED, 0, NULL,
      "SELECT 1 FROM customers WHERE id = ? AND deleted = 0", "Customer not found"},
-    {"contact_id", "contact_id", FK_REF, 0, 0, NULL,
+    {"contact_id", "contact_id", FK_REF, FF_NULLABLE, 0, NULL,
      "SELECT 1 FROM contacts WHERE id = ? AND deleted = 0", "Contact not found"},
     {"technician_id", "technician_id", FK_REF, FF_NULLABLE, 0, NULL,
      "SELECT 1 FROM technicians WHERE id = ?", "Technician not found"},
     {"status", "status", FK_ENUM, 0, 0, WO_STATUSES, NULL, NULL},
     {"priority", "priority", FK_ENUM, 0, 0, WO_PRIORITIES, NULL, NULL},
-    {"work_order_type", "work_order_type", FK_ENUM, 0, 0, WO_TYPES, NULL, NULL},
-    {"scheduled_date", "scheduled_date", FK_DATETIME, 0, 0, NULL, NULL, NULL},
-    {"estimated_duration", "estimated_duration", FK_INT, 0, 100000, NULL, NULL, NULL},
-    {"description", "description", FK_STRING, 0, 10000, NULL, NULL, NULL},
-    {"notes", "notes", FK_STRING, 0, 10000, NULL, NULL, NULL},
+    {"work_order_type", "work_order_type", FK_ENUM, FF_NULLABLE, 0, WO_TYPES, NULL, NULL},
+    {"scheduled_date", "scheduled_date", FK_DATETIME, FF_NULLABLE, 0, NULL, NULL, NULL},
+    {"estimated_duration", "estimated_duration", FK_INT, FF_NULLABLE, 100000, NULL, NULL, NULL},
+    {"description", "description", FK_STRING, FF_NULLABLE, 10000, NULL, NULL, NULL},
+    {"notes", "notes", FK_STRING, FF_NULLABLE, 10000, NULL, NULL, NULL},
 };
 #define N_WORK_ORDER_FIELDS (sizeof work_order_fields / sizeof work_order_fields[0])
 
@@ -88,7 +88,7 @@ void work_orders_list(const struct sim_request *rq, struct sim_response *rs)
 
 void work_orders_get(const struct sim_request *rq, struct sim_response *rs)
 {
-    rec_respond(rs, rq->sim->db, rec_work_order_detail, rq->id, 200,
+    rec_respond(rs, rq->sim->db, rec_work_order_shown, rq->id, 200,
                 "Work order not found");
 }
 
@@ -192,7 +192,7 @@ void work_orders_create(const struct sim_request *rq, struct sim_response *rs)
     }
     cJSON_Delete(body);
     rs->applied = 1;
-    rec_respond(rs, db, rec_work_order_detail, id, 201, "Work order not found");
+    rec_respond(rs, db, rec_work_order_shown, id, 201, "Work order not found");
     return;
 fail:
     cJSON_Delete(body);
@@ -224,7 +224,7 @@ void work_orders_update(const struct sim_request *rq, struct sim_response *rs)
     }
     cJSON_Delete(body);
     rs->applied = 1;
-    rec_respond(rs, db, rec_work_order_detail, rq->id, 200, "Work order not found");
+    rec_respond(rs, db, rec_work_order_shown, rq->id, 200, "Work order not found");
 }
 
 void work_orders_delete(const struct sim_request *rq, struct sim_response *rs)

@@ -214,6 +214,11 @@ int validate_apply_insert(sqlite3 *db, const char *table, const char *id,
  * or -1 on an error.  *updated_ms (when asked) gets the record's version. */
 int rec_customer_detail(sqlite3 *db, const char *id, cJSON **out, int64_t *updated_ms);
 int rec_work_order_detail(sqlite3 *db, const char *id, cJSON **out, int64_t *updated_ms);
+/* The detail the API shows: with --documented-detail (set once at start)
+ * without notes and work_order_type, as the spec page's example; the
+ * state dump keeps showing them. */
+extern int rec_documented_detail;
+int rec_work_order_shown(sqlite3 *db, const char *id, cJSON **out, int64_t *updated_ms);
 int rec_contact(sqlite3 *db, const char *id, cJSON **out);
 /* updated_at of a live record in table, or 0 when there is none; -1 error */
 int rec_updated_at(sqlite3 *db, const char *table, const char *id, int64_t *out);

@@ -328,7 +328,7 @@ static void *run_thread(void *ud)
 {
     runner *r = ud;
     sync_remote_run(r->rm, r->reqs, 4, NULL, NULL);
-    r->returned_ms = sync_mono_ms();
+    r->returned_ms = fs_mono_ms();
     return NULL;
 }
 
@@ -363,12 +363,12 @@ static void test_cancel_is_prompt(void **state)
     assert_int_equal(pthread_create(&t, NULL, run_thread, &r), 0);
     /* Wait (bounded) until our four connections to the sim are up: the
      * requests are then on their way (the sim holds them for 20 s). */
-    deadline = sync_mono_ms() + 5000;
-    while (established_to(sim_port(&f->h)) < 4 && sync_mono_ms() < deadline) {
+    deadline = fs_mono_ms() + 5000;
+    while (established_to(sim_port(&f->h)) < 4 && fs_mono_ms() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);   /* between polls of the condition */
     }
-    cancelled_at = sync_mono_ms();
+    cancelled_at = fs_mono_ms();
     print_message("cancel: waited %lld ms for the connections\n",
                   (long long)(cancelled_at - (deadline - 5000)));
     atomic_store(&f->cancel, 1);

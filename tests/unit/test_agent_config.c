@@ -46,6 +46,9 @@ static int setup(void **state)
     setenv("XDG_STATE_HOME", sub, 1);
     snprintf(sub, sizeof sub, "%s/run", tmpdir);
     setenv("XDG_RUNTIME_DIR", sub, 1);
+    /* Never the machine's own /etc/xdg. */
+    snprintf(sub, sizeof sub, "%s/xdg-none", tmpdir);
+    setenv("XDG_CONFIG_DIRS", sub, 1);
     return 0;
 }
 
@@ -76,7 +79,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.interval, 60);
     assert_int_equal(c.max_connections, 8);
     assert_int_equal(c.policy, POLICY_LWW);
-    assert_int_equal(c.log_level, LOG_LVL_INFO);
+    assert_int_equal(c.log_level, FS_LOG_INFO);
     assert_null(c.api_url);
     assert_null(c.api_key);
     assert_int_equal(config_require(&c, err, sizeof err), -1);
@@ -139,7 +142,7 @@ static void test_every_key(void **state)
     assert_int_equal(c.interval, 5);
     assert_int_equal(c.policy, POLICY_MANUAL);
     assert_int_equal(c.max_connections, 4);
-    assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+    assert_int_equal(c.log_level, FS_LOG_DEBUG);
     snprintf(text, sizeof text, "%s:12", cfg);
     assert_string_equal(c.origin[CK_INTERVAL], text);
     assert_int_equal(config_require(&c, err, sizeof err), 0);
@@ -153,7 +156,6 @@ static void test_bad_lines(void **state)
         const char *text;
         const char *want;
     } cases[] = {
-        { "interval = 60\nintervall = 5\n", ":2: unknown key 'intervall'" },
         { "# c\n\n\ninterval = abc\n", ":4: key 'interval': invalid value 'abc'" },
         { "interval = 0\n", ":1: key 'interval'" },
         { "days_back = -1\n", ":1: key 'days_back'" },
@@ -162,6 +164,11 @@ static void test_bad_lines(void **state)
         { "conflict_policy = newest\n", ":1: key 'conflict_policy'" },
         { "log_level = verbose\n", ":1: key 'log_level'" },
         { "api_url = ftp://x\n", ":1: key 'api_url'" },
+        { "request_budget = 0\n", ":1: key 'request_budget'" },
+        { "max_age = 10\n", ":1: key 'max_age'" },
+        { "ca_file = /nonexistent/ca.pem\n", ":1: key 'ca_file': /nonexistent/ca.pem is not a readable file" },
+        { "proxy = ftp://proxy:21\n", ":1: key 'proxy': invalid proxy" },
+        { "proxy = http://user:hunter2@\n", ":1: key 'proxy': invalid proxy 'http://(redacted)@'" },
         { "technician_id = a b\n", ":1: key 'technician_id'" },
         { "socket_group = no-such-group-xyz\n", ":1: key 'socket_group'" },
         { "just some words\n", ":1: expected 'key = value'" },
@@ -356,6 +363,89 @@ static void test_print_redacts(void **state)
 
 /* Every test case has its own fixture: setup before, teardown after. */
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+/* An unknown key is a warning naming the closest known key, not a refusal. */
+static void test_unknown_key_warns(void **state)
+{
+    config_flags f = { 0 };
+    agent_config c;
+    char err[512], cfg[PATH_MAX], want[PATH_MAX + 128];
+    (void)state;
+    write_file("unknown", "interval = 60\nintervall = 5\nlogleve = debug\nfrobnicate = 1\n", 0644, cfg);
+    f.config = cfg;
+    assert_int_equal(config_load(&f, &c, err, sizeof err), 0);
+    assert_int_equal(c.interval, 60);
+    assert_int_equal(c.n_warnings, 3);
+    snprintf(want, sizeof want, "%s:2: unknown key 'intervall' ignored (did you mean 'interval'?)", cfg);
+    assert_string_equal(c.warnings[0], want);
+    assert_non_null(strstr(c.warnings[1], ":3: unknown key 'logleve' ignored (did you mean 'log_level'?)"));
+    snprintf(want, sizeof want, "%s:4: unknown key 'frobnicate' ignored", cfg);
+    assert_string_equal(c.warnings[2], want);
+    assert_string_equal(config_closest_key("max-age"), "max_age");
+    assert_string_equal(config_closest_key("ca-file"), "ca_file");
+    assert_null(config_closest_key("zzz"));
+    config_release(&c);
+}
+
+/* Writes text to the file at path (its directory exists). */
+static void put(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* /etc/xdg/fieldsync/config, then config.d/ *.conf in order, then the user's file. */
+static void test_system_layers(void **state)
+{
+    config_flags f = { 0 };
+    agent_config c;
+    char err[512], dir[PATH_MAX], path[2 * PATH_MAX], want[PATH_MAX + 64];
+    (void)state;
+    snprintf(dir, sizeof dir, "%s/xdg-a/fieldsync/config.d", tmpdir);
+    snprintf(path, sizeof path, "mkdir -p '%s' '%s/xdg-b/fieldsync' '%s/config/fieldsync'", dir, tmpdir,
+             tmpdir);
+    assert_int_equal(system(path), 0);
+    /* xdg-b is listed first: more important, so it is read last. */
+    snprintf(path, sizeof path, "%s/xdg-b:%s/xdg-a:relative/ignored", tmpdir, tmpdir);
+    setenv("XDG_CONFIG_DIRS", path, 1);
+    snprintf(path, sizeof path, "%s/xdg-a/fieldsync/config", tmpdir);
+    put(path, "api_url = http://system/api/v1\ninterval = 100\ndays_back = 3\nmax_age = 3600\n"
+          "request_budget = 50\n");
+    snprintf(path, sizeof path, "%s/20-site.conf", dir);
+    put(path, "interval = 200\nproxy = http://proxy.site:3128\n");
+    snprintf(path, sizeof path, "%s/10-base.conf", dir);
+    put(path, "interval = 150\ndays_back = 4\n");
+    snprintf(path, sizeof path, "%s/.hidden.conf", dir);
+    put(path, "interval = 999\n");
+    snprintf(path, sizeof path, "%s/xdg-b/fieldsync/config", tmpdir);
+    put(path, "days_back = 5\n");
+    snprintf(path, sizeof path, "%s/config/fieldsync/config", tmpdir);
+    put(path, "max_age = 7200\n");
+
+    assert_int_equal(config_load(&f, &c, err, sizeof err), 0);
+    assert_int_equal(c.system_files.n, 4);
+    snprintf(want, sizeof want, "%s/xdg-a/fieldsync/config", tmpdir);
+    assert_string_equal(c.system_files.v[0], want);
+    snprintf(want, sizeof want, "%s/10-base.conf", dir);
+    assert_string_equal(c.system_files.v[1], want);
+    snprintf(want, sizeof want, "%s/20-site.conf", dir);
+    assert_string_equal(c.system_files.v[2], want);
+    snprintf(want, sizeof want, "%s/xdg-b/fieldsync/config", tmpdir);
+    assert_string_equal(c.system_files.v[3], want);
+    assert_string_equal(c.api_url, "http://system/api/v1");
+    assert_int_equal(c.interval, 200);     /* config.d/20 after 10 after config */
+    snprintf(want, sizeof want, "%s/20-site.conf:1", dir);
+    assert_string_equal(c.origin[CK_INTERVAL], want);
+    assert_int_equal(c.days_back, 5);      /* the more important directory */
+    assert_int_equal(c.request_budget, 50);
+    assert_int_equal(c.max_age, 7200);     /* the user's file last */
+    snprintf(want, sizeof want, "%s/config/fieldsync/config:1", tmpdir);
+    assert_string_equal(c.origin[CK_MAX_AGE], want);
+    assert_string_equal(c.proxy, "http://proxy.site:3128");
+    assert_string_equal(c.origin[CK_DAYS_AHEAD], "default");
+    config_release(&c);
+}
 
 int main(void)
 {
@@ -370,6 +460,8 @@ int main(void)
         TEST(test_key_file_checks),
         TEST(test_key_sources),
         TEST(test_print_redacts),
+        TEST(test_unknown_key_warns),
+        TEST(test_system_layers),
     };
     return cmocka_run_group_tests_name("agent_config", tests, NULL, NULL);
 }

@@ -233,30 +233,42 @@ static char *show(show_fn fn, const char *json)
 
 static void test_text_status_and_summary(void **state)
 {
-    char *out;
+    char *out, json[1024], iso[40], local[32], expect[2048];
+    int64_t five_min_ago = fs_wall_ms() - 5 * 60 * 1000;
 
     (void)state;
-    out = show(cli_output_text.status,
-               "{\"version\":\"0.1.0\",\"online\":true,\"syncing\":true,\"auth_error\":false,"
-               "\"last_sync_at\":1706349600000,\"last_success_at\":null,\"next_sync_at\":null,"
-               "\"outbox\":{\"pending\":2,\"rejected\":0,\"held\":1},\"conflicts\":{\"open\":0},"
-               "\"last_error\":null,\"replica\":{\"customers\":1,\"contacts\":2,\"assets\":3,"
-               "\"work_orders\":4},\"progress\":{\"phase\":\"pull\",\"records_done\":1,"
-               "\"records_total\":9,\"ops_done\":0,\"ops_total\":2},\"clock_offset_ms\":15}");
-    assert_string_equal(out,
-                        "version       0.1.0\n"
-                        "online        yes\n"
-                        "syncing       yes (pull: pulled 1 of 9 records, pushed 0 of 2 ops)\n"
-                        "auth error    no\n"
-                        "last sync     2024-01-27T10:00:00Z\n"
-                        "last success  -\n"
-                        "next sync     -\n"
-                        "outbox        2 pending, 0 rejected, 1 held\n"
-                        "conflicts     0 open\n"
-                        "last error    -\n"
-                        "replica       1 customers, 2 contacts, 3 assets, 4 work orders\n"
-                        "clock offset  +15 ms\n");
+    setenv("TZ", "Asia/Tokyo", 1); /* local time is what people read */
+    tzset();
+    fs_time_format(five_min_ago, iso, sizeof iso);
+    assert_int_equal(cli_time_local(five_min_ago, local, sizeof local), 0);
+    snprintf(json, sizeof json,
+             "{\"version\":\"0.1.0\",\"online\":true,\"syncing\":true,\"auth_error\":false,"
+             "\"last_sync_at\":\"%s\",\"last_success_at\":null,\"next_sync_at\":\"%s\","
+             "\"outbox\":{\"pending\":2,\"rejected\":0,\"held\":1},"
+             "\"conflicts\":{\"open\":0,\"unacknowledged\":0},"
+             "\"last_error\":null,\"replica\":{\"customers\":1,\"contacts\":2,\"assets\":3,"
+             "\"work_orders\":4},\"progress\":{\"phase\":\"pull\",\"records_done\":1,"
+             "\"records_total\":9,\"ops_done\":0,\"ops_total\":2},\"clock_offset_ms\":15}",
+             iso, iso);
+    out = show(cli_output_text.status, json);
+    snprintf(expect, sizeof expect,
+             "version       0.1.0\n"
+             "online        yes\n"
+             "syncing       yes (pull: 9%% (pulled 1 of 9 records, pushed 0 of 2 ops))\n"
+             "auth error    no\n"
+             "last sync     %s (5 min ago)\n"
+             "last success  -\n"
+             "next sync     now (running)\n"
+             "outbox        2 pending, 0 rejected, 1 held\n"
+             "conflicts     0 open, 0 unacknowledged\n"
+             "last error    -\n"
+             "replica       1 customers, 2 contacts, 3 assets, 4 work orders\n"
+             "clock offset  +15 ms\n",
+             local);
+    assert_string_equal(out, expect);
     free(out);
+    unsetenv("TZ");
+    tzset();
     out = show(cli_output_text.sync_summary,
                "{\"started_at\":1706349600000,\"finished_at\":1706349602500,"
                "\"online\":false,\"complete\":false,"
@@ -272,6 +284,50 @@ static void test_text_status_and_summary(void **state)
     out = show(cli_output_text.sync_started, "{\"started\":true}");
     assert_string_equal(out, "sync started\n");
     free(out);
+}
+
+/* `fieldsync status` exits 4 when the agent needs a person, and says
+ * why on its first line. */
+static void test_status_attention(void **state)
+{
+    static const struct {
+        const char *json;
+        int code;
+        const char *why;
+    } cases[] = {
+        {"{\"online\":true,\"auth_error\":false,\"outbox\":{\"rejected\":0},"
+         "\"conflicts\":{\"open\":0,\"unacknowledged\":0}}", 0, NULL},
+        {"{\"online\":false}", 0, NULL}, /* offline alone is not a fault */
+        {"{\"auth_error\":true}", 4, "the remote refused the API key"},
+        {"{\"outbox\":{\"rejected\":2}}", 4, "2 edits rejected by the remote"},
+        {"{\"conflicts\":{\"open\":0,\"unacknowledged\":1}}", 4, "1 lost edit not acknowledged"},
+        {"{\"last_success_at\":\"2020-01-01T00:00:00Z\",\"max_age_s\":86400}", 4,
+         "no successful sync since"},
+    };
+    char *out;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *v = cJSON_Parse(cases[i].json);
+
+        assert_int_equal(cli_status_outcome(v), cases[i].code);
+        cJSON_Delete(v);
+        out = show(cli_output_text.status, cases[i].json);
+        if (cases[i].why) {
+            /* The ATTENTION line comes first, or second after the line of
+             * lost edits, which always leads. */
+            char *line = strncmp(out, "ATTENTION     ", 14) == 0
+                             ? out : strstr(out, "\nATTENTION     ");
+            assert_non_null(line);
+            if (line != out)
+                assert_non_null(strstr(out, "overwritten"));
+            line += line == out ? 0 : 1;
+            assert_non_null(strstr(strtok(line, "\n"), cases[i].why));
+        } else {
+            assert_null(strstr(out, "ATTENTION"));
+        }
+        free(out);
+    }
 }
 
 static void test_json_output_is_the_data(void **state)
@@ -290,12 +346,13 @@ static void test_json_output_is_the_data(void **state)
     cli_output_json.event(fp, "odd", "not json");
     fclose(fp);
     {
-        char *nl = strstr(out, "]\n");
+        char *nl = strstr(out, "]\n}\n"); /* {"data": [...]}: the list as sent */
         assert_non_null(nl);
-        nl[1] = '\0';
+        nl[3] = '\0';
         back = cJSON_Parse(out);
-        assert_true(cJSON_Compare(back, data, 1));
-        assert_string_equal(nl + 2, "{\"event\":\"record_changed\",\"data\":{\"id\":\"a\"}}\n"
+        assert_true(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(back, "data"), data, 1));
+        assert_null(cJSON_GetObjectItemCaseSensitive(back, "meta"));
+        assert_string_equal(nl + 4, "{\"event\":\"record_changed\",\"data\":{\"id\":\"a\"}}\n"
                                     "{\"event\":\"odd\",\"data\":\"not json\"}\n");
     }
     cJSON_Delete(back);
@@ -342,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_config_socket),
         cmocka_unit_test(test_socket_precedence),
         cmocka_unit_test(test_text_status_and_summary),
+        cmocka_unit_test(test_status_attention),
         cmocka_unit_test(test_json_output_is_the_data),
         cmocka_unit_test(test_text_done_and_lists),
     };

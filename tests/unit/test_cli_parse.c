@@ -80,9 +80,22 @@ static void test_work_orders(void **state)
            "\"scheduled_date\":\"2024-02-01T10:00:00Z\",\"technician_id\":\"tech-001\","
            "\"contact_id\":\"contact-001\"}");
     expect(ARGS("work-orders", "update", "wo-1", "--status", "in_progress", "--set",
-                "estimated_duration=90"),
+                "estimated_duration:=90"),
            "PUT", "/api/v1/work-orders/wo-1",
            "{\"status\":\"in_progress\",\"estimated_duration\":90}");
+    /* A gate code is a string, as typed; the common fields have options. */
+    expect(ARGS("work-orders", "update", "wo-1", "--set", "notes=1234"), "PUT",
+           "/api/v1/work-orders/wo-1", "{\"notes\":\"1234\"}");
+    expect(ARGS("work-orders", "update", "wo-1", "--notes", "1234", "--description", "d",
+                "--priority", "high", "--status", "on_hold", "--scheduled",
+                "2024-02-01T10:00:00+02:00"),
+           "PUT", "/api/v1/work-orders/wo-1",
+           "{\"notes\":\"1234\",\"description\":\"d\",\"priority\":\"high\","
+           "\"status\":\"on_hold\",\"scheduled_date\":\"2024-02-01T10:00:00+02:00\"}");
+    expect(ARGS("work-orders", "list", "--all", "--status", "open"), "GET",
+           "/api/v1/work-orders?status=open&per_page=100", NULL);
+    expect(ARGS("work-orders", "list", "--all", "--per-page", "10"), "GET",
+           "/api/v1/work-orders?per_page=10", NULL);
     expect(ARGS("work-orders", "delete", "wo 1"), "DELETE", "/api/v1/work-orders/wo%201", NULL);
 }
 
@@ -112,7 +125,7 @@ static void test_contacts_and_assets(void **state)
     expect(ARGS("contacts", "list", "cust-001"), "GET", "/api/v1/customers/cust-001/contacts",
            NULL);
     expect(ARGS("contacts", "show", "c-1"), "GET", "/api/v1/contacts/c-1", NULL);
-    expect(ARGS("contacts", "create", "cust-001", "--name", "Jane", "--set", "is_primary=true"),
+    expect(ARGS("contacts", "create", "cust-001", "--name", "Jane", "--set", "is_primary:=true"),
            "POST", "/api/v1/customers/cust-001/contacts",
            "{\"name\":\"Jane\",\"is_primary\":true}");
     expect(ARGS("contacts", "update", "c-1", "--title", "Boss"), "PUT", "/api/v1/contacts/c-1",
@@ -235,7 +248,7 @@ static void test_argument_order_and_repeats(void **state)
            NULL);
     expect(ARGS("work-orders", "show", "-"), "GET", "/api/v1/work-orders/-", NULL);
     /* An option's value may itself start with a dash. */
-    expect(ARGS("customers", "update", "c", "--set", "balance=-5", "--name", "-x-"), "PUT",
+    expect(ARGS("customers", "update", "c", "--set", "balance:=-5", "--name", "-x-"), "PUT",
            "/api/v1/customers/c", "{\"balance\":-5,\"name\":\"-x-\"}");
 }
 
@@ -276,6 +289,57 @@ static void test_help_and_version(void **state)
     cli_plan_release(&plan);
 }
 
+/* Dates as people type them, on the local calendar (TZ honoured). */
+static void test_dates(void **state)
+{
+    char day[11], t[64];
+    /* 2024-03-30 23:30 UTC: already the 31st in Tokyo; DST starts in
+     * Berlin on the 31st. */
+    time_t now = 1711841400;
+
+    (void)state;
+    setenv("TZ", "UTC", 1);
+    tzset();
+    assert_int_equal(cli_date_arg("today", now, day), 0);
+    assert_string_equal(day, "2024-03-30");
+    assert_int_equal(cli_date_arg("tomorrow", now, day), 0);
+    assert_string_equal(day, "2024-03-31");
+    assert_int_equal(cli_date_arg("yesterday", now, day), 0);
+    assert_string_equal(day, "2024-03-29");
+    assert_int_equal(cli_date_arg("+7d", now, day), 0);
+    assert_string_equal(day, "2024-04-06");
+    assert_int_equal(cli_date_arg("-1d", now, day), 0);
+    assert_string_equal(day, "2024-03-29");
+    assert_int_equal(cli_date_arg("+2w", now, day), 0);
+    assert_string_equal(day, "2024-04-13");
+    assert_int_equal(cli_date_arg("2024-02-29", now, day), 0);
+    assert_string_equal(day, "2024-02-29");
+    assert_int_equal(cli_date_arg("2023-02-29", now, day), -1);
+    assert_int_equal(cli_date_arg("+7", now, day), -1);
+    assert_int_equal(cli_date_arg("7d", now, day), -1);
+    assert_int_equal(cli_date_arg("2024-2-1", now, day), -1);
+    assert_int_equal(cli_date_arg("", now, day), -1);
+    setenv("TZ", "Asia/Tokyo", 1);
+    tzset();
+    assert_int_equal(cli_date_arg("today", now, day), 0);
+    assert_string_equal(day, "2024-03-31");
+    /* Local wall time to UTC; an explicit offset goes as written. */
+    assert_int_equal(cli_time_arg("tomorrow 09:30", now, t, sizeof t), 0);
+    assert_string_equal(t, "2024-04-01T00:30:00Z");
+    assert_int_equal(cli_time_arg("2024-04-02T08:00", now, t, sizeof t), 0);
+    assert_string_equal(t, "2024-04-01T23:00:00Z");
+    assert_int_equal(cli_time_arg("2024-04-02T08:00:00+02:00", now, t, sizeof t), 0);
+    assert_string_equal(t, "2024-04-02T08:00:00+02:00");
+    assert_int_equal(cli_time_arg("tomorrow", now, t, sizeof t), -1);
+    assert_int_equal(cli_time_arg("today 25:00", now, t, sizeof t), -1);
+    setenv("TZ", "Europe/Berlin", 1);
+    tzset();
+    assert_int_equal(cli_time_arg("2024-03-31 12:00", now, t, sizeof t), 0);
+    assert_string_equal(t, "2024-03-31T10:00:00Z"); /* CEST, +02:00 */
+    unsetenv("TZ");
+    tzset();
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -309,7 +373,15 @@ static void test_usage_errors(void **state)
                  "work-orders update: nothing to change "
                  "(see 'fieldsync work-orders update --help')");
     expect_usage(ARGS("work-orders", "update", "wo-1", "--set", "novalue"),
-                 "work-orders update: --set wants FIELD=VALUE, not 'novalue'");
+                 "work-orders update: --set wants FIELD=VALUE or FIELD:=JSON, not 'novalue'");
+    expect_usage(ARGS("work-orders", "update", "wo-1", "--set", "n:=007"), NULL);
+    expect_usage(ARGS("work-orders", "list", "--all", "--page", "2"),
+                 "work-orders list: --all and --page do not go together");
+    expect_usage(ARGS("work-orders", "list", "--from", "next week"),
+                 "work-orders list: --from wants a date (YYYY-MM-DD, today, tomorrow, +7d, "
+                 "-1d), not 'next week'");
+    expect_usage(ARGS("work-orders", "list", "--to", "2023-02-29"), NULL);
+    expect_usage(ARGS("work-orders", "update", "wo-1", "--scheduled", "soon"), NULL);
     expect_usage(ARGS("contacts", "create", "--name", "x"),
                  "contacts create: missing CUSTOMER_ID");
     expect_usage(ARGS("conflicts", "resolve", "1", "--keep", "both"),
@@ -363,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_global_options_anywhere),
         cmocka_unit_test(test_argument_order_and_repeats),
         cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_dates),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_every_command_names_a_routed_endpoint),
     };

@@ -35,32 +35,13 @@ static void test_url_escape(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cli_buf b;
+        fs_buf b;
 
-        cli_buf_init(&b, 1024);
+        fs_buf_init(&b, 1024);
         assert_int_equal(cli_url_escape(&b, cases[i][0]), 0);
-        assert_string_equal(cli_buf_str(&b), cases[i][1]);
-        cli_buf_release(&b);
+        assert_string_equal(fs_buf_str(&b), cases[i][1]);
+        fs_buf_release(&b);
     }
-}
-
-static void test_buf_limit(void **state)
-{
-    cli_buf b;
-
-    (void)state;
-    cli_buf_init(&b, 8);
-    assert_int_equal(cli_buf_adds(&b, "12345678"), 0);
-    assert_int_equal(cli_buf_adds(&b, "9"), -1);
-    assert_true(b.overflow);
-    assert_true(cli_buf_failed(&b));
-    assert_int_equal(cli_buf_adds(&b, ""), -1); /* stays failed */
-    assert_string_equal(cli_buf_str(&b), "12345678");
-    cli_buf_release(&b);
-    cli_buf_init(&b, 1 << 20);
-    assert_int_equal(cli_buf_addf(&b, "%s-%d", "x", 42), 0);
-    assert_string_equal(cli_buf_str(&b), "x-42");
-    cli_buf_release(&b);
 }
 
 /* --set FIELD=VALUE gives body[FIELD] == the JSON `expect`. */
@@ -83,31 +64,38 @@ static void test_set_values(void **state)
     cli_error err = {0};
 
     (void)state;
-    check_set("n=42", "{\"n\":42}");
-    check_set("n=-1.5e3", "{\"n\":-1500}");
-    check_set("b=true", "{\"b\":true}");
-    check_set("b=false", "{\"b\":false}");
-    check_set("x=null", "{\"x\":null}");
-    check_set("s=\"007\"", "{\"s\":\"007\"}");
+    /* FIELD=VALUE: values are strings, as people type them (issue 13). */
+    check_set("notes=1234", "{\"notes\":\"1234\"}");
+    check_set("s=true", "{\"s\":\"true\"}");
+    check_set("s=null", "{\"s\":\"null\"}");
+    check_set("s=\"007\"", "{\"s\":\"\\\"007\\\"\"}");
     check_set("s=007", "{\"s\":\"007\"}");
     check_set("s=+15551234", "{\"s\":\"+15551234\"}");
-    check_set("s=1.", "{\"s\":\"1.\"}");
-    check_set("s=.5", "{\"s\":\".5\"}");
-    check_set("s=0x10", "{\"s\":\"0x10\"}");
     check_set("s=hello world", "{\"s\":\"hello world\"}");
     check_set("s=", "{\"s\":\"\"}");
-    check_set("s=True", "{\"s\":\"True\"}");
     check_set("s=a=b", "{\"s\":\"a=b\"}");
+    check_set("s=a:=b", "{\"s\":\"a:=b\"}");
     check_set("s={oops", "{\"s\":\"{oops\"}");
-    check_set("a=[1,\"x\"]", "{\"a\":[1,\"x\"]}");
-    check_set("o={\"city\":\"Chicago\"}", "{\"o\":{\"city\":\"Chicago\"}}");
-    check_set("n= 7 ", "{\"n\":7}");
     check_set("s=\xC3\xA9t\xC3\xA9", "{\"s\":\"\xC3\xA9t\xC3\xA9\"}");
+    /* FIELD:=JSON: a typed value (httpie's syntax). */
+    check_set("n:=42", "{\"n\":42}");
+    check_set("n:=-1.5e3", "{\"n\":-1500}");
+    check_set("b:=true", "{\"b\":true}");
+    check_set("b:=false", "{\"b\":false}");
+    check_set("x:=null", "{\"x\":null}");
+    check_set("s:=\"007\"", "{\"s\":\"007\"}");
+    check_set("a:=[1,\"x\"]", "{\"a\":[1,\"x\"]}");
+    check_set("o:={\"city\":\"Chicago\"}", "{\"o\":{\"city\":\"Chicago\"}}");
+    check_set("n:= 7 ", "{\"n\":7}");
+    assert_int_equal(cli_set_parse(body, "n:=007", &err), -1); /* not JSON */
+    assert_int_equal(err.code, CLI_EXIT_USAGE);
+    assert_int_equal(cli_set_parse(body, "s:={oops", &err), -1);
+    assert_int_equal(cli_set_parse(body, "s:", &err), -1);
     assert_int_equal(cli_set_parse(body, "novalue", &err), -1);
     assert_int_equal(err.code, CLI_EXIT_USAGE);
     assert_int_equal(cli_set_parse(body, "=v", &err), -1);
-    assert_int_equal(cli_set_parse(body, "k=1", &err), 0);
-    assert_int_equal(cli_set_parse(body, "k=2", &err), 0);
+    assert_int_equal(cli_set_parse(body, "k:=1", &err), 0);
+    assert_int_equal(cli_set_parse(body, "k:=2", &err), 0);
     assert_int_equal(cJSON_GetArraySize(body), 1);
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(body, "k")->valueint, 2);
     cJSON_Delete(body);
@@ -166,13 +154,13 @@ static void test_clean(void **state)
 
 static void check_fit(const char *in, size_t max, const char *out, size_t width)
 {
-    cli_buf b;
+    fs_buf b;
 
-    cli_buf_init(&b, 1024);
+    fs_buf_init(&b, 1024);
     assert_int_equal(cli_text_fit(&b, in, max), width);
-    assert_string_equal(cli_buf_str(&b), out);
-    assert_int_equal(cli_text_width(cli_buf_str(&b)), width);
-    cli_buf_release(&b);
+    assert_string_equal(fs_buf_str(&b), out);
+    assert_int_equal(cli_text_width(fs_buf_str(&b)), width);
+    fs_buf_release(&b);
 }
 
 static void test_fit(void **state)
@@ -215,6 +203,17 @@ static void test_table(void **state)
     char *out;
 
     (void)state;
+    /* Into a pipe nothing is cut: a script gets every value whole. */
+    cli_term_set(0, 0);
+    out = table(cols, 4, cells, 3);
+    assert_string_equal(out,
+                        "ID     NAME                N  NOTE\n"
+                        "wo-1   Acme                3  x\n"
+                        "wo-22  A very long name  120\n"
+                        "w      \xE6\x9D\xB1\xE4\xBA\xAC                7  last\n");
+    free(out);
+    /* On a terminal a column's max holds. */
+    cli_term_set(200, 0);
     out = table(cols, 4, cells, 3);
     assert_string_equal(out,
                         "ID     NAME        N  NOTE\n"
@@ -228,12 +227,46 @@ static void test_table(void **state)
         char *c2[] = {"yes", "1", "a long value", "2"};
 
         out = table(narrow, 2, c2, 2);
-        assert_string_equal(out, "PRIMARY  X\nyes      1\na \xE2\x80\xA6      2\n");
+        assert_string_equal(out, "PRIMARY  X\nyes      1\na long\xE2\x80\xA6  2\n");
         free(out);
     }
     out = table(cols, 4, NULL, 0);
     assert_string_equal(out, "ID  NAME  N  NOTE\n");
+    free(out);    cli_term_set(0, 0);
+}
+
+/* On a narrow terminal the widest free-text column gives way, then the
+ * line is cut: a row never wraps.  Colour marks what needs attention. */
+static void test_table_fits_terminal(void **state)
+{
+    static const cli_column cols[] = {{"ID", NULL, 0, 0},
+                                      {"CUSTOMER", NULL, 0, CLI_COL_TEXT},
+                                      {"SYNC", NULL, 0, 0}};
+    char *cells[] = {"wo-1", "Hans M\xC3\xBCller Heizung und Sanit\xC3\xA4r GmbH", "rejected",
+                     "wo-2", "Acme", "synced"};
+    char *out, *line;
+
+    (void)state;
+    cli_term_set(30, 0);
+    out = table(cols, 3, cells, 2);
+    assert_string_equal(out, "ID    CUSTOMER        SYNC\n"
+                             "wo-1  Hans M\xC3\xBCller H\xE2\x80\xA6  rejected\n"
+                             "wo-2  Acme            synced\n");
+    for (line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+        assert_true(cli_text_width(line) <= 30);
     free(out);
+    /* Narrower than the columns that cannot give way: each line is cut. */
+    cli_term_set(12, 0);
+    out = table(cols, 3, cells, 2);
+    for (line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+        assert_true(cli_text_width(line) <= 12);
+    free(out);
+    cli_term_set(80, 1);
+    out = table(cols, 3, cells, 2);
+    assert_non_null(strstr(out, "\033[1;31mrejected\033[0m"));
+    assert_null(strstr(out, "\033[1;31msynced"));
+    free(out);
+    cli_term_set(0, 0);
 }
 
 static void check_cell(const char *json, const char *text)
@@ -276,15 +309,44 @@ static void test_progress_line(void **state)
     char line[128];
 
     (void)state;
-    cli_progress_line(s, line, sizeof line);
-    assert_string_equal(line, "push: pulled 450 of 450 records, pushed 3 of 5 ops");
+    cli_progress_line(s, NULL, 0, line, sizeof line);
+    /* Not 100 % until the sync has ended. */
+    assert_string_equal(line, "push: 99% (pulled 450 of 450 records, pushed 3 of 5 ops)");
     cJSON_Delete(s);
     s = cJSON_Parse("{\"progress\":{\"phase\":\"p\\u001b[2J\"}}");
-    cli_progress_line(s, line, sizeof line);
-    assert_string_equal(line, "p [2J: pulled 0 of 0 records, pushed 0 of 0 ops");
+    cli_progress_line(s, NULL, 0, line, sizeof line);
+    assert_string_equal(line, "p [2J: starting");
     cJSON_Delete(s);
-    cli_progress_line(NULL, line, sizeof line);
-    assert_string_equal(line, "syncing: pulled 0 of 0 records, pushed 0 of 0 ops");
+    cli_progress_line(NULL, NULL, 0, line, sizeof line);
+    assert_string_equal(line, "syncing: starting");
+}
+
+/* The rate and the estimate come from samples over time; the percentage
+ * never goes back when the daemon finds more records to fetch. */
+static void test_progress_rate(void **state)
+{
+    cli_progress p = {0};
+    char line[160];
+    cJSON *s;
+
+    (void)state;
+    s = cJSON_Parse("{\"progress\":{\"phase\":\"pull\",\"records_done\":100,"
+                    "\"records_total\":1000}}");
+    cli_progress_line(s, &p, 1000, line, sizeof line);
+    assert_string_equal(line, "pull: 10% (pulled 100 of 1000 records, pushed 0 of 0 ops)");
+    cJSON_Delete(s);
+    s = cJSON_Parse("{\"progress\":{\"phase\":\"pull\",\"records_done\":300,"
+                    "\"records_total\":1000}}");
+    cli_progress_line(s, &p, 3000, line, sizeof line);
+    assert_string_equal(line, "pull: 30% (pulled 300 of 1000 records, pushed 0 of 0 ops), "
+                              "100/s, about 7 s left");
+    cJSON_Delete(s);
+    s = cJSON_Parse("{\"progress\":{\"phase\":\"pull\",\"records_done\":400,"
+                    "\"records_total\":10000}}");
+    cli_progress_line(s, &p, 4000, line, sizeof line);
+    assert_string_equal(line, "pull: 30% (pulled 400 of 10000 records, pushed 0 of 0 ops), "
+                              "100/s, about 2 min left");
+    cJSON_Delete(s);
 }
 
 /* ---- text/event-stream ---- */
@@ -366,15 +428,16 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_escape),
-        cmocka_unit_test(test_buf_limit),
         cmocka_unit_test(test_set_values),
         cmocka_unit_test(test_json_path),
         cmocka_unit_test(test_width),
         cmocka_unit_test(test_clean),
         cmocka_unit_test(test_fit),
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_table_fits_terminal),
         cmocka_unit_test(test_cells),
         cmocka_unit_test(test_progress_line),
+        cmocka_unit_test(test_progress_rate),
         cmocka_unit_test(test_sse),
         cmocka_unit_test(test_sse_stop_and_bounds),
     };

@@ -487,30 +487,41 @@ static void test_conflict_hold_and_resolve(void **state)
     cJSON_Delete(c);
 }
 
+/* A notes edit at `at` that loses to the remote's later value under lww,
+ * settled automatically (the conflict logged "remote_won"). */
+static void lose_notes_lww(store *s, const char *local, const char *remote, const char *updated,
+                           int64_t at)
+{
+    store_op *ops = NULL;
+    char lj[128], rj[128];
+    int n;
+
+    snprintf(lj, sizeof lj, "{\"notes\":\"%s\"}", local);
+    snprintf(rj, sizeof rj, "{\"notes\":\"%s\"}", remote);
+    assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", lj, at), STORE_OK);
+    n = claim(s, at, &ops);
+    assert_int_equal(n, 1);
+    store_conflict_in in = {.rule = "lww", .outcome = "remote_won",
+                            .base_json = "{\"notes\":\"orig\"}", .local_json = lj,
+                            .remote_json = rj, .remote_updated_ms = at + 1000,
+                            .now_ms = at + 2000};
+    assert_int_equal(store_op_done(s, ops[0].op_id, remote_wo_notes(remote, updated), NULL, &in),
+                     STORE_OK);
+    store_ops_free(ops, n);
+}
+
 /* Settled automatically (lww) and flipped by the user afterwards. */
 static void test_conflict_auto_and_flip(void **state)
 {
     fx *f = *state;
     store *s = f->s;
-    store_op *ops = NULL;
-    int n;
     char *out = NULL;
     cJSON *c, *ob;
     int64_t open = -1, cid;
 
     fx_seed(s);
-    assert_int_equal(fx_update(s, ENT_WORK_ORDER, "wo-1", "{\"notes\":\"local\"}", T0), STORE_OK);
-    n = claim(s, T0, &ops);
     /* the remote's later edit won under lww: the record now has remote's notes */
-    store_conflict_in in = {.rule = "lww", .outcome = "remote_won",
-                            .base_json = "{\"notes\":\"orig\"}",
-                            .local_json = "{\"notes\":\"local\"}",
-                            .remote_json = "{\"notes\":\"remote\"}",
-                            .remote_updated_ms = T0 + 1000, .now_ms = T0 + 2000};
-    assert_int_equal(store_op_done(s, ops[0].op_id, remote_wo_notes("remote", "2024-03-01T00:00:01Z"),
-                                   NULL, &in),
-                     STORE_OK);
-    store_ops_free(ops, n);
+    lose_notes_lww(s, "local", "remote", "2024-03-01T00:00:01Z", T0);
     fx_assert_state(s, ENT_WORK_ORDER, "wo-1", "synced");
     assert_int_equal(store_conflicts_open_count(s, &open), STORE_OK);
     assert_int_equal(open, 0); /* auto-settled: resolved */
@@ -534,6 +545,106 @@ static void test_conflict_auto_and_flip(void **state)
     fx_assert_state(s, ENT_WORK_ORDER, "wo-1", "pending");
     assert_int_equal(store_conflict_resolve(s, cid, 0, T0), STORE_STATE);
     assert_int_equal(store_conflict_resolve(s, 999, 0, T0), STORE_NOTFOUND);
+}
+
+/* A conflict that discarded a local value stays unacknowledged until
+ * acknowledged; a user's keep_local brings the value back (nothing lost). */
+static void test_conflict_unacknowledged_until_ack(void **state)
+{
+    fx *f = *state;
+    store *s = f->s;
+    char *out = NULL;
+    cJSON *c;
+    int64_t un = -1, acked = -1, cid;
+
+    fx_seed(s);
+    assert_int_equal(store_conflicts_unacked_count(s, &un), STORE_OK);
+    assert_int_equal(un, 0);
+    lose_notes_lww(s, "local", "remote", "2024-03-01T00:00:01Z", T0);
+    assert_int_equal(store_conflicts_unacked_count(s, &un), STORE_OK);
+    assert_int_equal(un, 1);
+    assert_int_equal(store_conflicts_list(s, 0, &out), STORE_OK);
+    c = fx_json(out);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(c, 0), "lost_local")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(c, 0), "acknowledged_at")));
+    cid = (int64_t)cJSON_GetObjectItem(cJSON_GetArrayItem(c, 0), "id")->valuedouble;
+    cJSON_Delete(c);
+    /* acknowledged: counted no more, the time kept (twice: the first) */
+    assert_int_equal(store_conflict_ack(s, cid, T0 + 5000), STORE_OK);
+    assert_int_equal(store_conflict_ack(s, cid, T0 + 9000), STORE_OK);
+    assert_int_equal(store_conflicts_unacked_count(s, &un), STORE_OK);
+    assert_int_equal(un, 0);
+    assert_int_equal(store_conflict_get(s, cid, &out), STORE_OK);
+    c = fx_json(out);
+    assert_string_equal(fx_str(c, "acknowledged_at"), "2024-03-01T00:00:05.000Z");
+    cJSON_Delete(c);
+    assert_int_equal(store_conflict_ack(s, 999, T0), STORE_NOTFOUND);
+    assert_int_equal(store_conflict_get(s, 999, &out), STORE_NOTFOUND);
+
+    /* a second loss, brought back by keep_local: nothing was lost after all */
+    lose_notes_lww(s, "again", "remote2", "2024-03-01T00:00:09Z", T0 + 6000);
+    assert_int_equal(store_conflicts_unacked_count(s, &un), STORE_OK);
+    assert_int_equal(un, 1);
+    assert_int_equal(store_conflict_resolve(s, cid + 1, 1, T0 + 7000), STORE_OK);
+    assert_int_equal(store_conflicts_unacked_count(s, &un), STORE_OK);
+    assert_int_equal(un, 0);
+    assert_int_equal(store_conflicts_ack_all(s, T0, &acked), STORE_OK);
+    assert_int_equal(acked, 0);
+}
+
+/* POST with an Idempotency-Key: the first answer again, nothing queued;
+ * another request with the key is refused. */
+static void test_idempotency_key(void **state)
+{
+    fx *f = *state;
+    store *s = f->s;
+    cJSON *fields = cJSON_Parse("{\"name\":\"Keyed Co\"}");
+    cJSON *other = cJSON_Parse("{\"name\":\"Other Co\"}");
+    cJSON *dup = cJSON_Parse("{\"name\":\" keyed co \"}");
+    char *a = NULL, *b = NULL, *c = NULL; /* fx_json() frees what it parses */
+    int replayed = -1;
+    cJSON *ob, *ja, *jb;
+
+    fx_seed(s);
+    assert_int_equal(store_local_create_keyed(s, ENT_CUSTOMER, NULL, fields, "k1", T0, &a, &replayed),
+                     STORE_OK);
+    assert_int_equal(replayed, 0);
+    assert_int_equal(store_local_create_keyed(s, ENT_CUSTOMER, NULL, fields, "k1", T0 + 1, &b,
+                                              &replayed),
+                     STORE_OK);
+    assert_int_equal(replayed, 1);
+    ja = fx_json(a);
+    jb = fx_json(b);
+    assert_string_equal(fx_str(ja, "id"), fx_str(jb, "id"));
+    cJSON_Delete(jb);
+    ob = fx_outbox(s);
+    assert_int_equal(cJSON_GetArraySize(ob), 1);
+    cJSON_Delete(ob);
+    assert_int_equal(store_local_create_keyed(s, ENT_CUSTOMER, NULL, other, "k1", T0, &c, NULL),
+                     STORE_INVALID);
+    fx_assert_detail(s, "Idempotency-Key", "different request");
+    /* without a key, the same name is the remote's duplicate: 409 */
+    assert_int_equal(store_local_create(s, ENT_CUSTOMER, NULL, dup, T0, &c), STORE_STATE);
+    assert_string_equal(store_errmsg(s), "Customer already exists");
+    /* the key follows the record to its server id */
+    {
+        store_op *ops = NULL;
+        int n = claim(s, T0, &ops);
+
+        assert_int_equal(store_op_create_done(s, ops[0].op_id, "cust-900", NULL, NULL), STORE_OK);
+        store_ops_free(ops, n);
+    }
+    assert_int_equal(store_local_create_keyed(s, ENT_CUSTOMER, NULL, fields, "k1", T0 + 2, &b,
+                                              &replayed),
+                     STORE_OK);
+    assert_int_equal(replayed, 1);
+    jb = fx_json(b);
+    assert_string_equal(fx_str(jb, "id"), "cust-900");
+    cJSON_Delete(jb);
+    cJSON_Delete(ja);
+    cJSON_Delete(fields);
+    cJSON_Delete(other);
+    cJSON_Delete(dup);
 }
 
 static void test_op_done_keeps_newer_stored_version(void **state)
@@ -795,6 +906,8 @@ int main(void)
         FX_TEST(test_delete_done_and_gone),
         FX_TEST(test_conflict_hold_and_resolve),
         FX_TEST(test_conflict_auto_and_flip),
+        FX_TEST(test_conflict_unacknowledged_until_ack),
+        FX_TEST(test_idempotency_key),
         FX_TEST(test_op_done_keeps_newer_stored_version),
     };
 

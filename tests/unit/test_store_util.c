@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -181,6 +183,86 @@ static void test_clocks(void **state)
     assert_true(m2 >= m1);
 }
 
+/* ---- the log ------------------------------------------------------------------- */
+
+static int evaluated;
+
+static const char *count_eval(void)
+{
+    evaluated++;
+    return "x";
+}
+
+/* Everything the log wrote to the temporary file fd, NUL-terminated. */
+static void read_log(int fd, char *buf, size_t len)
+{
+    ssize_t n = pread(fd, buf, len - 1, 0);
+    assert_true(n >= 0);
+    buf[n] = '\0';
+}
+
+static void test_log_levels_and_lazy_arguments(void **state)
+{
+    char path[] = "/tmp/fs-log-XXXXXX", buf[4096];
+    int fd = mkstemp(path), lvl;
+    (void)state;
+    assert_true(fd >= 0);
+    unlink(path);
+    fs_log_set_fd(fd);
+    fs_log_set_level(FS_LOG_WARN);
+    evaluated = 0;
+    fs_log_debug("never %s", count_eval());
+    fs_log_info("never %s", count_eval());
+    assert_int_equal(evaluated, 0); /* below the level: not even evaluated */
+    fs_log_warn("disk %s\nforged line", count_eval());
+    fs_log_error("broken");
+    assert_int_equal(evaluated, 1);
+    read_log(fd, buf, sizeof buf);
+    assert_non_null(strstr(buf, "Z warn: disk x forged line\n"));
+    assert_non_null(strstr(buf, "Z error: broken\n"));
+    assert_null(strstr(buf, "never"));
+    assert_int_equal(fs_log_level_parse("debug", &lvl), 0);
+    assert_int_equal(lvl, FS_LOG_DEBUG);
+    assert_int_equal(fs_log_level_parse("verbose", &lvl), -1);
+    assert_string_equal(fs_log_level_name(FS_LOG_ERROR), "error");
+    fs_log_set_fd(2);
+    fs_log_set_level(FS_LOG_INFO);
+    close(fd);
+}
+
+/* Under systemd, stderr is the journal: priorities instead of times. */
+static void test_log_journal_prefixes(void **state)
+{
+    char path[] = "/tmp/fs-log-XXXXXX", buf[4096], js[64];
+    int fd = mkstemp(path);
+    struct stat st;
+    (void)state;
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(fstat(fd, &st), 0);
+    fs_log_set_fd(fd);
+    fs_log_set_level(FS_LOG_DEBUG);
+    snprintf(js, sizeof js, "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino + 1);
+    setenv("JOURNAL_STREAM", js, 1); /* another stream: not the journal */
+    assert_int_equal(fs_log_detect_journal(), 0);
+    snprintf(js, sizeof js, "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    setenv("JOURNAL_STREAM", js, 1);
+    assert_int_equal(fs_log_detect_journal(), 1);
+    fs_log_error("e");
+    fs_log_warn("w");
+    fs_log_info("i");
+    fs_log_debug("d");
+    read_log(fd, buf, sizeof buf);
+    assert_string_equal(buf, "<3>error: e\n<4>warn: w\n<6>info: i\n<7>debug: d\n");
+    unsetenv("JOURNAL_STREAM");
+    assert_int_equal(fs_log_detect_journal(), 0);
+    fs_log_set_fd(2);
+    fs_log_set_level(FS_LOG_INFO);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +272,8 @@ int main(void)
         cmocka_unit_test(test_json_dup_key_large_object),
         cmocka_unit_test(test_time_offsets_and_fractions),
         cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_log_levels_and_lazy_arguments),
+        cmocka_unit_test(test_log_journal_prefixes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

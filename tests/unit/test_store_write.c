@@ -58,13 +58,15 @@ static void test_customer_validation(void **state)
     expect_invalid_update(s, ENT_CUSTOMER, "cust-1", "{\"email\":\"nobody\"}", "email", "email");
     assert_int_equal(fx_update(s, ENT_CUSTOMER, "cust-1", "{\"email\":\"\"}", T0), STORE_OK);
     expect_invalid_update(s, ENT_CUSTOMER, "cust-1", "{\"phone\":5551234}", "phone", "string");
-    expect_invalid_update(s, ENT_CUSTOMER, "cust-1", "{\"fax\":null}", "fax", "string");
+    /* null clears a nullable field, as on the remote (issue 13) */
+    assert_int_equal(fx_update(s, ENT_CUSTOMER, "cust-1", "{\"fax\":null}", T0), STORE_OK);
+    expect_invalid_update(s, ENT_CUSTOMER, "cust-1", "{\"status\":null}", "status", "string");
     expect_invalid_update(s, ENT_CUSTOMER, "cust-1", "{\"website\":[]}", "website", "string");
     expect_invalid_update(s, ENT_CUSTOMER, "cust-1", "{\"tax_id\":true}", "tax_id", "string");
     expect_invalid_update(s, ENT_CUSTOMER, "cust-1", "{\"branch_id\":1}", "branch_id", "string");
     expect_invalid_update(s, ENT_CUSTOMER, "cust-1", "{\"address\":\"1 Main St\"}", "address",
                           "object");
-    expect_invalid_update(s, ENT_CUSTOMER, "cust-1", "{\"address\":null}", "address", "object");
+    assert_int_equal(fx_update(s, ENT_CUSTOMER, "cust-1", "{\"address\":null}", T0), STORE_OK);
     expect_invalid_update(s, ENT_CUSTOMER, "cust-1", "{\"address\":{\"zip\":\"1\"}}",
                           "address.zip", "unknown field");
     expect_invalid_update(s, ENT_CUSTOMER, "cust-1", "{\"billing_address\":{\"city\":7}}",
@@ -226,7 +228,12 @@ static void test_write_to_read_mapping(void **state)
     assert_string_equal(fx_str(j, "status"), "open");
     assert_string_equal(fx_str(j, "priority"), "medium");
     assert_string_equal(fx_str(j, "created_at"), "2024-03-01T00:00:00.000Z");
-    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "work_order_number")));
+    /* a provisional number of the remote's type, flagged (issue 13) */
+    assert_non_null(fx_str(j, "work_order_number"));
+    assert_int_equal(strncmp(fx_str(j, "work_order_number"), "LOCAL-", 6), 0);
+    assert_int_equal(strlen(fx_str(j, "work_order_number")), 6 + 16);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "_sync"),
+                                                 "provisional_number")));
     assert_true(cJSON_IsArray(cJSON_GetObjectItem(j, "tasks")));
     assert_string_equal(fx_sync(j), "pending");
     cJSON_Delete(j);
@@ -249,7 +256,7 @@ static void test_write_to_read_mapping(void **state)
     j = fx_get(s, ENT_CUSTOMER, id);
     assert_string_equal(fx_str(j, "branch.name"), "Midwest");
     assert_string_equal(fx_str(j, "status"), "active");
-    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "customer_number")));
+    assert_int_equal(strncmp(fx_str(j, "customer_number"), "LOCAL-", 6), 0);
     cJSON_Delete(j);
     free(id);
     /* the list filter columns follow the local view */

@@ -71,7 +71,7 @@ static void test_bucket(void **state)
 {
     fixture *f = *state;
     sync_remote_req ok = answer(200);
-    int64_t now = sync_mono_ms();
+    int64_t now = fs_mono_ms();
     double cap = sync_pace_capacity(&f->p);
 
     /* Two intervals' worth: 300/h * 120 s = 10. */
@@ -92,7 +92,7 @@ static void test_429_pauses_and_cuts_once(void **state)
 {
     fixture *f = *state;
     sync_remote_req r = answer(429);
-    double before = sync_pace_rate(&f->p, sync_mono_ms());
+    double before = sync_pace_rate(&f->p, fs_mono_ms());
 
     r.retry_after_ms = 30000;
     exchange(f, &r);
@@ -102,12 +102,12 @@ static void test_429_pauses_and_cuts_once(void **state)
     /* Answers already in flight when it came do not cut again. */
     exchange(f, &r);
     assert_true(f->p.factor > 0.49 && f->p.factor < 0.51);
-    assert_true(sync_pace_rate(&f->p, sync_mono_ms()) < before * 0.6);
+    assert_true(sync_pace_rate(&f->p, fs_mono_ms()) < before * 0.6);
     pthread_mutex_lock(&f->mu);
-    assert_true(sync_pace_limited(&f->p, sync_mono_ms()));
+    assert_true(sync_pace_limited(&f->p, fs_mono_ms()));
     pthread_mutex_unlock(&f->mu);
     /* It recovers, slowly: fully after 60 intervals. */
-    assert_true(sync_pace_rate(&f->p, sync_mono_ms() + 61 * 60 * 1000LL) > before * 0.99);
+    assert_true(sync_pace_rate(&f->p, fs_mono_ms() + 61 * 60 * 1000LL) > before * 0.99);
 }
 
 static void test_quota_spacing(void **state)
@@ -149,8 +149,8 @@ static void test_capabilities_and_count(void **state)
     assert_true(f->p.cap_etag);
     assert_true(f->p.cap_gzip);
     assert_false(f->p.cap_rl);
-    assert_int_equal(sync_pace_last_hour(&f->p, sync_mono_ms()), 2);
-    assert_int_equal(sync_pace_last_hour(&f->p, sync_mono_ms() + 61 * 60000LL), 0);
+    assert_int_equal(sync_pace_last_hour(&f->p, fs_mono_ms()), 2);
+    assert_int_equal(sync_pace_last_hour(&f->p, fs_mono_ms() + 61 * 60000LL), 0);
     pthread_mutex_unlock(&f->mu);
 }
 
