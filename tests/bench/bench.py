@@ -11,7 +11,8 @@ ratio | goal | met.  Every figure is a median over repeated runs.  Progress
 goes to stderr; the table to stdout; every raw figure to the --json file.
 
 PARTS (comma-separated, default all): sync, drain, reads, during, write,
-growth.  --quick runs fewer repetitions and smaller sizes (for trying the
+growth, cost, fleet.  cost and fleet (the request budget, issue 12) are in
+tests/bench/budget.py and start sims of their own.  --quick runs fewer repetitions and smaller sizes (for trying the
 bench, not for quoting).
 
 Scopes.  "2,000 work orders" is the sim seeded with --seed 7 --customers
