@@ -181,9 +181,18 @@ class Bench:
         return Agent(root, env, args)
 
     def first_sync(self, a):
-        """Starts a and returns the summary of its first cycle (the sync at
-        start; POST /agent/sync?wait=true joins it)."""
-        a.start()
+        """Starts a and returns the summary of its first full cycle.  The
+        daemon syncs at start, sooner than a POST can join that cycle, so
+        the remote is offline for it; the explicit sync then walks the
+        whole scope from nothing (the sim's other faults stay as set)."""
+        from simutil import wait_for
+        self.sim.set_faults(offline=True)
+        try:
+            a.start()
+            wait_for(lambda: a.status().get("last_sync_at"), 60, 0.01,
+                     "the daemon's first (offline) cycle to end")
+        finally:
+            self.sim.set_faults(offline=False)
         s = a.sync(timeout=1800)
         if s["pulled"] == 0:
             raise RuntimeError("the first cycle was over before it was joined: %r" % s)
