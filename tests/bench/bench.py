@@ -12,8 +12,8 @@ goes to stderr; the table to stdout; every raw figure to the --json file.
 
 PARTS (comma-separated, default all): sync, drain, reads, during, write,
 growth, cost, fleet.  cost and fleet (the request budget, issue 12) are in
-tests/bench/budget.py and start sims of their own.  --quick runs fewer repetitions and smaller sizes (for trying the
-bench, not for quoting).
+tests/bench/budget.py and start sims of their own.  --quick runs fewer
+repetitions and smaller sizes (for trying the bench, not for quoting).
 
 Scopes.  "2,000 work orders" is the sim seeded with --seed 7 --customers
 500 --work-orders 2000 and a daemon with neither technician_id nor
@@ -195,7 +195,7 @@ class Bench:
             self.sim.set_faults(offline=False)
         s = a.sync(timeout=1800)
         if s["pulled"] == 0:
-            raise RuntimeError("the first cycle was over before it was joined: %r" % s)
+            raise RuntimeError("the first full sync pulled nothing: %r" % s)
         s["seconds"] = (ms_of(s["finished_at"]) - ms_of(s["started_at"])) / 1000.0
         return s
 

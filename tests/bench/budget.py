@@ -31,6 +31,7 @@ import os
 import queue
 import socket
 import statistics
+import sys
 import threading
 import time
 
@@ -58,7 +59,6 @@ OUTAGE_S = 600
 
 
 def log(msg):
-    import sys
     sys.stderr.write("bench: %s\n" % msg)
     sys.stderr.flush()
 
@@ -118,7 +118,8 @@ def fmt_q(q, n, censored):
 def lapsed_agent(bench, sim, tech, budget, max_age=MAX_AGE, conns=None, name=None,
                  interval=1):
     """A daemon (not started) for one technician, time-lapsed: interval
-    1 s, the budget x 60, max_age / 60, in its own directories."""
+    (seconds, as given), the budget x 60, max_age / 60, in its own
+    directories."""
     from agentutil import Agent, private_env
     bench.nagents += 1
     root = os.path.join(bench.tmp, name or "agent-%d" % bench.nagents)
