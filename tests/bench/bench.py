@@ -11,8 +11,9 @@ ratio | goal | met.  Every figure is a median over repeated runs.  Progress
 goes to stderr; the table to stdout; every raw figure to the --json file.
 
 PARTS (comma-separated, default all): sync, drain, reads, during, write,
-growth.  --quick runs fewer repetitions and smaller sizes (for trying the
-bench, not for quoting).
+growth, cost, fleet.  cost and fleet (the request budget, issue 12) are in
+tests/bench/budget.py and start sims of their own.  --quick runs fewer
+repetitions and smaller sizes (for trying the bench, not for quoting).
 
 Scopes.  "2,000 work orders" is the sim seeded with --seed 7 --customers
 500 --work-orders 2000 and a daemon with neither technician_id nor
@@ -180,12 +181,21 @@ class Bench:
         return Agent(root, env, args)
 
     def first_sync(self, a):
-        """Starts a and returns the summary of its first cycle (the sync at
-        start; POST /agent/sync?wait=true joins it)."""
-        a.start()
+        """Starts a and returns the summary of its first full cycle.  The
+        daemon syncs at start, sooner than a POST can join that cycle, so
+        the remote is offline for it; the explicit sync then walks the
+        whole scope from nothing (the sim's other faults stay as set)."""
+        from simutil import wait_for
+        self.sim.set_faults(offline=True)
+        try:
+            a.start()
+            wait_for(lambda: a.status().get("last_sync_at"), 60, 0.01,
+                     "the daemon's first (offline) cycle to end")
+        finally:
+            self.sim.set_faults(offline=False)
         s = a.sync(timeout=1800)
         if s["pulled"] == 0:
-            raise RuntimeError("the first cycle was over before it was joined: %r" % s)
+            raise RuntimeError("the first full sync pulled nothing: %r" % s)
         s["seconds"] = (ms_of(s["finished_at"]) - ms_of(s["started_at"])) / 1000.0
         return s
 
@@ -579,7 +589,17 @@ class Bench:
         sys.stdout.flush()
 
 
-PARTS = ("sync", "drain", "reads", "during", "write", "growth")
+    # -- the request budget (issue 12): tests/bench/budget.py ------------------------
+    def part_cost(self):
+        import budget
+        budget.part_cost(self, SEED, SCOPE, TECHS, self.quick)
+
+    def part_fleet(self):
+        import budget
+        budget.part_fleet(self, SEED, self.quick)
+
+
+PARTS = ("sync", "drain", "reads", "during", "write", "growth", "cost", "fleet")
 
 
 def main():

@@ -2,7 +2,8 @@
 # make bench: fieldsync's speeds and costs, each printed beside a baseline
 # measured in the same run (see tests/bench/bench.py and docs/PERFORMANCE.md).
 # Never part of `make check`: timings on shared machines are noisy.
-# Usage: tests/bench/run.sh BUILD_DIR [--quick] [--only PARTS]
+# Usage: tests/bench/run.sh BUILD_DIR [--quick] [--only PARTS]  (PARTS: sync drain reads
+# during write growth cost fleet)
 #
 # The bench runs in a network namespace of its own when the kernel lets us
 # make one (root, or an unprivileged user namespace): its loopback then
