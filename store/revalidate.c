@@ -11,19 +11,6 @@
 
 #include "store/store_internal.h"
 
-void store_reval_rows_free(store_reval_row *rows, size_t n)
-{
-    if (!rows)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(rows[i].id);
-        free(rows[i].status);
-        free(rows[i].technician_id);
-        free(rows[i].customer_id);
-    }
-    free(rows);
-}
-
 static int64_t col_ms(sqlite3_stmt *st, int col)
 {
     return sqlite3_column_type(st, col) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, col);
@@ -34,12 +21,58 @@ int64_t si_checked_from_col(sqlite3_stmt *st, int col)
     return col_ms(st, col);
 }
 
+/* The parts of a row that own memory. */
+static void release_reval_row(void *item)
+{
+    store_reval_row *r = item;
+
+    free(r->id);
+    free(r->status);
+    free(r->technician_id);
+    free(r->customer_id);
+}
+
+/* Copies one row of store_reval_rows()'s query into item (si_collect). */
+static int fill_reval_row(sqlite3_stmt *st, void *item)
+{
+    store_reval_row *r = item;
+    const unsigned char *day;
+    int oom = 0;
+
+    memset(r, 0, sizeof *r);
+    r->entity = (store_entity)sqlite3_column_int(st, 0);
+    r->id = si_col_dup(st, 1, &oom);
+    r->status = si_col_dup(st, 2, &oom);
+    r->technician_id = si_col_dup(st, 3, &oom);
+    r->customer_id = si_col_dup(st, 4, &oom);
+    day = sqlite3_column_text(st, 5);
+    if (day && strlen((const char *)day) < sizeof r->sched_day)
+        strcpy(r->sched_day, (const char *)day);
+    r->updated_ms = col_ms(st, 6);
+    r->checked_ms = col_ms(st, 7);
+    r->first_ms = col_ms(st, 8);
+    r->changes = sqlite3_column_int64(st, 9);
+    if (oom || !r->id) {
+        release_reval_row(r);
+        return STORE_NOMEM;
+    }
+    return STORE_OK;
+}
+
+void store_reval_rows_free(store_reval_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        release_reval_row(&rows[i]);
+    free(rows);
+}
+
 int store_reval_rows(store *s, store_reval_row **rows_out, size_t *n_out)
 {
     sqlite3_stmt *st;
-    store_reval_row *rows = NULL;
-    size_t n = 0, cap = 0;
-    int rc, began, oom = 0;
+    si_rows rows;
+    int rc, began;
 
     *rows_out = NULL;
     *n_out = 0;
@@ -52,55 +85,17 @@ int store_reval_rows(store *s, store_reval_row **rows_out, size_t *n_out)
                     " ON v.entity = r.entity AND v.id = r.id"
                     " WHERE r.entity IN (?1, ?2) AND r.updated_ms IS NOT NULL"
                     " AND r.deleted_locally = 0");
-    if (!st) {
-        si_read_end(s, began);
-        return STORE_ERR;
+    if (st) {
+        sqlite3_bind_int(st, 1, ENT_CUSTOMER);
+        sqlite3_bind_int(st, 2, ENT_WORK_ORDER);
     }
-    sqlite3_bind_int(st, 1, ENT_CUSTOMER);
-    sqlite3_bind_int(st, 2, ENT_WORK_ORDER);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_reval_row *r;
-        const unsigned char *day;
-
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 256;
-            store_reval_row *p = realloc(rows, ncap * sizeof *rows);
-            if (!p) {
-                oom = 1;
-                break;
-            }
-            rows = p;
-            cap = ncap;
-        }
-        r = &rows[n++];
-        memset(r, 0, sizeof *r);
-        r->entity = (store_entity)sqlite3_column_int(st, 0);
-        r->id = si_col_dup(st, 1, &oom);
-        r->status = si_col_dup(st, 2, &oom);
-        r->technician_id = si_col_dup(st, 3, &oom);
-        r->customer_id = si_col_dup(st, 4, &oom);
-        day = sqlite3_column_text(st, 5);
-        if (day && strlen((const char *)day) < sizeof r->sched_day)
-            strcpy(r->sched_day, (const char *)day);
-        r->updated_ms = col_ms(st, 6);
-        r->checked_ms = col_ms(st, 7);
-        r->first_ms = col_ms(st, 8);
-        r->changes = sqlite3_column_int64(st, 9);
-        if (oom || !r->id)
-            break;
-    }
-    sqlite3_reset(st);
+    rc = si_collect(s, st, sizeof(store_reval_row), fill_reval_row, release_reval_row, &rows,
+                    "revalidation rows");
     si_read_end(s, began);
-    if (oom || (n && !rows[n - 1].id)) {
-        store_reval_rows_free(rows, n);
-        return si_fail(s, STORE_NOMEM, "out of memory");
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        store_reval_rows_free(rows, n);
-        return si_dberr(s, "revalidation rows");
-    }
-    *rows_out = rows;
-    *n_out = n;
+    if (rc != STORE_OK)
+        return rc;
+    *rows_out = rows.items;
+    *n_out = (size_t)rows.n;
     return STORE_OK;
 }
 
