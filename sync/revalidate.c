@@ -1165,7 +1165,10 @@ int sync_revalidate(sync_engine *se)
             /* Less than the gap: cycles come every interval +-10 %. */
             se->today_next = c.mono + (int64_t)(today_gap - 0.2 * interval);
         }
-        for (int k = 0; k < 2 && c.mono >= se->status_next; k++) {
+        /* Both status lists when they are due: the gap moves on once, after
+         * both (moving it after the first kept on_hold from ever being read). */
+        int status_due = c.mono >= se->status_next, listed = 0;
+        for (int k = 0; k < 2 && status_due; k++) {
             if (!status_lists[k] || c.tokens < 1)
                 continue;
             snprintf(q, sizeof q, "technician_id=%s&status=%s&from_date=%s&to_date=%s", tech,
@@ -1173,9 +1176,11 @@ int sync_revalidate(sync_engine *se)
             if (list_set(&c, &lists[nl], ENT_WORK_ORDER, q, 1) == 0) {
                 nl++;
                 c.tokens -= 1;
-                se->status_next = c.mono + (int64_t)(status_gap - 0.2 * interval);
+                listed = 1;
             }
         }
+        if (listed)
+            se->status_next = c.mono + (int64_t)(status_gap - 0.2 * interval);
     }
     if (se->sweep_next < 0)   /* this agent's phase in the sweep's rhythm */
         se->sweep_next = c.mono + (int64_t)(gap * phase_of(se, ENT__COUNT, "sweep"));
